@@ -1,0 +1,111 @@
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { ServerConfig } from '../config/config.ts';
+import { Dhcp4Engine, type Outcome, type RequestContext } from '../dhcp4/dhcp4-engine.ts';
+import { Dhcp4Message } from '../dhcp4/message.ts';
+import { Dhcp4MessageType, Opt } from '../dhcp4/option-defs.ts';
+import { SERVER_PORT } from '../dhcp4/reply-destination.ts';
+import type { LeaseStore } from '../leases/lease-store.ts';
+import { DecodeError } from '../wire/decode-error.ts';
+import { lookupLink, InterfaceError, type LinkInfo } from '../net/interfaces.ts';
+import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '../net/udp-dhcp4-transport.ts';
+import { Counters } from './counters.ts';
+
+export interface RunningDhcp4Server {
+  readonly engine: Dhcp4Engine;
+  readonly counters: Counters;
+  stop(): Promise<void>;
+}
+
+/**
+ * The thin I/O edge around the engine: sockets in, decisions out. Anything
+ * a datagram can do wrong is counted and dropped here; nothing a client
+ * sends can stop the server.
+ */
+export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, clock: Clock, logger: Logger, port = SERVER_PORT): Promise<RunningDhcp4Server> {
+  const links = config.interfaces.map((i) => ({ link: lookupLink(i.name), configured: i.address }));
+  const contexts = new Map<string, RequestContext>();
+  for (const { link, configured } of links) {
+    const serverAddress = configured ?? link.ipv4;
+    if (!serverAddress) throw new InterfaceError(`interface ${link.name}: has no IPv4 address to use as server identifier; set interfaces[].address`);
+    contexts.set(link.name, { interfaceName: link.name, serverAddress });
+  }
+  const engine = new Dhcp4Engine({
+    subnets: config.subnets,
+    store,
+    clock,
+    logger,
+    offerHoldSeconds: config.offerHoldSeconds,
+    declineQuarantineSeconds: config.declineQuarantineSeconds,
+    serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
+  });
+  const counters = new Counters();
+
+  const onDatagram = (d: ReceivedDatagram) => {
+    counters.inc('packets_received');
+    const ctx = contexts.get(d.interfaceName);
+    if (!ctx) return;
+    let req: Dhcp4Message;
+    try {
+      req = Dhcp4Message.decode(d.data);
+    } catch (err) {
+      countMalformed(err, d);
+      return;
+    }
+    engine.handle(req, ctx).then(
+      (outcome) => deliver(outcome, req, ctx),
+      (err) => countMalformed(err, d),
+    );
+  };
+
+  const countMalformed = (err: unknown, d: ReceivedDatagram) => {
+    if (err instanceof DecodeError) {
+      counters.inc('packets_malformed');
+      logger.debug('malformed-packet', { from: d.from.address, interface: d.interfaceName, error: err.message });
+    } else {
+      counters.inc('internal_errors');
+      logger.error('request-failed', { from: d.from.address, err });
+    }
+  };
+
+  const deliver = (outcome: Outcome, req: Dhcp4Message, ctx: RequestContext) => {
+    if (outcome.kind !== 'reply') {
+      counters.inc(outcome.kind === 'drop' ? 'packets_dropped' : 'requests_unanswered');
+      if (logger.enabled('debug')) logger.debug(outcome.kind, { reason: outcome.reason, xid: req.xid, client: req.hwAddress() });
+      return;
+    }
+    const type = outcome.reply.options.get(Opt.MessageType);
+    counters.inc(`replies_${type === undefined ? 'unknown' : Dhcp4MessageType[type].toLowerCase()}`);
+    transport.send(ctx.interfaceName, outcome.reply.encode(), outcome.to).catch((err) => {
+      counters.inc('send_errors');
+      logger.warn('send-failed', { to: outcome.to.address, err });
+    });
+  };
+
+  const transport: Dhcp4Transport = await openDhcp4Transport(
+    links.map((l) => l.link as LinkInfo),
+    port,
+    onDatagram,
+  );
+
+  const reclaim = async () => {
+    try {
+      const expired = await engine.reclaimExpired();
+      if (expired.length > 0) logger.info('leases-expired', { count: expired.length });
+    } catch (err) {
+      logger.error('reclaim-failed', { err });
+    }
+  };
+  const reclaimTimer = setInterval(reclaim, config.expiredReclaimIntervalSeconds * 1000);
+  reclaimTimer.unref();
+  await reclaim();
+
+  return {
+    engine,
+    counters,
+    async stop() {
+      clearInterval(reclaimTimer);
+      await transport.close();
+    },
+  };
+}

@@ -1,0 +1,428 @@
+import type { LogLevel } from '../core/logger.ts';
+import { intToIp, ipToInt } from '../wire/ipv4.ts';
+import { cidrContains, cidrsOverlap, formatCidr, parseCidr, type Cidr } from './cidr.ts';
+import { parseClientIdHex, parseHwAddress } from './client-identity.ts';
+import type {
+  ClasslessRoute,
+  InterfaceConfig,
+  LeaseStoreConfig,
+  PoolConfig,
+  ReservationConfig,
+  ServerConfig,
+  SubnetConfig,
+  SubnetOptions,
+} from './config.ts';
+import { ConfigError } from './config-error.ts';
+import { isLdhName } from './ldh-name.ts';
+import { FieldReader, at, show, type Mapping } from './field-reader.ts';
+
+export const CONFIG_DEFAULTS = {
+  leaseStorePath: '/var/lib/leasehold/leases.db',
+  offerHoldSeconds: 30,
+  // Kea's decline-probation-period: a declined address is probably used by a
+  // host the server does not know about (RFC 2131 §3.1.5), give it a day.
+  declineQuarantineSeconds: 86400,
+  expiredReclaimIntervalSeconds: 10,
+  logLevel: 'info' as LogLevel,
+};
+
+const ROOT_FIELDS = [
+  'interfaces',
+  'subnets',
+  'leaseStore',
+  'serverId',
+  'offerHoldSeconds',
+  'declineQuarantineSeconds',
+  'expiredReclaimIntervalSeconds',
+  'log',
+] as const;
+const INTERFACE_FIELDS = ['name', 'address'] as const;
+const SUBNET_FIELDS = [
+  'id',
+  'subnet',
+  'interface',
+  'pools',
+  'leaseTime',
+  'renewTime',
+  'rebindTime',
+  'options',
+  'reservations',
+] as const;
+const POOL_FIELDS = ['start', 'end'] as const;
+const OPTION_FIELDS = [
+  'routers',
+  'dnsServers',
+  'domainName',
+  'domainSearch',
+  'classlessRoutes',
+  'mtu',
+  'ntpServers',
+] as const;
+const ROUTE_FIELDS = ['destination', 'router'] as const;
+const RESERVATION_FIELDS = ['hwAddress', 'clientId', 'ip', 'hostname'] as const;
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Short leases make T1/T2 collide; 0xffffffff means "infinite" (RFC 2131 §3.3), which we do not offer. */
+const MIN_LEASE_TIME = 10;
+const MAX_LEASE_TIME = 0xfffffffe;
+/** setTimeout() takes at most 2^31-1 ms; keep second counts well inside it. */
+const MAX_TIMER_SECONDS = 31_536_000;
+
+/** An address that belongs to something else and must never be handed to a client. */
+interface TakenAddress {
+  ip: number;
+  what: string;
+}
+
+/**
+ * Checks raw parsed YAML/JSON against the configuration shape and its
+ * meaning (addresses inside their subnet, no overlaps, T1 < T2 < lease…),
+ * applies defaults and returns the normalised `ServerConfig`. Throws one
+ * `ConfigError` listing every problem found.
+ */
+export function validateConfig(raw: unknown): ServerConfig {
+  // The readers below build the result even when some fields failed (those
+  // are then undefined); it is only returned, and its types only hold, when
+  // no issue was recorded.
+  const f = new FieldReader();
+  const root = f.mapping(raw, '', ROOT_FIELDS);
+  const config = root === undefined ? undefined : readRoot(f, root);
+  if (config === undefined || f.issues.length > 0) throw new ConfigError(f.issues);
+  return config;
+}
+
+function readRoot(f: FieldReader, root: Mapping): ServerConfig {
+  const interfaces = f.field(root, 'interfaces', '', (v, p) => readInterfaces(f, v, p), true);
+  const serverId = f.field(root, 'serverId', '', (v, p) => f.ipv4(v, p));
+
+  const taken: TakenAddress[] = (interfaces ?? [])
+    .filter((i) => i.address !== undefined)
+    .map((i) => ({ ip: ipToInt(i.address as string), what: `the address of interface ${i.name}` }));
+  if (serverId !== undefined) taken.push({ ip: ipToInt(serverId), what: 'serverId' });
+  // Unknown when `interfaces` itself is broken: then subnets' interface names are not checked.
+  const interfaceNames = interfaces && new Set(interfaces.map((i) => i.name));
+
+  const subnets = f.field(root, 'subnets', '', (v, p) => f.list(v, p, true), true) ?? [];
+  const parsed = subnets.map((s, i) => readSubnet(f, s, at('subnets', i), interfaceNames, taken));
+  checkSubnetsApart(f, parsed);
+
+  return compact({
+    interfaces,
+    subnets: parsed.map((s) => s?.config),
+    leaseStore: readLeaseStore(f, root.leaseStore),
+    serverId,
+    offerHoldSeconds:
+      f.field(root, 'offerHoldSeconds', '', (v, p) => f.integer(v, p, 1, 86400)) ?? CONFIG_DEFAULTS.offerHoldSeconds,
+    declineQuarantineSeconds:
+      f.field(root, 'declineQuarantineSeconds', '', (v, p) => f.integer(v, p, 0, MAX_TIMER_SECONDS)) ??
+      CONFIG_DEFAULTS.declineQuarantineSeconds,
+    expiredReclaimIntervalSeconds:
+      f.field(root, 'expiredReclaimIntervalSeconds', '', (v, p) => f.integer(v, p, 1, 86400)) ??
+      CONFIG_DEFAULTS.expiredReclaimIntervalSeconds,
+    log: { level: readLogLevel(f, root.log) },
+  }) as ServerConfig;
+}
+
+function readInterfaces(f: FieldReader, value: unknown, path: string): InterfaceConfig[] | undefined {
+  const items = f.list(value, path, true);
+  if (items === undefined) return undefined;
+  const out: InterfaceConfig[] = [];
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const p = at(path, i);
+    const m = f.mapping(item, p, INTERFACE_FIELDS);
+    if (m === undefined) return;
+    const name = f.field(m, 'name', p, (v, np) => readInterfaceName(f, v, np), true);
+    const address = f.field(m, 'address', p, (v, ap) => f.ipv4(v, ap));
+    if (name === undefined) return;
+    const first = seen.get(name);
+    if (first !== undefined) f.fail(at(p, 'name'), `duplicate interface "${name}" (also ${at(path, first)})`);
+    seen.set(name, i);
+    out.push(compact({ name, address }));
+  });
+  return out;
+}
+
+/** Linux's dev_valid_name(): at most IFNAMSIZ-1 = 15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
+function readInterfaceName(f: FieldReader, value: unknown, path: string): string | undefined {
+  const name = f.string(value, path);
+  if (name === undefined) return undefined;
+  if (name.length > 15 || /[/:\s]/.test(name) || name === '.' || name === '..') {
+    return f.fail(path, `must be a Linux interface name (1 to 15 characters, no "/", ":" or spaces), got ${show(name)}`);
+  }
+  return name;
+}
+
+interface ParsedSubnet {
+  path: string;
+  config: SubnetConfig;
+  cidr?: Cidr;
+}
+
+function readSubnet(
+  f: FieldReader,
+  value: unknown,
+  path: string,
+  interfaceNames: ReadonlySet<string> | undefined,
+  serverAddresses: readonly TakenAddress[],
+): ParsedSubnet | undefined {
+  const m = f.mapping(value, path, SUBNET_FIELDS);
+  if (m === undefined) return undefined;
+  const id = f.field(m, 'id', path, (v, p) => f.string(v, p), true);
+  const subnet = f.field(m, 'subnet', path, (v, p) => f.string(v, p), true);
+  let cidr: Cidr | undefined;
+  if (subnet !== undefined) {
+    const parsed = parseCidr(subnet);
+    if (parsed.ok) cidr = parsed.cidr;
+    else f.fail(at(path, 'subnet'), parsed.problem);
+  }
+  const iface = f.field(m, 'interface', path, (v, p) => {
+    const name = f.string(v, p);
+    if (name !== undefined && interfaceNames && !interfaceNames.has(name)) {
+      return f.fail(p, `names interface "${name}", which is not listed in interfaces`);
+    }
+    return name;
+  });
+  const options = readOptions(f, m.options ?? {}, at(path, 'options'), cidr);
+  const taken = [...serverAddresses, ...optionAddresses(options)];
+  const config = compact({
+    id,
+    subnet,
+    interface: iface,
+    pools: readPools(f, m.pools ?? [], at(path, 'pools'), cidr, taken),
+    ...readTimes(f, m, path),
+    options,
+    reservations: readReservations(f, m.reservations ?? [], at(path, 'reservations'), cidr, taken),
+  }) as SubnetConfig;
+  return { path, config, cidr };
+}
+
+/** Subnet ids name leases in the store, and a client must map to one subnet: both have to be unique. */
+function checkSubnetsApart(f: FieldReader, subnets: ReadonlyArray<ParsedSubnet | undefined>): void {
+  subnets.forEach((s, i) => {
+    if (s === undefined) return;
+    for (const earlier of subnets.slice(0, i)) {
+      if (earlier === undefined) continue;
+      if (s.config.id !== undefined && s.config.id === earlier.config.id) {
+        f.fail(at(s.path, 'id'), `duplicate subnet id "${s.config.id}" (also ${earlier.path})`);
+      }
+      if (s.cidr && earlier.cidr && cidrsOverlap(s.cidr, earlier.cidr)) {
+        f.fail(at(s.path, 'subnet'), `overlaps ${at(earlier.path, 'subnet')} (${formatCidr(earlier.cidr)})`);
+      }
+    }
+  });
+}
+
+/** RFC 2131 §4.4.5: T1 defaults to 0.5 and T2 to 0.875 of the lease, and T1 < T2 < lease. */
+function readTimes(f: FieldReader, m: Mapping, path: string): Pick<SubnetConfig, 'leaseTime' | 'renewTime' | 'rebindTime'> {
+  const leaseTime = f.field(m, 'leaseTime', path, (v, p) => f.integer(v, p, MIN_LEASE_TIME, MAX_LEASE_TIME), true);
+  const renewGiven = f.field(m, 'renewTime', path, (v, p) => f.integer(v, p, 1, MAX_LEASE_TIME));
+  const rebindGiven = f.field(m, 'rebindTime', path, (v, p) => f.integer(v, p, 1, MAX_LEASE_TIME));
+  if (leaseTime === undefined) return {} as SubnetConfig; // already an issue; the draft is discarded
+  const renewTime = renewGiven ?? Math.floor(leaseTime * 0.5);
+  const rebindTime = rebindGiven ?? Math.floor(leaseTime * 0.875);
+  if (renewTime >= rebindTime) {
+    if (renewGiven !== undefined) {
+      const of = rebindGiven !== undefined ? `${rebindTime}` : `${rebindTime}, the default 0.875 × leaseTime`;
+      f.fail(at(path, 'renewTime'), `must be less than rebindTime (${of})`);
+    } else {
+      f.fail(at(path, 'rebindTime'), `must be greater than renewTime (${renewTime}, the default 0.5 × leaseTime)`);
+    }
+  }
+  if (rebindTime >= leaseTime) f.fail(at(path, 'rebindTime'), `must be less than leaseTime (${leaseTime})`);
+  return { leaseTime, renewTime, rebindTime };
+}
+
+function readOptions(f: FieldReader, value: unknown, path: string, cidr: Cidr | undefined): SubnetOptions {
+  const m = f.mapping(value, path, OPTION_FIELDS);
+  if (m === undefined) return {};
+  const ipList = (v: unknown, p: string) => f.listOf(v, p, (item, ip) => f.ipv4(item, ip));
+  const dnsName = (v: unknown, p: string) => readDnsName(f, v, p);
+  const options: SubnetOptions = compact({
+    // RFC 2132 §3.5: routers are on the client's subnet, or the client cannot reach them.
+    routers: f.field(m, 'routers', path, (v, p) =>
+      f.listOf(v, p, (item, ip) => onLink(f, f.ipv4(item, ip), ip, cidr)),
+    ),
+    dnsServers: f.field(m, 'dnsServers', path, ipList),
+    domainName: f.field(m, 'domainName', path, dnsName),
+    domainSearch: f.field(m, 'domainSearch', path, (v, p) => f.listOf(v, p, dnsName)),
+    classlessRoutes: f.field(m, 'classlessRoutes', path, (v, p) => f.listOf(v, p, (r, rp) => readRoute(f, r, rp, cidr))),
+    // RFC 2132 §5.1: the MTU option's minimum legal value is 68.
+    mtu: f.field(m, 'mtu', path, (v, p) => f.integer(v, p, 68, 65535)),
+    ntpServers: f.field(m, 'ntpServers', path, ipList),
+  });
+  // RFC 3442 §DHCP Client Behavior: a client that receives option 121 MUST
+  // ignore option 3, so without a default route in the list it has none.
+  const routes = options.classlessRoutes;
+  if (routes && options.routers && !routes.some((r) => r.destination === '0.0.0.0/0')) {
+    f.fail(
+      at(path, 'classlessRoutes'),
+      `has no default route 0.0.0.0/0: clients that get classless routes ignore routers (RFC 3442), so add { destination: 0.0.0.0/0, router: ${options.routers[0]} }`,
+    );
+  }
+  return options;
+}
+
+function readRoute(f: FieldReader, value: unknown, path: string, cidr: Cidr | undefined): ClasslessRoute | undefined {
+  const m = f.mapping(value, path, ROUTE_FIELDS);
+  if (m === undefined) return undefined;
+  const destination = f.field(m, 'destination', path, (v, p) => {
+    const text = f.string(v, p);
+    if (text === undefined) return undefined;
+    const parsed = parseCidr(text);
+    return parsed.ok ? text : f.fail(p, parsed.problem);
+  }, true);
+  // 0.0.0.0 as next hop means "on-link" to clients (as dhclient and systemd-networkd read it).
+  const router = f.field(m, 'router', path, (v, p) => {
+    const ip = f.ipv4(v, p);
+    return ip === '0.0.0.0' ? ip : onLink(f, ip, p, cidr);
+  }, true);
+  return destination === undefined || router === undefined ? undefined : { destination, router };
+}
+
+function readDnsName(f: FieldReader, value: unknown, path: string): string | undefined {
+  const name = f.string(value, path);
+  if (name === undefined) return undefined;
+  if (!isLdhName(name)) {
+    return f.fail(path, `must be a DNS name (letters, digits and hyphens, dot-separated labels of 1 to 63), got ${show(name)}`);
+  }
+  // Clients append their host name to option 15 and search suffixes: no root dot.
+  return name.replace(/\.$/, '');
+}
+
+/** Option addresses inside the subnet belong to hosts, so the pools must steer clear of them. */
+function optionAddresses(options: SubnetOptions): TakenAddress[] {
+  const named = (ips: string[] | undefined, what: string) => (ips ?? []).map((ip) => ({ ip: ipToInt(ip), what }));
+  return [
+    ...named(options.routers, 'router'),
+    ...named(options.dnsServers, 'DNS server'),
+    ...named(options.ntpServers, 'NTP server'),
+    ...named(options.classlessRoutes?.map((r) => r.router).filter((ip) => ip !== '0.0.0.0'), 'classless route router'),
+  ];
+}
+
+function readPools(
+  f: FieldReader,
+  value: unknown,
+  path: string,
+  cidr: Cidr | undefined,
+  taken: readonly TakenAddress[],
+): PoolConfig[] | undefined {
+  const items = f.list(value, path, false);
+  if (items === undefined) return undefined;
+  const ranges: Array<{ path: string; start: number; end: number }> = [];
+  const pools = items.map((item, i) => {
+    const p = at(path, i);
+    const m = f.mapping(item, p, POOL_FIELDS);
+    if (m === undefined) return undefined;
+    const start = f.field(m, 'start', p, (v, sp) => assignable(f, f.ipv4(v, sp), sp, cidr), true);
+    const end = f.field(m, 'end', p, (v, ep) => assignable(f, f.ipv4(v, ep), ep, cidr), true);
+    if (start === undefined || end === undefined) return undefined;
+    const range = { path: p, start: ipToInt(start), end: ipToInt(end) };
+    if (range.start > range.end) return f.fail(p, `start ${start} is after end ${end}`);
+    const other = ranges.find((r) => r.start <= range.end && range.start <= r.end);
+    if (other) f.fail(p, `overlaps pool ${other.path} (${intToIp(other.start)}-${intToIp(other.end)})`);
+    // One issue per address: the server's own address is often the router too.
+    const reported = new Set<number>();
+    for (const t of taken) {
+      if (t.ip < range.start || t.ip > range.end || reported.has(t.ip)) continue;
+      reported.add(t.ip);
+      f.fail(p, `contains ${intToIp(t.ip)}, already in use as ${t.what}`);
+    }
+    ranges.push(range);
+    return { start, end };
+  });
+  return pools.every((pool) => pool !== undefined) ? (pools as PoolConfig[]) : undefined;
+}
+
+function readReservations(
+  f: FieldReader,
+  value: unknown,
+  path: string,
+  cidr: Cidr | undefined,
+  taken: readonly TakenAddress[],
+): ReservationConfig[] | undefined {
+  const items = f.list(value, path, false);
+  if (items === undefined) return undefined;
+  const byIp = new Map<string, number>();
+  const byClient = new Map<string, number>();
+  const reservations = items.map((item, i) => {
+    const p = at(path, i);
+    const m = f.mapping(item, p, RESERVATION_FIELDS);
+    if (m === undefined) return undefined;
+    const hwAddress = f.field(m, 'hwAddress', p, (v, hp) => {
+      const mac = typeof v === 'string' ? parseHwAddress(v) : undefined;
+      return mac ?? f.fail(hp, `must be a hardware address like 02:42:c6:12:00:0b, got ${show(v)}`);
+    });
+    const clientId = f.field(m, 'clientId', p, (v, cp) => {
+      const hex = typeof v === 'string' ? parseClientIdHex(v) : undefined;
+      return (
+        hex ??
+        f.fail(cp, `must be at least two hex octets, quoted, like "01:02:42:c6:12:00:0b", got ${show(v)}`)
+      );
+    });
+    const given = (key: string) => m[key] !== undefined && m[key] !== null;
+    if (given('hwAddress') && given('clientId')) f.fail(p, 'has both hwAddress and clientId; give one');
+    if (!given('hwAddress') && !given('clientId')) f.fail(p, 'needs hwAddress or clientId');
+    const ip = f.field(m, 'ip', p, (v, ipPath) => notTaken(f, assignable(f, f.ipv4(v, ipPath), ipPath, cidr), ipPath, taken), true);
+    const hostname = f.field(m, 'hostname', p, (v, hp) => readDnsName(f, v, hp));
+
+    if (ip !== undefined) {
+      const first = byIp.get(ip);
+      if (first !== undefined) f.fail(at(p, 'ip'), `reservation ip ${ip} is used by ${at('reservations', first)}`);
+      else byIp.set(ip, i);
+    }
+    const client = hwAddress !== undefined ? ['hwAddress', hwAddress] : clientId !== undefined ? ['clientId', clientId] : undefined;
+    if (client) {
+      const key = client.join(' ');
+      const first = byClient.get(key);
+      if (first !== undefined) f.fail(at(p, client[0]), `${client[0]} ${client[1]} is already reserved by ${at('reservations', first)}`);
+      else byClient.set(key, i);
+    }
+    return compact({ hwAddress, clientId, ip, hostname }) as ReservationConfig;
+  });
+  return reservations.every((r) => r !== undefined) ? reservations : undefined;
+}
+
+function readLeaseStore(f: FieldReader, value: unknown): LeaseStoreConfig {
+  const path = 'leaseStore';
+  const m = value === undefined || value === null ? {} : f.mapping(value, path, ['type', 'path']);
+  return {
+    type: (m && f.field(m, 'type', path, (v, p) => f.oneOf(v, p, ['sqlite'] as const))) ?? 'sqlite',
+    path: (m && f.field(m, 'path', path, (v, p) => f.string(v, p))) ?? CONFIG_DEFAULTS.leaseStorePath,
+  };
+}
+
+function readLogLevel(f: FieldReader, value: unknown): LogLevel {
+  const m = value === undefined || value === null ? {} : f.mapping(value, 'log', ['level']);
+  return (m && f.field(m, 'level', 'log', (v, p) => f.oneOf(v, p, LOG_LEVELS))) ?? CONFIG_DEFAULTS.logLevel;
+}
+
+/** `ip` (already checked as IPv4, or undefined) must lie in the subnet. */
+function onLink(f: FieldReader, ip: string | undefined, path: string, cidr: Cidr | undefined): string | undefined {
+  if (ip === undefined || cidr === undefined) return ip;
+  return cidrContains(cidr, ipToInt(ip)) ? ip : f.fail(path, `is outside subnet ${formatCidr(cidr)}`);
+}
+
+/** `ip` must be a host address of the subnet: RFC 1122 §3.2.1.3 reserves the all-zeros and all-ones host parts, except in a /31 (RFC 3021) or /32. */
+function assignable(f: FieldReader, ip: string | undefined, path: string, cidr: Cidr | undefined): string | undefined {
+  if (ip === undefined || cidr === undefined) return ip;
+  if (onLink(f, ip, path, cidr) === undefined) return undefined;
+  if (cidr.prefixLength <= 30) {
+    const n = ipToInt(ip);
+    if (n === cidr.network) return f.fail(path, `is the network address of ${formatCidr(cidr)}`);
+    if (n === cidr.broadcast) return f.fail(path, `is the broadcast address of ${formatCidr(cidr)}`);
+  }
+  return ip;
+}
+
+function notTaken(f: FieldReader, ip: string | undefined, path: string, taken: readonly TakenAddress[]): string | undefined {
+  if (ip === undefined) return undefined;
+  const t = taken.find((a) => a.ip === ipToInt(ip));
+  return t ? f.fail(path, `${ip} is already in use as ${t.what}`) : ip;
+}
+
+/** Drops keys whose value is undefined, so optional fields are absent rather than present-but-undefined. */
+function compact<T extends object>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}

@@ -1,0 +1,84 @@
+import type { Lease } from '../leases/lease.ts';
+import type { LeaseTable } from './lease-table.ts';
+import { inPools, isAssignable, type ServedSubnet } from './served-subnet.ts';
+
+export class NoAddressAvailableError extends Error {
+  readonly code = 'E_NO_ADDRESS';
+  constructor(readonly subnetId: string) {
+    super(`no free address in subnet ${subnetId}`);
+  }
+}
+
+/**
+ * Whether a lease record no longer binds its address: released, expired, or
+ * declined with its quarantine over (RFC 2131 §4.3.3: a declined address
+ * must not be handed out again until the administrator, or here a timer,
+ * clears it).
+ */
+export function leaseIsReusable(lease: Lease, now: number): boolean {
+  switch (lease.state) {
+    case 'released':
+    case 'expired':
+      return true;
+    case 'bound':
+    case 'declined':
+      return lease.expiresAt <= now;
+  }
+}
+
+/**
+ * Chooses addresses from a subnet's pools. A narrow interface (CoreDHCP's
+ * allocator): is one address usable by this client, and give me one.
+ */
+export class AddressAllocator {
+  /** Where the next pool scan starts, per subnet, so scans are O(1) on average. */
+  private readonly cursors = new Map<string, number>();
+
+  constructor(
+    private readonly table: LeaseTable,
+    /** The server's own addresses, never handed out. */
+    private readonly excluded: ReadonlySet<number> = new Set(),
+  ) {}
+
+  /**
+   * May `clientKey` have `ip` in `subnet`? `dynamicOnly` additionally
+   * requires the address to be in a pool (a requested address, RFC 2131
+   * §4.3.1, must come from the range the server is allowed to give out).
+   */
+  isAvailableFor(subnet: ServedSubnet, ip: number, clientKey: string, now: number, dynamicOnly = true): boolean {
+    if (!isAssignable(subnet, ip) || this.excluded.has(ip)) return false;
+    const reservedFor = subnet.reservedIps.get(ip);
+    if (reservedFor !== undefined && reservedFor !== clientKey) return false;
+    if (reservedFor === undefined && dynamicOnly && !inPools(subnet, ip)) return false;
+    const hold = this.table.offerAt(ip, now);
+    if (hold && hold.clientKey !== clientKey) return false;
+    const lease = this.table.leaseAt(ip);
+    if (!lease) return true;
+    if (lease.clientKey === clientKey && lease.state !== 'declined') return true;
+    return leaseIsReusable(lease, now);
+  }
+
+  /** The next usable pool address for the client, or NoAddressAvailableError. */
+  allocate(subnet: ServedSubnet, clientKey: string, now: number): number {
+    const total = subnet.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
+    let position = this.cursors.get(subnet.id) ?? 0;
+    for (let scanned = 0; scanned < total; scanned++) {
+      const ip = addressAt(subnet, position % total);
+      position = (position + 1) % total;
+      if (this.isAvailableFor(subnet, ip, clientKey, now)) {
+        this.cursors.set(subnet.id, position);
+        return ip;
+      }
+    }
+    throw new NoAddressAvailableError(subnet.id);
+  }
+}
+
+function addressAt(subnet: ServedSubnet, index: number): number {
+  for (const pool of subnet.pools) {
+    const size = pool.end - pool.start + 1;
+    if (index < size) return pool.start + index;
+    index -= size;
+  }
+  throw new RangeError('pool index out of range');
+}

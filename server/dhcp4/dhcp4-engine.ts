@@ -1,0 +1,360 @@
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { SubnetConfig } from '../config/config.ts';
+import { clientKeyFor, type Lease } from '../leases/lease.ts';
+import type { LeaseStore } from '../leases/lease-store.ts';
+import { intToIp, ipToInt } from '../wire/ipv4.ts';
+import { AddressAllocator, NoAddressAvailableError, leaseIsReusable } from './address-allocator.ts';
+import { LeaseTable } from './lease-table.ts';
+import type { Dhcp4Message } from './message.ts';
+import { Dhcp4MessageType, Opt } from './option-defs.ts';
+import { newReplyFromRequest, type ReplyModifier } from './reply.ts';
+import { replyDestination, type Destination } from './reply-destination.ts';
+import { withLeaseTimes, withSubnetOptions } from './reply-options.ts';
+import { subnetContains, toServedSubnet, type ServedSubnet } from './served-subnet.ts';
+
+const ZERO = '0.0.0.0';
+
+/** Where a request came in: which interface, and our address on it. */
+export interface RequestContext {
+  interfaceName: string;
+  /** Our IPv4 address on that interface; the server identifier, option 54. */
+  serverAddress: string;
+}
+
+/**
+ * What the engine decided. `silent` is a silence the RFC requires (not an
+ * error); `drop` is input we refuse, counted by reason.
+ */
+export type Outcome =
+  | { kind: 'reply'; reply: Dhcp4Message; to: Destination }
+  | { kind: 'silent'; reason: string }
+  | { kind: 'drop'; reason: string };
+
+export interface Dhcp4EngineOptions {
+  subnets: SubnetConfig[];
+  store: LeaseStore;
+  clock: Clock;
+  logger: Logger;
+  offerHoldSeconds: number;
+  declineQuarantineSeconds: number;
+  /** The server's own addresses: never handed out, all valid as server id. */
+  serverAddresses: string[];
+}
+
+/**
+ * The DHCPv4 decision logic of RFC 2131 §4.3, with no I/O of its own: it
+ * reads and updates the in-memory LeaseTable synchronously and waits for the
+ * LeaseStore only to make a binding durable before its ACK is released.
+ */
+export class Dhcp4Engine {
+  readonly table: LeaseTable;
+  private readonly subnets: ServedSubnet[];
+  private readonly allocator: AddressAllocator;
+  private readonly ourAddresses: Set<string>;
+
+  constructor(private readonly opts: Dhcp4EngineOptions) {
+    this.subnets = opts.subnets.map(toServedSubnet);
+    this.table = new LeaseTable(opts.store.loadAll());
+    this.ourAddresses = new Set(opts.serverAddresses);
+    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)));
+  }
+
+  async handle(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
+    if (req.op !== 1) return drop('not a BOOTREQUEST');
+    const type = req.options.get(Opt.MessageType);
+    if (type === undefined) return drop('no DHCP message type (BOOTP is not served)');
+    switch (type) {
+      case Dhcp4MessageType.Discover:
+        return this.discover(req, ctx);
+      case Dhcp4MessageType.Request:
+        return this.request(req, ctx);
+      case Dhcp4MessageType.Decline:
+        return this.decline(req, ctx);
+      case Dhcp4MessageType.Release:
+        return this.release(req, ctx);
+      case Dhcp4MessageType.Inform:
+        return this.inform(req, ctx);
+      default:
+        return drop(`unexpected message type ${type} from a client`);
+    }
+  }
+
+  /**
+   * The subnet a request belongs to (RFC 2131 §4.3.1): the relay's subnet
+   * when giaddr is set, else one served directly on the arrival interface,
+   * preferring the one that holds the client's current or requested address.
+   */
+  selectSubnet(req: Dhcp4Message, ctx: RequestContext): ServedSubnet | undefined {
+    if (req.giaddr !== ZERO) {
+      const relay = ipToInt(req.giaddr);
+      return this.subnets.find((s) => subnetContains(s, relay));
+    }
+    const direct = this.subnets.filter((s) => s.config.interface === ctx.interfaceName);
+    if (direct.length <= 1) return direct[0];
+    const hint = req.ciaddr !== ZERO ? req.ciaddr : req.options.get(Opt.RequestedIp);
+    if (hint !== undefined) {
+      const ip = ipToInt(hint);
+      const match = direct.find((s) => subnetContains(s, ip));
+      if (match) return match;
+    }
+    return direct[0];
+  }
+
+  /** RFC 2131 §4.3.1: choose an address, hold it, and OFFER it. */
+  private discover(req: Dhcp4Message, ctx: RequestContext): Outcome {
+    const subnet = this.selectSubnet(req, ctx);
+    if (!subnet) return silent('no subnet serves this link');
+    const key = clientKeyOf(req);
+    const now = this.opts.clock.now();
+    let ip: number;
+    try {
+      ip = this.chooseOfferAddress(subnet, key, req, now);
+    } catch (err) {
+      if (err instanceof NoAddressAvailableError) {
+        this.opts.logger.warn('pool-exhausted', { subnet: subnet.id, client: key });
+        return silent('no address available');
+      }
+      throw err;
+    }
+    this.table.holdOffer({ ip, clientKey: key, subnetId: subnet.id, expiresAt: now + this.opts.offerHoldSeconds * 1000 });
+    return this.replyTo(req, Dhcp4MessageType.Offer, ctx, withAddress(ip), withLeaseTimes(subnet), withSubnetOptions(subnet, req));
+  }
+
+  /**
+   * The order the address is chosen in: the client's binding (current or
+   * previous, §4.3.1), an offer we already hold for it (a retransmitted
+   * DISCOVER), its reservation, the address it asked for, then the pool.
+   */
+  private chooseOfferAddress(subnet: ServedSubnet, key: string, req: Dhcp4Message, now: number): number {
+    const usable = (ip: number) => this.allocator.isAvailableFor(subnet, ip, key, now);
+    const binding = this.table.leaseOf(subnet.id, key);
+    if (binding && binding.state !== 'declined') {
+      const ip = ipToInt(binding.ip);
+      if (usable(ip)) return ip;
+    }
+    const held = this.table.offerOf(key, now);
+    if (held && held.subnetId === subnet.id) return held.ip;
+    const reservation = subnet.reservationsByClient.get(key);
+    if (reservation && usable(reservation.ip)) return reservation.ip;
+    const requested = req.options.get(Opt.RequestedIp);
+    if (requested !== undefined) {
+      const ip = ipToInt(requested);
+      if (usable(ip)) return ip;
+    }
+    return this.allocator.allocate(subnet, key, now);
+  }
+
+  /** RFC 2131 §4.3.2: the client's state decides which rules apply. */
+  private async request(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
+    const key = clientKeyOf(req);
+    const serverId = req.options.get(Opt.ServerId);
+    const requested = req.options.get(Opt.RequestedIp);
+    const now = this.opts.clock.now();
+
+    if (serverId !== undefined) {
+      // SELECTING: the client answers one OFFER; if not ours, let ours go.
+      if (!this.ourAddresses.has(serverId) && serverId !== ctx.serverAddress) {
+        this.table.releaseOfferOf(key);
+        return silent('client selected another server');
+      }
+      if (requested === undefined) return drop('SELECTING REQUEST without requested address (option 50)');
+      if (req.ciaddr !== ZERO) return drop('SELECTING REQUEST with ciaddr set');
+      const subnet = this.selectSubnet(req, ctx);
+      if (!subnet) return silent('no subnet serves this link');
+      const ip = ipToInt(requested);
+      if (!subnetContains(subnet, ip) || !this.allocator.isAvailableFor(subnet, ip, key, now)) {
+        return this.nak(req, ctx, 'requested address not available');
+      }
+      return this.bindAndAck(req, ctx, subnet, ip, key, now);
+    }
+
+    if (requested !== undefined) {
+      // INIT-REBOOT: verify a remembered address.
+      if (req.ciaddr !== ZERO) return drop('INIT-REBOOT REQUEST with ciaddr set');
+      const subnet = this.selectSubnet(req, ctx);
+      if (!subnet) return silent('no subnet serves this link');
+      const ip = ipToInt(requested);
+      if (!subnetContains(subnet, ip)) return this.nak(req, ctx, 'requested address is on another network');
+      const binding = this.table.leaseOf(subnet.id, key);
+      // "If the DHCP server has no record of this client, then it MUST
+      // remain silent" so another server that has one can answer.
+      if (!binding) return silent('INIT-REBOOT from a client we have no record of');
+      if (binding.ip !== requested || !this.allocator.isAvailableFor(subnet, ip, key, now)) {
+        return this.nak(req, ctx, 'requested address is not the client\'s');
+      }
+      return this.bindAndAck(req, ctx, subnet, ip, key, now);
+    }
+
+    if (req.ciaddr !== ZERO) {
+      // RENEWING (unicast to us) or REBINDING (broadcast): extend ciaddr.
+      // Like Kea, a client whose lease we lost gets its address back if no
+      // one else holds it, rather than being renumbered.
+      const subnet = this.selectSubnet(req, ctx);
+      if (!subnet) return silent('no subnet serves this link');
+      const ip = ipToInt(req.ciaddr);
+      if (!subnetContains(subnet, ip)) return this.nak(req, ctx, 'ciaddr is on another network');
+      if (!this.allocator.isAvailableFor(subnet, ip, key, now)) return this.nak(req, ctx, 'ciaddr is bound to another client');
+      return this.bindAndAck(req, ctx, subnet, ip, key, now);
+    }
+
+    return drop('REQUEST with no server identifier, requested address or ciaddr');
+  }
+
+  /**
+   * Records the binding, waits until the store has it on disk, then ACKs:
+   * an ACK is a promise the server must keep across a crash.
+   */
+  private async bindAndAck(
+    req: Dhcp4Message,
+    ctx: RequestContext,
+    subnet: ServedSubnet,
+    ip: number,
+    key: string,
+    now: number,
+  ): Promise<Outcome> {
+    const lease: Lease = {
+      ip: intToIp(ip),
+      clientKey: key,
+      hwAddress: req.hwAddress(),
+      clientId: clientIdHex(req),
+      hostname: req.options.get(Opt.Hostname),
+      subnetId: subnet.id,
+      state: 'bound',
+      grantedAt: now,
+      expiresAt: now + subnet.leaseSeconds * 1000,
+    };
+    const changes: Lease[] = [lease];
+    // A client that moves to a new address gives up its old one.
+    const previous = this.table.leaseOf(subnet.id, key);
+    if (previous && previous.ip !== lease.ip && previous.state === 'bound') {
+      changes.push({ ...previous, state: 'released', expiresAt: now });
+    }
+    this.table.releaseOfferOf(key);
+    const committed = await this.apply(changes);
+    if (!committed) return drop('lease store failed; no ACK sent');
+    if (this.opts.logger.enabled('info')) {
+      this.opts.logger.info('lease-bound', { ip: lease.ip, client: key, hostname: lease.hostname, subnet: subnet.id, expiresAt: new Date(lease.expiresAt).toISOString() });
+    }
+    return this.replyTo(req, Dhcp4MessageType.Ack, ctx, withAddress(ip), withLeaseTimes(subnet), withSubnetOptions(subnet, req));
+  }
+
+  /** RFC 2131 §4.3.3: quarantine an address the client found in use. */
+  private async decline(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
+    if (!this.isForUs(req, ctx)) return silent('DECLINE addressed to another server');
+    const requested = req.options.get(Opt.RequestedIp);
+    if (requested === undefined) return drop('DECLINE without requested address (option 50)');
+    const lease = this.table.leaseAt(ipToInt(requested));
+    // Only the holder may decline, or any client could poison the pool.
+    if (!lease || lease.clientKey !== clientKeyOf(req)) return silent('DECLINE for an address the client does not hold');
+    const now = this.opts.clock.now();
+    this.opts.logger.warn('address-declined', { ip: requested, client: lease.clientKey, quarantineSeconds: this.opts.declineQuarantineSeconds });
+    await this.apply([{ ...lease, state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }]);
+    return silent('declined');
+  }
+
+  /** RFC 2131 §4.3.4: the client gives its address back. */
+  private async release(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
+    if (!this.isForUs(req, ctx)) return silent('RELEASE addressed to another server');
+    if (req.ciaddr === ZERO) return drop('RELEASE without ciaddr');
+    const lease = this.table.leaseAt(ipToInt(req.ciaddr));
+    if (!lease || lease.clientKey !== clientKeyOf(req) || lease.state !== 'bound') {
+      return silent('RELEASE for an address the client does not hold');
+    }
+    // The record stays (state released) so the client gets the same address
+    // back next time if it is still free (§4.3.1, "previous address").
+    await this.apply([{ ...lease, state: 'released', expiresAt: this.opts.clock.now() }]);
+    this.opts.logger.info('lease-released', { ip: lease.ip, client: lease.clientKey });
+    return silent('released');
+  }
+
+  /** RFC 2131 §4.3.5: configuration only, no lease time and no yiaddr. */
+  private inform(req: Dhcp4Message, ctx: RequestContext): Outcome {
+    if (req.ciaddr === ZERO) return drop('INFORM without ciaddr');
+    const subnet = this.selectSubnet(req, ctx) ?? this.subnets.find((s) => subnetContains(s, ipToInt(req.ciaddr)));
+    if (!subnet) return silent('no subnet serves this client');
+    return this.replyTo(req, Dhcp4MessageType.Ack, ctx, withSubnetOptions(subnet, req));
+  }
+
+  /**
+   * Marks bindings past their expiry as expired, and ends quarantines, in
+   * one store transaction. Returns the leases that changed.
+   */
+  async reclaimExpired(): Promise<Lease[]> {
+    const now = this.opts.clock.now();
+    this.table.sweepOffers(now);
+    const changes: Lease[] = [];
+    for (const lease of this.table.all()) {
+      if ((lease.state === 'bound' || lease.state === 'declined') && leaseIsReusable(lease, now)) {
+        changes.push({ ...lease, state: 'expired' });
+      }
+    }
+    if (changes.length > 0) await this.apply(changes);
+    return changes;
+  }
+
+  /**
+   * Applies lease changes to the table at once (so concurrent requests see
+   * them) and to the store; if the store fails, the table is put back.
+   */
+  private async apply(changes: Lease[]): Promise<boolean> {
+    const undo = changes.map((l) => {
+      const ip = ipToInt(l.ip);
+      return { ip, previous: this.table.leaseAt(ip) };
+    });
+    for (const lease of changes) this.table.put(lease);
+    try {
+      await this.opts.store.commit({ put: changes });
+      return true;
+    } catch (err) {
+      for (const { ip, previous } of undo.reverse()) this.table.restore(ip, previous);
+      this.opts.logger.error('lease-store-commit-failed', { err, leases: changes.map((l) => l.ip) });
+      return false;
+    }
+  }
+
+  private isForUs(req: Dhcp4Message, ctx: RequestContext): boolean {
+    const serverId = req.options.get(Opt.ServerId);
+    return serverId === undefined || serverId === ctx.serverAddress || this.ourAddresses.has(serverId);
+  }
+
+  private nak(req: Dhcp4Message, ctx: RequestContext, why: string): Outcome {
+    this.opts.logger.debug('nak', { client: clientKeyOf(req), why });
+    return this.replyTo(req, Dhcp4MessageType.Nak, ctx, (reply) => {
+      reply.options.set(Opt.Message, why);
+      // §4.3.2: a NAK through a relay goes out with the broadcast bit so the
+      // relay broadcasts it; the client may have no usable address.
+      if (req.giaddr !== ZERO) reply.flags |= 0x8000;
+    });
+  }
+
+  private replyTo(req: Dhcp4Message, type: Dhcp4MessageType, ctx: RequestContext, ...modifiers: ReplyModifier[]): Outcome {
+    const reply = newReplyFromRequest(req, type, ctx.serverAddress, (r) => {
+      if (type === Dhcp4MessageType.Ack && req.ciaddr !== ZERO) r.ciaddr = req.ciaddr;
+    }, ...modifiers);
+    return { kind: 'reply', reply, to: replyDestination(req, type) };
+  }
+}
+
+function withAddress(ip: number): ReplyModifier {
+  return (reply) => {
+    reply.yiaddr = intToIp(ip);
+  };
+}
+
+function clientIdHex(req: Dhcp4Message): string | undefined {
+  return req.options.getRaw(Opt.ClientId.code)?.toString('hex');
+}
+
+/** Option 61 identifies the client when present, else chaddr (RFC 2131 §4.2). */
+export function clientKeyOf(req: Dhcp4Message): string {
+  return clientKeyFor(clientIdHex(req), req.hwAddress());
+}
+
+function drop(reason: string): Outcome {
+  return { kind: 'drop', reason };
+}
+
+function silent(reason: string): Outcome {
+  return { kind: 'silent', reason };
+}

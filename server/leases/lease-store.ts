@@ -1,0 +1,38 @@
+import type { Lease } from './lease.ts';
+
+/**
+ * One atomic change: leases to insert or replace (by ip), then ips to forget
+ * (puts apply before removes within one change).
+ */
+export interface LeaseChange {
+  put?: Lease[];
+  remove?: string[];
+}
+
+/**
+ * Where leases live between restarts. The server keeps its working set in
+ * memory (`loadAll` once at start) and writes every change through `commit`.
+ *
+ * `commit` resolves only once the change is durable: the server sends an ACK
+ * after that, never before (RFC 2131 §4.3.1 — the server must not forget a
+ * binding it has acknowledged). Concurrent commits are grouped into one
+ * transaction so durability costs one sync per group, not one per lease; a
+ * failed group rejects every promise in it. Within a group, changes apply in
+ * call order, so a later change to the same ip wins.
+ */
+export interface LeaseStore {
+  loadAll(): Lease[];
+  commit(change: LeaseChange): Promise<void>;
+  /** Writes what is pending, then releases the store. */
+  close(): Promise<void>;
+}
+
+/** Counters every store exposes, for /metrics and tests. */
+export interface LeaseStoreStats {
+  /** Transactions written (one per group). */
+  commits: number;
+  leasesWritten: number;
+  leasesRemoved: number;
+  /** Number of `commit` calls folded into the last transaction. */
+  lastBatchSize: number;
+}

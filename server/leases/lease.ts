@@ -1,0 +1,33 @@
+/**
+ * One address binding as the server remembers it (RFC 2131 §4.3.1 "binding").
+ * Plain data: the lease store persists it, the allocator and the DHCP logic
+ * decide what it means.
+ */
+export type LeaseState = 'bound' | 'declined' | 'released' | 'expired';
+
+export interface Lease {
+  /** Dotted-quad IPv4 address; unique across the store. */
+  ip: string;
+  /** How the client is recognised across messages; see `clientKeyFor`. */
+  clientKey: string;
+  /** Lower-case colon hex of chaddr, as `Dhcp4Message.hwAddress()` gives it. */
+  hwAddress: string;
+  /** Whole option 61 payload (type byte first) in lower-case hex, when the client sent one. */
+  clientId?: string;
+  hostname?: string;
+  subnetId: string;
+  state: LeaseState;
+  /** Milliseconds since the Unix epoch. */
+  grantedAt: number;
+  /** Milliseconds since the Unix epoch. */
+  expiresAt: number;
+}
+
+/**
+ * RFC 2131 §4.2: a client is identified by its client identifier (option 61)
+ * when it sends one, otherwise by chaddr. The prefix keeps the two spaces
+ * apart, so a client-id that happens to spell a MAC never matches that MAC.
+ */
+export function clientKeyFor(clientIdHex: string | undefined, hwAddress: string): string {
+  return clientIdHex !== undefined ? `id:${clientIdHex.toLowerCase()}` : `hw:${hwAddress.toLowerCase()}`;
+}

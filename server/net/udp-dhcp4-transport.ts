@@ -1,0 +1,114 @@
+import dgram from 'node:dgram';
+import sockopt from 'sockopt';
+import type { LinkInfo } from './interfaces.ts';
+
+const SOL_SOCKET = 1;
+/**
+ * SO_BINDTOIFINDEX (Linux ≥ 5.0, socket(7)): SO_BINDTODEVICE by index, an
+ * integer option, so it can be set without a native addon of our own.
+ */
+const SO_BINDTOIFINDEX = 62;
+
+export class TransportError extends Error {
+  readonly code = 'E_TRANSPORT';
+}
+
+export interface ReceivedDatagram {
+  data: Buffer;
+  interfaceName: string;
+  from: { address: string; port: number };
+}
+
+export interface Dhcp4Transport {
+  send(interfaceName: string, data: Buffer, to: { address: string; port: number }): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * One UDP socket per served interface, each bound to 0.0.0.0:67 and to its
+ * device, so a broadcast DISCOVER is delivered once, to the socket of the
+ * link it arrived on, and replies leave through that same link.
+ */
+export async function openDhcp4Transport(
+  links: LinkInfo[],
+  port: number,
+  onDatagram: (d: ReceivedDatagram) => void,
+): Promise<Dhcp4Transport> {
+  await ensurePortFree(port);
+  const sockets = new Map<string, dgram.Socket>();
+  try {
+    for (const link of links) {
+      const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+      sockets.set(link.name, socket);
+      await bind(socket, port);
+      bindToInterface(socket, link.index);
+      socket.setBroadcast(true);
+      socket.on('message', (data, rinfo) => onDatagram({ data, interfaceName: link.name, from: { address: rinfo.address, port: rinfo.port } }));
+      // A send error (e.g. no route to a relay) must not kill the server.
+      socket.on('error', () => {});
+    }
+  } catch (err) {
+    for (const s of sockets.values()) s.close();
+    throw err;
+  }
+  return {
+    send(interfaceName, data, to) {
+      const socket = sockets.get(interfaceName);
+      if (!socket) return Promise.reject(new TransportError(`no socket for interface ${interfaceName}`));
+      return new Promise((resolve, reject) => socket.send(data, to.port, to.address, (err) => (err ? reject(err) : resolve())));
+    },
+    async close() {
+      await Promise.all([...sockets.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    },
+  };
+}
+
+/**
+ * sockopt reads the fd from the socket's `_handle`, which Node flags as
+ * deprecated on every first use; the warning is noise for operators, so it
+ * is muted for that one call.
+ */
+function bindToInterface(socket: dgram.Socket, ifindex: number): void {
+  const previous = process.noDeprecation;
+  process.noDeprecation = true;
+  try {
+    sockopt.setsockopt(socket, SOL_SOCKET, SO_BINDTOIFINDEX, ifindex);
+  } finally {
+    process.noDeprecation = previous;
+  }
+}
+
+/**
+ * Our sockets share the port with each other (SO_REUSEADDR), which would
+ * also let a second server bind it silently; an exclusive probe bind first
+ * turns "port already in use" into a clear error.
+ */
+async function ensurePortFree(port: number): Promise<void> {
+  const probe = dgram.createSocket({ type: 'udp4', reuseAddr: false });
+  try {
+    await bind(probe, port);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'EADDRINUSE' ? 'already in use by another process' : code === 'EACCES' ? 'permission denied (needs root or CAP_NET_BIND_SERVICE)' : String(err);
+    throw new TransportError(`UDP port ${port}: ${why}`);
+  } finally {
+    await new Promise<void>((resolve) => {
+      try {
+        probe.close(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
+
+function bind(socket: dgram.Socket, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    socket.once('error', onError);
+    socket.bind({ port, address: '0.0.0.0', exclusive: true }, () => {
+      socket.off('error', onError);
+      resolve();
+    });
+  });
+}

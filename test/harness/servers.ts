@@ -1,0 +1,76 @@
+import type { Host } from './netns.ts';
+import { KeaServer } from './kea-server.ts';
+import { LeaseholdServer } from './leasehold-server.ts';
+
+/**
+ * A small, neutral description of what the tests need from a DHCPv4 server,
+ * translated by each implementation into its own configuration.
+ */
+export interface TestServerConfig {
+  /** The server's interface inside its namespace (`eth0`). */
+  interface: string;
+  subnets: TestSubnet[];
+  declineQuarantineSeconds?: number;
+  offerHoldSeconds?: number;
+}
+
+export interface TestSubnet {
+  cidr: string;
+  pools: Array<{ start: string; end: string }>;
+  leaseTime: number;
+  renewTime?: number;
+  rebindTime?: number;
+  /** Set for the subnet on the server's own link; relayed subnets leave it out. */
+  interface?: string;
+  options?: {
+    routers?: string[];
+    dnsServers?: string[];
+    domainName?: string;
+    domainSearch?: string[];
+    mtu?: number;
+  };
+  reservations?: Array<{ hwAddress?: string; clientId?: string; ip: string }>;
+}
+
+export type LeaseState = 'bound' | 'declined' | 'released' | 'expired';
+
+export interface ServerLease {
+  ip: string;
+  /** Lower-case colon hex; empty when the server dropped it (Kea does on DECLINE). */
+  hwAddress: string;
+  /** Lower-case hex without separators, type byte included. */
+  clientId?: string;
+  hostname?: string;
+  state: LeaseState;
+  /** Milliseconds since the epoch. */
+  expiresAt: number;
+}
+
+export interface DhcpServerUnderTest {
+  readonly kind: 'kea' | 'leasehold';
+  start(host: Host, config: TestServerConfig): Promise<void>;
+  /** Graceful stop (SIGTERM). */
+  stop(): Promise<void>;
+  /** Crash: SIGKILL, nothing flushed by the server itself. */
+  kill9(): Promise<void>;
+  /** Stops if running, then starts again on the same host, config and lease file. */
+  restart(): Promise<void>;
+  leases(): Promise<ServerLease[]>;
+  /** The server's recent log, for failure messages. */
+  describe(): string;
+}
+
+export type ServerKind = DhcpServerUnderTest['kind'];
+
+/** `LEASEHOLD_TEST_SERVER=kea|leasehold` (default leasehold) picks the server the tests run against. */
+export function serverKindFromEnv(env: NodeJS.ProcessEnv = process.env): ServerKind {
+  const kind = env.LEASEHOLD_TEST_SERVER ?? 'leasehold';
+  if (kind !== 'kea' && kind !== 'leasehold') {
+    throw new Error(`LEASEHOLD_TEST_SERVER must be "kea" or "leasehold", not "${kind}"`);
+  }
+  return kind;
+}
+
+export function createServer(kind: ServerKind = serverKindFromEnv()): DhcpServerUnderTest {
+  return kind === 'kea' ? new KeaServer() : new LeaseholdServer();
+}

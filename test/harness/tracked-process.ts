@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { pollUntil } from './poll.ts';
+
+export interface ExitStatus {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+// Enough for a server's log over a whole test, bounded so 200 clients cannot
+// exhaust memory.
+const OUTPUT_LIMIT = 1 << 20;
+
+/**
+ * A child process the harness owns: its combined stdout/stderr is kept for
+ * assertions and failure messages, and it can always be stopped by PID.
+ */
+export class TrackedProcess {
+  readonly pid: number;
+  readonly exited: Promise<ExitStatus>;
+  #output = '';
+  #status: ExitStatus | undefined;
+  readonly #child: ChildProcess;
+
+  constructor(
+    readonly label: string,
+    argv: readonly string[],
+    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  ) {
+    this.#child = spawn(argv[0], argv.slice(1), {
+      cwd: options.cwd,
+      env: options.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const append = (chunk: Buffer) => {
+      this.#output += chunk.toString('utf8');
+      if (this.#output.length > OUTPUT_LIMIT) this.#output = this.#output.slice(-OUTPUT_LIMIT);
+    };
+    this.#child.stdout?.on('data', append);
+    this.#child.stderr?.on('data', append);
+    this.exited = new Promise((resolve) => {
+      this.#child.once('error', (error) => {
+        append(Buffer.from(`spawn failed: ${error.message}\n`));
+        this.#status = { code: null, signal: null };
+        resolve(this.#status);
+      });
+      this.#child.once('close', (code, signal) => {
+        this.#status = { code, signal };
+        resolve(this.#status);
+      });
+    });
+    // A failed spawn has no PID; -1 is never signalled (see signal()).
+    this.pid = this.#child.pid ?? -1;
+  }
+
+  get output(): string {
+    return this.#output;
+  }
+
+  get running(): boolean {
+    return this.#status === undefined;
+  }
+
+  get status(): ExitStatus | undefined {
+    return this.#status;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    if (this.running && this.pid > 0) {
+      try {
+        process.kill(this.pid, signal);
+      } catch (error) {
+        // Already gone between the check and the kill: nothing to do.
+        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+      }
+    }
+  }
+
+  /** The last lines of output, for error messages. */
+  tail(lines = 30): string {
+    return `--- ${this.label} (pid ${this.pid}) ---\n${this.#output.split('\n').slice(-lines).join('\n')}`;
+  }
+
+  /** Waits until the output matches; fails early if the process exits first. */
+  async waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+    return pollUntil(
+      `${this.label} output ${pattern}`,
+      () => {
+        const match = this.#output.match(pattern);
+        if (match) return match;
+        if (!this.running) {
+          throw new Error(`${this.label} exited (${JSON.stringify(this.#status)}) before printing ${pattern}\n${this.tail()}`);
+        }
+        return undefined;
+      },
+      { timeoutMs, describe: () => this.tail() },
+    );
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited within the grace period. */
+  async stop(graceMs = 3000): Promise<ExitStatus> {
+    this.signal('SIGTERM');
+    const timeout = new Promise<'timeout'>((resolve) => setTimeout(resolve, graceMs, 'timeout').unref());
+    if ((await Promise.race([this.exited, timeout])) === 'timeout') this.signal('SIGKILL');
+    return this.exited;
+  }
+
+  async kill9(): Promise<ExitStatus> {
+    this.signal('SIGKILL');
+    return this.exited;
+  }
+}
