@@ -169,6 +169,10 @@ declare -A client_of=(
   ["$perfdhcp_mac"]=perfdhcp
 )
 declare -A name_of=([1]=discover [2]=offer [3]=request [5]=ack [6]=nak)
+# Files are written as *.new first and only renamed once all are there, so a
+# failed run leaves the committed fixtures untouched.
+shopt -s nullglob
+rm -f "$out_dir"/*.bin.new
 written=0
 while read -r mac type payload; do
   client=${client_of[$mac]:-}
@@ -186,7 +190,12 @@ while read -r mac type payload; do
   written=$((written + 1))
 done <"$tmp/packets.txt"
 
-shopt -s nullglob
+# Three clients × DISCOVER, OFFER, REQUEST, ACK.
+if ((written != 12)); then
+  echo "expected 12 packets, captured $written; fixtures left unchanged" >&2
+  rm -f "$out_dir"/*.bin.new
+  exit 1
+fi
 for f in "$out_dir"/*.bin.new; do
   mv "$f" "${f%.new}"
   echo "wrote ${f%.new} ($(stat -c %s "${f%.new}") bytes)"

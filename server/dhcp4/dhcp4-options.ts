@@ -5,7 +5,7 @@ import { EncodeError } from '../wire/encode-error.ts';
 import type { OptionDef } from './option-defs.ts';
 
 /** RFC 2132 §3.1 and §3.2: the two options that have no length byte. */
-export const PAD = 0;
+const PAD = 0;
 export const END = 255;
 /** RFC 3046 §2.1: relay agent information goes after every other option. */
 const RELAY_AGENT_INFO = 82;
@@ -127,6 +127,12 @@ function chunkedLength(len: number): number {
 
 /** RFC 3396 §5: a value over 255 bytes goes out as consecutive instances. */
 function writeChunked(w: ByteWriter, code: number, data: Buffer): void {
+  if (data.length <= MAX_CHUNK) {
+    // The common case, without subarray(): creating a Buffer view costs
+    // more than copying a short option.
+    w.u8(code).u8(data.length).bytes(data);
+    return;
+  }
   let at = 0;
   do {
     const n = Math.min(MAX_CHUNK, data.length - at);

@@ -101,9 +101,9 @@ export class Dhcp4Message {
     this.yiaddr = init.yiaddr ?? '0.0.0.0';
     this.siaddr = init.siaddr ?? '0.0.0.0';
     this.giaddr = init.giaddr ?? '0.0.0.0';
-    this.chaddr = init.chaddr ?? Buffer.alloc(CHADDR_SIZE);
-    this.sname = init.sname ?? Buffer.alloc(SNAME_SIZE);
-    this.file = init.file ?? Buffer.alloc(FILE_SIZE);
+    this.chaddr = init.chaddr ?? zeroed(CHADDR_SIZE);
+    this.sname = init.sname ?? zeroed(SNAME_SIZE);
+    this.file = init.file ?? zeroed(FILE_SIZE);
     this.options = init.options ?? new Dhcp4Options();
     this.minLength = init.minLength ?? BOOTP_MIN_LENGTH;
   }
@@ -170,11 +170,11 @@ export class Dhcp4Message {
       // fields read as empty and the overload option itself goes.
       if (overload & OVERLOAD_FILE) {
         options.decodeArea(buf, FILE_OFFSET, FILE_OFFSET + FILE_SIZE, 'file');
-        msg.file = Buffer.alloc(FILE_SIZE);
+        msg.file = zeroed(FILE_SIZE);
       }
       if (overload & OVERLOAD_SNAME) {
         options.decodeArea(buf, SNAME_OFFSET, SNAME_OFFSET + SNAME_SIZE, 'sname');
-        msg.sname = Buffer.alloc(SNAME_SIZE);
+        msg.sname = zeroed(SNAME_SIZE);
       }
       options.delete(Opt.Overload.code);
     }
@@ -228,6 +228,14 @@ export class Dhcp4Message {
     w.zeros(length - w.offset);
     return w.finish();
   }
+}
+
+/**
+ * A zero-filled buffer from Node's pool: Buffer.alloc creates a new
+ * ArrayBuffer per call, which is the slowest part of building a reply.
+ */
+function zeroed(size: number): Buffer {
+  return Buffer.allocUnsafe(size).fill(0);
 }
 
 function fixedSize(field: string, buf: Buffer, size: number): void {

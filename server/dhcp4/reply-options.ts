@@ -1,6 +1,6 @@
 import { intToIp } from '../wire/ipv4.ts';
 import type { Dhcp4Message } from './message.ts';
-import { Opt } from './option-defs.ts';
+import { Opt, type OptionDef } from './option-defs.ts';
 import type { ServedSubnet } from './served-subnet.ts';
 import type { ReplyModifier } from './reply.ts';
 
@@ -12,6 +12,32 @@ import type { ReplyModifier } from './reply.ts';
  * no list at all.
  */
 const ALWAYS_SENT = new Set<number>([Opt.SubnetMask.code, Opt.Router.code, Opt.DomainServer.code, Opt.DomainName.code]);
+
+/**
+ * A subnet's parameters encoded once, at start-up, in option-code order:
+ * the reply path then copies bytes instead of re-encoding (option 119's
+ * compression is the costliest part of building an ACK).
+ */
+export type EncodedOptions = ReadonlyArray<{ code: number; data: Buffer }>;
+
+export function encodeSubnetOptions(subnet: Omit<ServedSubnet, 'encodedOptions'>): EncodedOptions {
+  const o = subnet.config.options ?? {};
+  const encoded: Array<{ code: number; data: Buffer }> = [];
+  const add = <T>(def: OptionDef<T>, value: T | undefined) => {
+    if (value === undefined || (Array.isArray(value) && value.length === 0)) return;
+    encoded.push({ code: def.code, data: def.kind.encode(value) });
+  };
+  add(Opt.SubnetMask, intToIp(subnet.mask));
+  add(Opt.Router, o.routers);
+  add(Opt.DomainServer, o.dnsServers);
+  add(Opt.DomainName, o.domainName);
+  add(Opt.InterfaceMtu, o.mtu);
+  add(Opt.BroadcastAddress, intToIp(subnet.broadcast));
+  add(Opt.NtpServers, o.ntpServers);
+  add(Opt.DomainSearch, o.domainSearch);
+  add(Opt.ClasslessRoutes, o.classlessRoutes);
+  return encoded;
+}
 
 /** Lease duration and renewal timers (RFC 2131 §4.3.1, §4.4.5). */
 export function withLeaseTimes(subnet: ServedSubnet): ReplyModifier {
@@ -25,24 +51,9 @@ export function withLeaseTimes(subnet: ServedSubnet): ReplyModifier {
 /** The subnet's configured parameters, filtered by the client's request list. */
 export function withSubnetOptions(subnet: ServedSubnet, request: Dhcp4Message): ReplyModifier {
   const requested = request.options.get(Opt.ParamRequestList);
-  const wanted = (code: number) => requested === undefined || ALWAYS_SENT.has(code) || requested.includes(code);
-  const o = subnet.config.options ?? {};
   return (reply) => {
-    const put = <T>(def: { code: number }, value: T | undefined, set: (v: T) => void) => {
-      if (value !== undefined && wanted(def.code)) set(value);
-    };
-    put(Opt.SubnetMask, intToIp(subnet.mask), (v) => reply.options.set(Opt.SubnetMask, v));
-    put(Opt.Router, nonEmpty(o.routers), (v) => reply.options.set(Opt.Router, v));
-    put(Opt.DomainServer, nonEmpty(o.dnsServers), (v) => reply.options.set(Opt.DomainServer, v));
-    put(Opt.DomainName, o.domainName, (v) => reply.options.set(Opt.DomainName, v));
-    put(Opt.InterfaceMtu, o.mtu, (v) => reply.options.set(Opt.InterfaceMtu, v));
-    put(Opt.BroadcastAddress, intToIp(subnet.broadcast), (v) => reply.options.set(Opt.BroadcastAddress, v));
-    put(Opt.NtpServers, nonEmpty(o.ntpServers), (v) => reply.options.set(Opt.NtpServers, v));
-    put(Opt.DomainSearch, nonEmpty(o.domainSearch), (v) => reply.options.set(Opt.DomainSearch, v));
-    put(Opt.ClasslessRoutes, nonEmpty(o.classlessRoutes), (v) => reply.options.set(Opt.ClasslessRoutes, v));
+    for (const { code, data } of subnet.encodedOptions) {
+      if (requested === undefined || ALWAYS_SENT.has(code) || requested.includes(code)) reply.options.setRaw(code, data);
+    }
   };
-}
-
-function nonEmpty<T>(list: T[] | undefined): T[] | undefined {
-  return list && list.length > 0 ? list : undefined;
 }

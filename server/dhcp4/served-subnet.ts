@@ -2,6 +2,7 @@ import { ipToInt } from '../wire/ipv4.ts';
 import { cidrContains, parseCidr, type Cidr } from '../config/cidr.ts';
 import type { ReservationConfig, SubnetConfig } from '../config/config.ts';
 import { clientKeyFor } from '../leases/lease.ts';
+import { encodeSubnetOptions, type EncodedOptions } from './reply-options.ts';
 
 /**
  * A configured subnet in the numeric form the request path works with:
@@ -18,6 +19,8 @@ export interface ServedSubnet extends Cidr {
   readonly leaseSeconds: number;
   readonly renewSeconds: number;
   readonly rebindSeconds: number;
+  /** Configured parameters, encoded once (see reply-options.ts). */
+  readonly encodedOptions: EncodedOptions;
 }
 
 /** The client key a reservation matches (config is already normalised). */
@@ -37,7 +40,7 @@ export function toServedSubnet(config: SubnetConfig): ServedSubnet {
     reservedIps.set(ip, key);
     reservationsByClient.set(key, { ip, hostname: r.hostname });
   }
-  return {
+  const subnet = {
     ...parsed.cidr,
     config,
     id: config.id,
@@ -49,6 +52,7 @@ export function toServedSubnet(config: SubnetConfig): ServedSubnet {
     renewSeconds: config.renewTime,
     rebindSeconds: config.rebindTime,
   };
+  return { ...subnet, encodedOptions: encodeSubnetOptions(subnet) };
 }
 
 export const subnetContains = cidrContains;

@@ -8,6 +8,13 @@ const SOL_SOCKET = 1;
  * integer option, so it can be set without a native addon of our own.
  */
 const SO_BINDTOIFINDEX = 62;
+/** SO_RCVBUFFORCE (socket(7)): like SO_RCVBUF but past net.core.rmem_max, for root. */
+const SO_RCVBUFFORCE = 33;
+/**
+ * Room for a burst while the event loop waits on a lease-store sync: the
+ * default (~208 KiB) holds only a few hundred DHCP packets.
+ */
+const RECEIVE_BUFFER_BYTES = 8 << 20;
 
 export class TransportError extends Error {
   readonly code = 'E_TRANSPORT';
@@ -41,7 +48,8 @@ export async function openDhcp4Transport(
       const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
       sockets.set(link.name, socket);
       await bind(socket, port);
-      bindToInterface(socket, link.index);
+      setSocketOption(socket, SO_BINDTOIFINDEX, link.index);
+      enlargeReceiveBuffer(socket);
       socket.setBroadcast(true);
       socket.on('message', (data, rinfo) => onDatagram({ data, interfaceName: link.name, from: { address: rinfo.address, port: rinfo.port } }));
       // A send error (e.g. no route to a relay) must not kill the server.
@@ -68,13 +76,22 @@ export async function openDhcp4Transport(
  * deprecated on every first use; the warning is noise for operators, so it
  * is muted for that one call.
  */
-function bindToInterface(socket: dgram.Socket, ifindex: number): void {
+function setSocketOption(socket: dgram.Socket, option: number, value: number): void {
   const previous = process.noDeprecation;
   process.noDeprecation = true;
   try {
-    sockopt.setsockopt(socket, SOL_SOCKET, SO_BINDTOIFINDEX, ifindex);
+    sockopt.setsockopt(socket, SOL_SOCKET, option, value);
   } finally {
     process.noDeprecation = previous;
+  }
+}
+
+function enlargeReceiveBuffer(socket: dgram.Socket): void {
+  try {
+    setSocketOption(socket, SO_RCVBUFFORCE, RECEIVE_BUFFER_BYTES);
+  } catch {
+    // Without CAP_NET_ADMIN: as much as net.core.rmem_max allows.
+    socket.setRecvBufferSize(RECEIVE_BUFFER_BYTES);
   }
 }
 

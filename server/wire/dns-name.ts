@@ -105,7 +105,7 @@ export function readDnsName(
       if (!compression) throw new DecodeError(field, pos, 'compression pointer not allowed here');
       if (pos + 1 >= end) throw new DecodeError(field, pos, 'truncated compression pointer');
       const target = ((len & ~POINTER_MASK) << 8) | buf[pos + 1];
-      if (target > limit) {
+      if (target >= limit) {
         throw new DecodeError(field, pos, `compression pointer to ${target} does not point backwards`);
       }
       if (next < 0) next = pos + 2;
@@ -127,26 +127,25 @@ export function readDnsName(
   }
 }
 
+function endLabel(labels: Buffer[], bytes: number[], text: string, field: string): void {
+  if (bytes.length === 0) throw new EncodeError(field, `empty label in ${JSON.stringify(text)}`);
+  if (bytes.length > MAX_LABEL) {
+    throw new EncodeError(field, `label longer than ${MAX_LABEL} bytes in ${JSON.stringify(text)}`);
+  }
+  labels.push(Buffer.from(bytes));
+  bytes.length = 0;
+}
+
 /** Text form to labels; throws EncodeError on an invalid name. */
 export function parseDnsName(text: string, field: string): ParsedDnsName {
   if (text === '' || text === '.') return { labels: [], qualified: text === '.' };
   const labels: Buffer[] = [];
   const bytes: number[] = [];
   let qualified = false;
-  let wireLength = 1;
-  const endLabel = (): void => {
-    if (bytes.length === 0) throw new EncodeError(field, `empty label in ${JSON.stringify(text)}`);
-    if (bytes.length > MAX_LABEL) {
-      throw new EncodeError(field, `label longer than ${MAX_LABEL} bytes in ${JSON.stringify(text)}`);
-    }
-    labels.push(Buffer.from(bytes));
-    wireLength += 1 + bytes.length;
-    bytes.length = 0;
-  };
   for (let i = 0; i < text.length; i++) {
     let c = text.charCodeAt(i);
     if (c === DOT) {
-      endLabel();
+      endLabel(labels, bytes, text, field);
       if (i === text.length - 1) qualified = true;
       continue;
     }
@@ -166,8 +165,10 @@ export function parseDnsName(text: string, field: string): ParsedDnsName {
     }
     bytes.push(c);
   }
-  if (!qualified) endLabel();
-  if (wireLength > MAX_NAME) throw new EncodeError(field, `${JSON.stringify(text)} is longer than ${MAX_NAME} bytes`);
+  if (!qualified) endLabel(labels, bytes, text, field);
+  if (dnsLabelsLength(labels, true) > MAX_NAME) {
+    throw new EncodeError(field, `${JSON.stringify(text)} is longer than ${MAX_NAME} bytes`);
+  }
   return { labels, qualified };
 }
 

@@ -35,6 +35,7 @@ const FLAG_O = 0x02;
 const FLAG_E = 0x04;
 const FLAG_N = 0x08;
 const FIELD = 'client-fqdn';
+const DOT = 0x2e;
 
 export const clientFqdnKind: OptionKind<ClientFqdn> = {
   name: FIELD,
@@ -43,19 +44,22 @@ export const clientFqdnKind: OptionKind<ClientFqdn> = {
     const f = data[0];
     // RFC 4702 §2.1: the MBZ bits are ignored by the receiver.
     const flags = { s: (f & FLAG_S) !== 0, o: (f & FLAG_O) !== 0, e: (f & FLAG_E) !== 0, n: (f & FLAG_N) !== 0 };
-    const base = { flags, rcode1: data[1], rcode2: data[2] };
+    let name: string;
+    let partial: boolean;
     if (flags.e) {
       // RFC 4702 §2.3.1: canonical wire format, never compressed; a partial
       // name simply omits the terminating root label.
-      const { name, qualified, next } = readDnsName(data, 3, data.length, false, FIELD);
-      if (next !== data.length) throw new DecodeError(FIELD, next, 'bytes after the terminating root label');
-      return { ...base, name, partial: !qualified };
+      const decoded = readDnsName(data, 3, data.length, false, FIELD);
+      if (decoded.next !== data.length) throw new DecodeError(FIELD, decoded.next, 'bytes after the terminating root label');
+      name = decoded.name;
+      partial = !decoded.qualified;
+    } else {
+      // ASCII form (deprecated, still what udhcpc sends): a trailing dot
+      // marks a fully qualified name.
+      partial = data.length === 3 || data[data.length - 1] !== DOT;
+      name = data.toString('latin1', 3, partial ? data.length : data.length - 1);
     }
-    // ASCII form (deprecated, still what udhcpc sends): a trailing dot marks
-    // a fully qualified name.
-    const text = data.toString('latin1', 3);
-    const qualified = text.endsWith('.');
-    return { ...base, name: qualified ? text.slice(0, -1) : text, partial: !qualified };
+    return { flags, rcode1: data[1], rcode2: data[2], name, partial };
   },
   encode(value) {
     const { flags } = value;
