@@ -27,9 +27,9 @@ ensure_netns() {
 
 # Attach netns $1 to the spine: host-side veth $2 in lh-core, eth0 inside $1.
 ensure_spine_port() {
-  local ns=$1 port=$2
+  local ns=$1 port=$2 mac=${3:-}
   if ! ip -n "$CORE" link show "$port" >/dev/null 2>&1; then
-    ip -n "$CORE" link add "$port" type veth peer name eth0 netns "$ns"
+    ip -n "$CORE" link add "$port" type veth peer name eth0 ${mac:+address "$mac"} netns "$ns"
   fi
   ip -n "$CORE" link set "$port" master "$BRIDGE" up
   ip -n "$ns" link set eth0 up
@@ -74,7 +74,8 @@ up() {
 
   step "smoke: udhcpc in $PROBE gets a lease"
   ensure_netns "$PROBE"
-  ensure_spine_port "$PROBE" lh-probe0
+  # A fixed MAC, so every lab-up's probe renews the same lease.
+  ensure_spine_port "$PROBE" lh-probe0 02:00:c6:12:00:fe
   local got
   got=$(ip netns exec "$PROBE" busybox udhcpc -i eth0 -n -q -f -t 5 -T 1 -s /bin/true -x hostname:lab-probe 2>&1) || die "no lease: $got"
   ok
@@ -85,9 +86,9 @@ up() {
 
 Lab is up. The segment is bridge $BRIDGE in netns $CORE; the server runs in
 $APPLIANCE at ${APPLIANCE_V4%/*} (log: lab/run/server.log, leases: lab/run/leases.db).
-  make lab-status                            lease table
-  ip netns exec $APPLIANCE bash              a shell on the appliance
-  make lab-down                              remove everything
+  make lab-status                     lease table
+  ip netns exec $APPLIANCE bash    a shell on the appliance
+  make lab-down                       remove everything
 MSG
 }
 

@@ -168,6 +168,17 @@ function cpuTicks(pid: number): number {
   return Number(rest[11]) + Number(rest[12]);
 }
 
+/**
+ * This process's own CPU time plus that of its reaped children, in ticks.
+ * perfdhcp is exec'd in place by `ip netns exec` and reaped as soon as it
+ * exits, so the difference across one run counts its CPU time too.
+ */
+function selfAndReapedTicks(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
+}
+
 /** Host-wide CPU counters from /proc/stat, in clock ticks: busy (not idle/iowait) and total. */
 function hostTicks(): { busy: number; total: number } {
   const first = readFileSync('/proc/stat', 'utf8').split('\n')[0];
@@ -518,9 +529,10 @@ async function runPerfdhcp(opts: Options, rate: number, seconds: number, timesta
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
   child.stderr?.setEncoding('utf8').on('data', (c: string) => (err += c));
+  // 'close', not 'exit': the statistics may still sit in the pipe when the process exits.
   const code = await new Promise<number | null>((r, j) => {
     child.once('error', j);
-    child.once('exit', (c) => r(c));
+    child.once('close', (c) => r(c));
   });
   // 0: all exchanges completed, 3: some were not (drops) -- both carry statistics.
   if (code !== 0 && code !== 3) {
@@ -542,8 +554,10 @@ interface Step {
   achieved: number; // completed / seconds
   cpuSeconds: number;
   cpuUsPerDora: number;
-  /** host CPU busy during the run, in % of one CPU (so up to 100 x ncpu) */
-  hostBusyPct: number;
+  /** CPU use during the run, in % of one CPU (the host total is 100 x ncpu) */
+  serverPct: number;
+  clientPct: number; // perfdhcp (and this script, which is idle meanwhile)
+  otherPct: number; // everything else on the host
   pass: boolean;
   why: string;
 }
@@ -552,18 +566,28 @@ async function step(server: ServerUnderTest, opts: Options, rate: number, second
   const dir = newWorkdir();
   let srv: Running | undefined;
   try {
-    srv = await server.start(dir, opts.pin);
+    const running = await server.start(dir, opts.pin);
+    srv = running;
     await sleep(300); // let the server settle after "ready"
-    const before = cpuTicks(srv.pid);
+    const serverTicks = (): number => {
+      try {
+        return cpuTicks(running.pid);
+      } catch {
+        throw new ServerFailure(`${server.name} ${running.exitReason() ?? 'vanished'} during the run at ${rate}/s; last output:\n${running.outputTail()}`);
+      }
+    };
+    const before = serverTicks();
     const hostBefore = hostTicks();
+    const clientBefore = selfAndReapedTicks();
     const perf = await runPerfdhcp(opts, rate, seconds, timestamps);
+    const clientAfter = selfAndReapedTicks();
     const hostAfter = hostTicks();
     const died = srv.exitReason();
     if (died !== undefined) throw new ServerFailure(`${server.name} ${died} during the run at ${rate}/s; last output:\n${srv.outputTail()}`);
     if (perf.doStats.received === 0) {
       throw new ServerFailure(`${server.name} answered none of ${perf.doStats.sent} DISCOVERs at ${rate}/s; last output:\n${srv.outputTail()}`);
     }
-    const after = cpuTicks(srv.pid);
+    const after = serverTicks();
     const started = perf.doStats.sent;
     const completed = perf.raStats.received;
     const dropped = Math.max(perf.doStats.drops + perf.raStats.drops, started - completed);
@@ -586,7 +610,17 @@ async function step(server: ServerUnderTest, opts: Options, rate: number, second
       achieved: completed / seconds,
       cpuSeconds,
       cpuUsPerDora: completed > 0 ? (cpuSeconds * 1e6) / completed : NaN,
-      hostBusyPct: (100 * NCPU * (hostAfter.busy - hostBefore.busy)) / Math.max(1, hostAfter.total - hostBefore.total),
+      ...((): Pick<Step, 'serverPct' | 'clientPct' | 'otherPct'> => {
+        const toPct = (ticks: number): number => (100 * NCPU * ticks) / Math.max(1, hostAfter.total - hostBefore.total);
+        const busy = hostAfter.busy - hostBefore.busy;
+        const server = after - before;
+        const client = clientAfter - clientBefore;
+        return {
+          serverPct: toPct(server),
+          clientPct: toPct(client),
+          otherPct: toPct(Math.max(0, busy - server - client)),
+        };
+      })(),
       pass,
       why,
     };
@@ -601,7 +635,8 @@ function describeStep(name: string, s: Step, tag = ''): string {
     `[${name}]${tag} rate ${s.rate}/s x ${s.seconds}s: started ${s.started}, completed ${s.completed} ` +
     `(${fmt(s.achieved, 0)}/s), dropped ${fmt(s.dropPct, 3)}%, ` +
     `avg D-O ${fmt(s.perf.doStats.avgMs, 3)} ms R-A ${fmt(s.perf.raStats.avgMs, 3)} ms, ` +
-    `server cpu ${fmt(s.cpuUsPerDora, 1)} us/DORA, host busy ${fmt(s.hostBusyPct, 0)}%/${NCPU * 100}% -> ${s.pass ? 'PASS' : `FAIL (${s.why})`}`
+    `server cpu ${fmt(s.cpuUsPerDora, 1)} us/DORA; cpu% server ${fmt(s.serverPct, 0)} perfdhcp ${fmt(s.clientPct, 0)} ` +
+    `other ${fmt(s.otherPct, 0)} (of ${NCPU * 100}) -> ${s.pass ? 'PASS' : `FAIL (${s.why})`}`
   );
 }
 
@@ -623,16 +658,27 @@ async function measure(server: ServerUnderTest, opts: Options): Promise<Outcome>
     if (e instanceof ServerFailure) return { note: e.message };
     throw e;
   }
+  const others: number[] = [];
+  const runStep = async (rate: number, seconds: number, timestamps: boolean, tag: string): Promise<Step> => {
+    const s = await step(server, opts, rate, seconds, timestamps);
+    others.push(s.otherPct);
+    log(`${describeStep(server.name, s, tag)}  [${elapsed()}]`);
+    return s;
+  };
   // A failing rate is tried a second time before it counts as failed: on a
   // small shared machine one stray burst of other work can cost 0.1 %.
   const tryRate = async (rate: number): Promise<Step> => {
-    let s = await step(server, opts, rate, opts.duration, false);
-    log(`${describeStep(server.name, s)}  [${elapsed()}]`);
-    if (!s.pass && opts.retry) {
-      s = await step(server, opts, rate, opts.duration, false);
-      log(`${describeStep(server.name, s, ' retry')}  [${elapsed()}]`);
+    const s = await runStep(rate, opts.duration, false, '');
+    return !s.pass && opts.retry ? runStep(rate, opts.duration, false, ' retry') : s;
+  };
+  const warnIfNoisy = (): void => {
+    const avg = others.reduce((a, b) => a + b, 0) / Math.max(1, others.length);
+    if (avg > 20) {
+      log(
+        `[${server.name}] WARNING: unrelated work used ${fmt(avg, 0)}% of a CPU on average during these runs ` +
+          `(max ${fmt(Math.max(...others), 0)}%); the ${server.name} figures are skewed low, run again on a quiet host`,
+      );
     }
-    return s;
   };
 
   let lo: Step | undefined;
@@ -674,8 +720,7 @@ async function measure(server: ServerUnderTest, opts: Options): Promise<Outcome>
     let confirmed: Step | undefined;
     let rate3 = lo.rate;
     for (let attempt = 0; attempt < 3 && !confirmed; attempt++) {
-      const s = await step(server, opts, rate3, opts.confirmDuration, true);
-      log(`${describeStep(server.name, s, ' confirm')}  [${elapsed()}]`);
+      const s = await runStep(rate3, opts.confirmDuration, true, ' confirm');
       if (s.pass) confirmed = s;
       else rate3 = roundRate(rate3 * 0.93);
     }
@@ -704,9 +749,10 @@ async function measure(server: ServerUnderTest, opts: Options): Promise<Outcome>
     log(
       `[${server.name}] cpu ${fmt(final.cpuUsPerDora, 1)} us per DORA ` +
         `(utime+stime ${fmt(final.cpuSeconds, 2)} s for ${final.completed} DORAs; ` +
-        `${fmt((100 * final.cpuSeconds) / (final.seconds + 0.5), 0)}% of one core over the run)` +
+        `${fmt(final.serverPct, 0)}% of one CPU during the run)` +
         `  [${((Date.now() - began) / 1000).toFixed(0)}s for ${server.name}]`,
     );
+    warnIfNoisy();
     return { rate: final.rate, cpuUsPerDora: final.cpuUsPerDora };
   } catch (e) {
     if (e instanceof ServerFailure) {

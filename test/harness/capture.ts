@@ -70,7 +70,7 @@ export async function startDhcpCapture(host: Host): Promise<DhcpCapture> {
     ['tshark', '-i', host.ifname, '-l', '-n', '-f', 'udp port 67 or udp port 68', '-Y', 'dhcp', '-T', 'fields', '-E', 'occurrence=f',
       ...FIELDS.flatMap((field) => ['-e', field])],
     // dumpcap's ring file goes to TMPDIR: keep it in the segment's temp dir.
-    { label: `tshark@${host.netns}`, env: { PATH: process.env.PATH, TMPDIR: host.segment.tmpDir, HOME: host.segment.tmpDir } },
+    { label: `tshark@${host.netns}`, env: { TMPDIR: host.segment.tmpDir, HOME: host.segment.tmpDir } },
   );
   await child.waitForOutput(/Capturing on/, 20_000);
   return new DhcpCapture(child);

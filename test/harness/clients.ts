@@ -6,7 +6,6 @@ import { execIn, type Host } from './netns.ts';
 import type { TrackedProcess } from './tracked-process.ts';
 
 const HOOKS = join(dirname(fileURLToPath(import.meta.url)), 'hooks');
-const CLIENT_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface ClientIdentity {
   hostname?: string;
@@ -95,7 +94,7 @@ export async function startUdhcpc(host: Host, options: UdhcpcOptions = {}): Prom
   const child = host.segment.spawnIn(host.netns, argv, {
     label: `udhcpc@${host.netns}`,
     // udhcpc hands its own environment to the hook: keep it to what the hook needs.
-    env: { PATH: CLIENT_PATH, LT_EVENTS: join(dir, 'events.jsonl') },
+    env: { LT_EVENTS: join(dir, 'events.jsonl') },
   });
   return new UdhcpcClient(host, child, dir);
 }
@@ -144,10 +143,7 @@ export async function startDhclient(host: Host, options: DhclientOptions = {}): 
     '-e', `LT_ARP_CHECK=${options.arpCheck ? 1 : 0}`,
     host.ifname,
   ];
-  const child = host.segment.spawnIn(host.netns, ['dhclient', '-d', ...fileArgs], {
-    label: `dhclient@${host.netns}`,
-    env: { PATH: CLIENT_PATH },
-  });
+  const child = host.segment.spawnIn(host.netns, ['dhclient', '-d', ...fileArgs], { label: `dhclient@${host.netns}` });
   return new DhclientClient(host, child, dir, fileArgs);
 }
 

@@ -24,7 +24,7 @@ export class KeaServer extends ServerProcess {
       label: `kea-dhcp4@${host.netns}`,
       // Kea keeps its PID and logger lock files in /run/kea by default; one
       // directory per instance lets several run at once and leaves no trace.
-      env: { PATH: process.env.PATH, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
+      env: { KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir },
     });
     await child.waitForOutput(/DHCP4_STARTED/, 15_000);
     return child;
@@ -48,7 +48,13 @@ function keaConfig(config: TestServerConfig, leaseFile: string): object {
       'interfaces-config': { interfaces: [config.interface], 'dhcp-socket-type': 'raw' },
       // persist + no LFC: every change is appended to one CSV that leases() reads.
       'lease-database': { type: 'memfile', persist: true, name: leaseFile, 'lfc-interval': 0 },
+      // Without it Kea ignores an INIT-REBOOT REQUEST for an address on the
+      // wrong network instead of the NAK RFC 2131 §4.3.2 asks for.
+      authoritative: true,
       ...(config.declineQuarantineSeconds !== undefined && { 'decline-probation-period': config.declineQuarantineSeconds }),
+      // Reclaim every second (default 10 s), so an address comes back soon
+      // after its decline quarantine ends.
+      'expired-leases-processing': { 'reclaim-timer-wait-time': 1 },
       subnet4: config.subnets.map((subnet, index) => keaSubnet(subnet, index + 1)),
       loggers: [{ name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' }],
     },
@@ -88,7 +94,7 @@ const KEA_STATES: Record<string, LeaseState> = { '0': 'bound', '1': 'declined', 
  * The memfile is a journal: each change appends the whole lease, so the last
  * row for an address wins; a row with valid_lifetime 0 records a deletion.
  */
-export function parseMemfile(text: string, now: number): ServerLease[] {
+function parseMemfile(text: string, now: number): ServerLease[] {
   const [headerLine, ...rows] = text.split('\n').filter((line) => line.trim() !== '');
   if (headerLine === undefined) return [];
   const header = headerLine.split(',');

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { mapLimit } from './map-limit.ts';
 import { TrackedProcess } from './tracked-process.ts';
 
 const execFileAsync = promisify(execFile);
@@ -13,6 +14,12 @@ const execFileAsync = promisify(execFile);
 // enough to read in `ip netns` and to reuse as a link name.
 const NAME_MAX = 15;
 const BRIDGE = 'br0';
+
+/**
+ * PATH for every program the harness starts. Under `npx`, node_modules/.bin
+ * comes first and shadows system tools: `nft` there is @vercel/nft.
+ */
+export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface Host {
   /** Short name inside the segment, e.g. `srv`. */
@@ -26,7 +33,7 @@ export interface Host {
   readonly segment: Segment;
 }
 
-export interface AddHostOptions {
+export interface HostOptions {
   ipv4?: string;
   mac?: string;
   /** Interface name inside the host namespace (default `eth0`). */
@@ -38,6 +45,7 @@ export interface AddHostOptions {
 export interface SpawnOptions {
   label?: string;
   cwd?: string;
+  /** The whole environment (PATH is added); default: ours. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -48,24 +56,41 @@ export interface ExecResult {
 
 /** Runs argv (never through a shell) inside a network namespace. */
 export async function execIn(netns: string, argv: readonly string[], options: { cwd?: string } = {}): Promise<ExecResult> {
-  return run(['ip', 'netns', 'exec', netns, ...argv], options.cwd);
+  return run(['ip', 'netns', 'exec', netns, ...argv], { cwd: options.cwd });
 }
 
-async function run(argv: readonly string[], cwd?: string): Promise<ExecResult> {
+async function run(argv: readonly string[], options: { cwd?: string; input?: string } = {}): Promise<ExecResult> {
+  const pending = execFileAsync(argv[0], argv.slice(1), {
+    cwd: options.cwd,
+    env: { ...process.env, PATH: SYSTEM_PATH },
+    maxBuffer: 16 << 20,
+  });
+  // A program that exits without reading its input closes the pipe: EPIPE
+  // here is not the failure, its exit status is.
+  pending.child.stdin?.on('error', () => undefined);
+  pending.child.stdin?.end(options.input);
   try {
-    return await execFileAsync(argv[0], argv.slice(1), { cwd, maxBuffer: 16 << 20 });
+    return await pending;
   } catch (error) {
     const failure = error as Error & { stderr?: string };
     throw new Error(`${argv.join(' ')} failed: ${failure.stderr?.trim() || failure.message}`, { cause: error });
   }
 }
 
-async function ip(netns: string, ...args: string[]): Promise<ExecResult> {
-  return run(['ip', '-n', netns, ...args]);
+/**
+ * `ip [-n netns] -batch -`: one process for many iproute2 commands. Spawning
+ * is the slow part of building a segment (200 hosts × 5 commands).
+ */
+async function ipBatch(netns: string | undefined, commands: readonly string[], force = false): Promise<ExecResult> {
+  if (commands.length === 0) return { stdout: '', stderr: '' };
+  const argv = ['ip', ...(netns ? ['-n', netns] : []), ...(force ? ['-force'] : []), '-batch', '-'];
+  return run(argv, { input: `${commands.join('\n')}\n` });
 }
 
 function checkName(kind: string, name: string): void {
   if (name.length > NAME_MAX) throw new Error(`${kind} name "${name}" is longer than ${NAME_MAX} characters`);
+  // Names end up in iproute2 batch lines, split on whitespace.
+  if (!/^[\w.-]+$/.test(name)) throw new Error(`${kind} name "${name}" may only hold letters, digits, '.', '_' and '-'`);
 }
 
 /** Unicast, locally administered (RFC 7042 §2.1): low bits of the first octet are 10. */
@@ -75,42 +100,32 @@ function randomMac(): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-async function namespacesWithPrefix(prefix: string): Promise<string[]> {
+async function listNamespaces(): Promise<string[]> {
   const { stdout } = await run(['ip', 'netns', 'list']);
-  return stdout
-    .split('\n')
-    .map((line) => line.split(' ')[0])
-    .filter((name) => name.startsWith(`${prefix}-`));
+  return stdout.split('\n').map((line) => line.split(' ')[0]).filter(Boolean);
 }
 
-async function pidsIn(netns: string): Promise<number[]> {
-  try {
-    const { stdout } = await run(['ip', 'netns', 'pids', netns]);
-    return stdout.split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return []; // The namespace is already gone.
+/**
+ * Kills every process inside the namespaces, then deletes them. Processes
+ * started by a hook (arping…) or left by a crashed run would keep a deleted
+ * namespace alive; they are ours because only the tests create `lt-` names.
+ * What is already gone counts as deleted (idempotent cleanup).
+ */
+async function deleteNamespaces(names: readonly string[]): Promise<void> {
+  const { stdout } = await ipBatch(undefined, names.map((name) => `netns pids ${name}`), true).catch(
+    // -force still exits 1 when a namespace was missing; its output is complete.
+    (error: Error & { cause?: { stdout?: string } }) => ({ stdout: error.cause?.stdout ?? '' }),
+  );
+  for (const pid of stdout.split(/\s+/).filter(Boolean).map(Number)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // Exited meanwhile.
+    }
   }
-}
-
-function killPid(pid: number): void {
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Exited meanwhile.
-  }
-}
-
-async function deleteNetns(netns: string): Promise<void> {
-  // Processes started in the namespace by a hook (arping…) or left by a
-  // crashed run would keep it alive after the unmount; they are ours because
-  // only the tests create `lt-` namespaces.
-  for (const pid of await pidsIn(netns)) killPid(pid);
-  try {
-    await run(['ip', 'netns', 'del', netns]);
-  } catch (error) {
-    // Deleting what is already gone counts as success (idempotent cleanup).
-    if (!/No such file|Invalid argument/.test((error as Error).message)) throw error;
-  }
+  await ipBatch(undefined, names.map((name) => `netns del ${name}`), true).catch(() => undefined);
+  const left = (await listNamespaces()).filter((name) => names.includes(name));
+  if (left.length > 0) throw new Error(`could not delete namespaces: ${left.join(', ')}`);
 }
 
 /**
@@ -118,10 +133,7 @@ async function deleteNetns(netns: string): Promise<void> {
  * the segments' temp dirs: what a crashed or interrupted run left behind.
  */
 export async function sweepStale(prefix: string): Promise<void> {
-  const names = await namespacesWithPrefix(prefix);
-  // Hosts before cores: the reverse of the order they were created in.
-  names.sort((a, b) => Number(a.endsWith('-core')) - Number(b.endsWith('-core')));
-  for (const name of names) await deleteNetns(name);
+  await deleteNamespaces((await listNamespaces()).filter((name) => name.startsWith(`${prefix}-`)));
   for (const entry of await readdir(tmpdir())) {
     if (entry.startsWith(`${prefix}-`)) await rm(join(tmpdir(), entry), { recursive: true, force: true });
   }
@@ -130,7 +142,6 @@ export async function sweepStale(prefix: string): Promise<void> {
 /** A throwaway L2 segment: a bridge in `<prefix>-core`, one veth per host. */
 export class Segment {
   readonly coreNetns: string;
-  readonly hosts: Host[] = [];
   readonly exec = execIn;
   readonly #ownedNetns: string[] = [];
   readonly #processes: TrackedProcess[] = [];
@@ -147,10 +158,8 @@ export class Segment {
       segment.#ownedNetns.push(segment.coreNetns);
       await run(['ip', 'netns', 'add', segment.coreNetns]);
       segment.#tmpDir = await mkdtemp(join(tmpdir(), `${prefix}-`));
-      await ip(segment.coreNetns, 'link', 'set', 'lo', 'up');
       // STP stays off (the default), so ports forward as soon as they are up.
-      await ip(segment.coreNetns, 'link', 'add', BRIDGE, 'type', 'bridge');
-      await ip(segment.coreNetns, 'link', 'set', BRIDGE, 'up');
+      await ipBatch(segment.coreNetns, ['link set lo up', `link add ${BRIDGE} type bridge`, `link set ${BRIDGE} up`]);
       return segment;
     } catch (error) {
       await segment.destroy();
@@ -164,33 +173,48 @@ export class Segment {
     return this.#tmpDir;
   }
 
-  async addHost(name: string, options: AddHostOptions = {}): Promise<Host> {
-    const netns = options.join?.netns ?? `${this.prefix}-${name}`;
-    const ifname = options.ifname ?? 'eth0';
-    const hostSide = `v-${name}`;
-    checkName('namespace', netns);
-    checkName('link', hostSide);
-    checkName('link', ifname);
-    const mac = options.mac ?? randomMac();
-    if (!options.join) {
-      this.#ownedNetns.push(netns);
-      await run(['ip', 'netns', 'add', netns]);
-      await ip(netns, 'link', 'set', 'lo', 'up');
-    }
+  async addHost(name: string, options: HostOptions = {}): Promise<Host> {
+    const [host] = await this.addHosts([{ name, ...options }]);
+    return host;
+  }
+
+  /** Many hosts with a handful of processes instead of a handful per host. */
+  async addHosts(specs: ReadonlyArray<HostOptions & { name: string }>): Promise<Host[]> {
+    const hosts: Host[] = specs.map((spec) => {
+      const host = {
+        name: spec.name,
+        netns: spec.join?.netns ?? `${this.prefix}-${spec.name}`,
+        ifname: spec.ifname ?? 'eth0',
+        mac: spec.mac ?? randomMac(),
+        ipv4: spec.ipv4,
+        segment: this,
+      };
+      checkName('namespace', host.netns);
+      checkName('link', host.ifname);
+      checkName('link', `v-${host.name}`);
+      return host;
+    });
+    const fresh = specs.filter((spec) => !spec.join).map((spec) => `${this.prefix}-${spec.name}`);
+    // Recorded before creation, so destroy() also removes a half-made set.
+    this.#ownedNetns.push(...fresh);
+    await ipBatch(undefined, fresh.map((netns) => `netns add ${netns}`));
     // Created from inside the core, with the peer born in the host namespace:
     // the root namespace never sees either end.
-    await ip(this.coreNetns, 'link', 'add', hostSide, 'type', 'veth', 'peer', 'name', ifname, 'address', mac, 'netns', netns);
-    await ip(this.coreNetns, 'link', 'set', hostSide, 'master', BRIDGE, 'up');
-    await ip(netns, 'link', 'set', ifname, 'up');
-    if (options.ipv4) await ip(netns, 'addr', 'add', options.ipv4, 'dev', ifname);
-    const host: Host = { name, netns, ifname, mac, ipv4: options.ipv4, segment: this };
-    this.hosts.push(host);
-    return host;
+    await ipBatch(this.coreNetns, hosts.flatMap((h) => [
+      `link add v-${h.name} type veth peer name ${h.ifname} address ${h.mac} netns ${h.netns}`,
+      `link set v-${h.name} master ${BRIDGE} up`,
+    ]));
+    await mapLimit(hosts, 32, (h) => ipBatch(h.netns, [
+      'link set lo up',
+      `link set ${h.ifname} up`,
+      ...(h.ipv4 ? [`addr add ${h.ipv4} dev ${h.ifname}`] : []),
+    ]));
+    return hosts;
   }
 
   /** `ip -n <netns> …`: iproute2 inside a namespace without a mount namespace per call. */
   async ip(netns: string, ...args: string[]): Promise<ExecResult> {
-    return ip(netns, ...args);
+    return run(['ip', '-n', netns, ...args]);
   }
 
   /** Starts argv inside the namespace; destroy() stops it if the test did not. */
@@ -198,7 +222,7 @@ export class Segment {
     // `ip netns exec` execs argv in place, so the PID is the program's own.
     const child = new TrackedProcess(options.label ?? `${argv[0]}@${netns}`, ['ip', 'netns', 'exec', netns, ...argv], {
       cwd: options.cwd,
-      env: options.env,
+      env: { ...(options.env ?? process.env), PATH: SYSTEM_PATH },
     });
     this.#processes.push(child);
     return child;
@@ -211,7 +235,8 @@ export class Segment {
 
   async destroy(graceMs = 2000): Promise<void> {
     await Promise.all(this.#processes.map((p) => p.stop(graceMs)));
-    for (const netns of [...this.#ownedNetns].reverse()) await deleteNetns(netns);
+    // Hosts before the core: the reverse of the order they were created in.
+    await deleteNamespaces([...this.#ownedNetns].reverse());
     this.#ownedNetns.length = 0;
     if (this.#tmpDir !== undefined) await rm(this.#tmpDir, { recursive: true, force: true });
   }

@@ -47,11 +47,6 @@ export abstract class ServerProcess implements DhcpServerUnderTest {
     await this.start(this.#host, this.#config);
   }
 
-  /** The server's log so far, for assertions and failure messages. */
-  describe(): string {
-    return this.#process?.tail(60) ?? `${this.kind}: not started`;
-  }
-
   protected get dir(): string {
     if (this.#dir === undefined) throw new Error(`${this.kind} was never started`);
     return this.#dir;

@@ -56,8 +56,6 @@ export interface DhcpServerUnderTest {
   /** Stops if running, then starts again on the same host, config and lease file. */
   restart(): Promise<void>;
   leases(): Promise<ServerLease[]>;
-  /** The server's recent log, for failure messages. */
-  describe(): string;
 }
 
 export type ServerKind = DhcpServerUnderTest['kind'];

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { pollUntil } from './poll.ts';
 
 export interface ExitStatus {
@@ -19,14 +19,13 @@ export class TrackedProcess {
   readonly exited: Promise<ExitStatus>;
   #output = '';
   #status: ExitStatus | undefined;
-  readonly #child: ChildProcess;
 
   constructor(
     readonly label: string,
     argv: readonly string[],
     options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
   ) {
-    this.#child = spawn(argv[0], argv.slice(1), {
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: options.cwd,
       env: options.env,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -35,21 +34,21 @@ export class TrackedProcess {
       this.#output += chunk.toString('utf8');
       if (this.#output.length > OUTPUT_LIMIT) this.#output = this.#output.slice(-OUTPUT_LIMIT);
     };
-    this.#child.stdout?.on('data', append);
-    this.#child.stderr?.on('data', append);
+    child.stdout?.on('data', append);
+    child.stderr?.on('data', append);
     this.exited = new Promise((resolve) => {
-      this.#child.once('error', (error) => {
+      child.once('error', (error) => {
         append(Buffer.from(`spawn failed: ${error.message}\n`));
         this.#status = { code: null, signal: null };
         resolve(this.#status);
       });
-      this.#child.once('close', (code, signal) => {
+      child.once('close', (code, signal) => {
         this.#status = { code, signal };
         resolve(this.#status);
       });
     });
     // A failed spawn has no PID; -1 is never signalled (see signal()).
-    this.pid = this.#child.pid ?? -1;
+    this.pid = child.pid ?? -1;
   }
 
   get output(): string {
@@ -58,10 +57,6 @@ export class TrackedProcess {
 
   get running(): boolean {
     return this.#status === undefined;
-  }
-
-  get status(): ExitStatus | undefined {
-    return this.#status;
   }
 
   signal(signal: NodeJS.Signals): void {

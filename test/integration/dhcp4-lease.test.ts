@@ -1,8 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { BROADCAST_MAC, startDhcpCapture } from '../harness/capture.ts';
 import { startDhclient, startUdhcpc } from '../harness/clients.ts';
-import { addressesOf, hasBoundLease, leaseFor, sweepAround, useSegment, useServer } from '../harness/fixture.ts';
-import { pollUntil } from '../harness/poll.ts';
+import { addressesOf, leaseFor, renewUntilExtended, sweepAround, useSegment, useServer, waitForLease } from '../harness/fixture.ts';
 import type { TestServerConfig } from '../harness/servers.ts';
 
 // Lease, options, renewal and release with two real clients (busybox udhcpc,
@@ -109,14 +108,7 @@ test('udhcpc renews by unicast and the server extends the lease', async (t) => {
   const { ip } = await client.waitFor('bound');
   const before = (await leaseFor(server, ip)).expiresAt;
 
-  // The server may count in whole seconds: renew until the expiry moves.
-  const extended = await pollUntil('a renewal that moves the expiry', async () => {
-    client.renew();
-    const renewed = await client.waitFor('renew');
-    t.is(renewed.ip, ip);
-    const lease = await leaseFor(server, ip);
-    return lease.expiresAt > before && lease;
-  }, { timeoutMs: 10_000, intervalMs: 200 });
+  const extended = await renewUntilExtended(client, server, ip, before);
 
   t.is(extended.state, 'bound');
   // RFC 2131 §4.3.2 RENEWING: ciaddr set, no server id / requested IP, sent unicast.
@@ -159,7 +151,7 @@ test('udhcpc release ends the lease on the server', async (t) => {
   client.release();
 
   await client.waitFor('deconfig');
-  await pollUntil('the lease to be released', async () => !(await hasBoundLease(server, ip)), { timeoutMs: 5000 });
+  await waitForLease(server, ip, 'no longer bound', (lease) => lease?.state !== 'bound');
   t.deepEqual(await addressesOf(host), []);
 });
 
@@ -172,6 +164,6 @@ test('dhclient -r ends the lease on the server', async (t) => {
   await client.release();
 
   await client.waitFor('RELEASE');
-  await pollUntil('the lease to be released', async () => !(await hasBoundLease(server, ip)), { timeoutMs: 5000 });
+  await waitForLease(server, ip, 'no longer bound', (lease) => lease?.state !== 'bound');
   t.deepEqual(await addressesOf(host), []);
 });

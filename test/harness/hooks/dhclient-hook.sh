@@ -12,7 +12,7 @@ case "$reason" in
     ;;
   BOUND|RENEW|REBIND|REBOOT)
     if [ "$LT_ARP_CHECK" = 1 ] && [ "$new_ip_address" != "$old_ip_address" ] &&
-      ! arping -D -q -c 2 -w 1 -i "$interface" "$new_ip_address" >/dev/null 2>&1; then
+      ! busybox arping -D -q -f -c 2 -w 1 -I "$interface" "$new_ip_address"; then
       record_event ARPCHECK_IN_USE
       exit 1
     fi
