@@ -7,7 +7,7 @@ import { Dhcp4MessageType, Opt } from '../dhcp4/option-defs.ts';
 import { SERVER_PORT } from '../dhcp4/reply-destination.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import { DecodeError } from '../wire/decode-error.ts';
-import { lookupLink, InterfaceError, type LinkInfo } from '../net/interfaces.ts';
+import { lookupLink, InterfaceError } from '../net/interfaces.ts';
 import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '../net/udp-dhcp4-transport.ts';
 import { Counters } from './counters.ts';
 
@@ -26,7 +26,7 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
   const links = config.interfaces.map((i) => ({ link: lookupLink(i.name), configured: i.address }));
   const contexts = new Map<string, RequestContext>();
   for (const { link, configured } of links) {
-    const serverAddress = configured ?? link.ipv4;
+    const serverAddress = config.serverId ?? configured ?? link.ipv4;
     if (!serverAddress) throw new InterfaceError(`interface ${link.name}: has no IPv4 address to use as server identifier; set interfaces[].address`);
     contexts.set(link.name, { interfaceName: link.name, serverAddress });
   }
@@ -40,8 +40,14 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
     serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
   });
   const counters = new Counters();
+  // Requests whose answer is still on its way (most wait for a lease commit):
+  // a clean stop lets them finish, so no client loses an ACK it has earned.
+  let inFlight = 0;
+  let draining = false;
+  let drained: (() => void) | undefined;
 
   const onDatagram = (d: ReceivedDatagram) => {
+    if (draining) return;
     counters.inc('packets_received');
     const ctx = contexts.get(d.interfaceName);
     if (!ctx) return;
@@ -52,10 +58,16 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
       countMalformed(err, d);
       return;
     }
-    engine.handle(req, ctx).then(
-      (outcome) => deliver(outcome, req, ctx),
-      (err) => countMalformed(err, d),
-    );
+    inFlight++;
+    engine
+      .handle(req, ctx)
+      .then(
+        (outcome) => deliver(outcome, req, ctx),
+        (err) => countMalformed(err, d),
+      )
+      .finally(() => {
+        if (--inFlight === 0) drained?.();
+      });
   };
 
   const countMalformed = (err: unknown, d: ReceivedDatagram) => {
@@ -76,16 +88,18 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
     }
     const type = outcome.reply.options.get(Opt.MessageType);
     counters.inc(`replies_${type === undefined ? 'unknown' : Dhcp4MessageType[type].toLowerCase()}`);
-    transport.send(ctx.interfaceName, outcome.reply.encode(), outcome.to).catch((err) => {
-      counters.inc('send_errors');
-      logger.warn('send-failed', { to: outcome.to.address, err });
-    });
+    transport.send(ctx.interfaceName, outcome.reply.encode(), outcome.to);
+  };
+
+  const onSendError = (err: Error, to: { address: string }) => {
+    counters.inc('send_errors');
+    logger.warn('send-failed', { to: to.address, err });
   };
 
   const transport: Dhcp4Transport = await openDhcp4Transport(
-    links.map((l) => l.link as LinkInfo),
+    links.map((l) => l.link),
     port,
-    onDatagram,
+    { onDatagram, onSendError },
   );
 
   const reclaim = async () => {
@@ -105,6 +119,8 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
     counters,
     async stop() {
       clearInterval(reclaimTimer);
+      draining = true;
+      if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await transport.close();
     },
   };

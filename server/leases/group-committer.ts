@@ -2,8 +2,11 @@ import type { LeaseChange, LeaseStoreStats } from './lease-store.ts';
 import { reasonOf } from '../errors.ts';
 import { StoreError } from './store-error.ts';
 
-/** Writes a whole group in one transaction; returns only once it is durable. */
-export type WriteGroup = (changes: readonly LeaseChange[]) => void;
+/**
+ * Writes a whole group in one transaction; returns (or resolves) only once
+ * it is durable.
+ */
+export type WriteGroup = (changes: readonly LeaseChange[]) => void | Promise<void>;
 
 interface Waiter {
   change: LeaseChange;
@@ -14,10 +17,12 @@ interface Waiter {
 export const DEFAULT_MAX_BATCH = 512;
 
 /**
- * Group commit: every `submit` in the same turn of the event loop joins one
- * group, written by one `WriteGroup` call on the next macrotask (or at once
- * when the group reaches `maxBatch`). One sync then covers many leases, while
- * no promise resolves before the write that holds its change has returned.
+ * Group commit: every `submit` made while the previous group is being
+ * written, or in the same turn of the event loop, joins the next group,
+ * written by one `WriteGroup` call. At most one group is in flight, so groups
+ * reach the disk in submit order, and the slower the disk the larger the
+ * groups: one sync then covers many leases. No promise resolves before the
+ * write that holds its change has finished.
  */
 export class GroupCommitter {
   readonly #store: string;
@@ -25,6 +30,7 @@ export class GroupCommitter {
   readonly #maxBatch: number;
   #pending: Waiter[] = [];
   #timer: NodeJS.Immediate | undefined;
+  #inFlight: Promise<void> | undefined;
   #closed = false;
   readonly #stats: LeaseStoreStats = { commits: 0, leasesWritten: 0, leasesRemoved: 0, lastBatchSize: 0 };
 
@@ -46,21 +52,34 @@ export class GroupCommitter {
     };
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ change: snapshot, resolve, reject });
-      if (this.#pending.length >= this.#maxBatch) this.flush();
-      else this.#timer ??= setImmediate(() => this.flush());
+      this.#schedule();
     });
   }
 
-  /** Writes the pending group now. Synchronous: when it returns, every waiter is settled. */
-  flush(): void {
+  #schedule(): void {
+    if (this.#inFlight !== undefined || this.#pending.length === 0) return;
+    if (this.#pending.length >= this.#maxBatch) void this.flush();
+    else this.#timer ??= setImmediate(() => void this.flush());
+  }
+
+  /** Writes the pending group (after the one in flight, if any); resolves when it is settled. */
+  flush(): Promise<void> {
     if (this.#timer !== undefined) clearImmediate(this.#timer);
     this.#timer = undefined;
-    const group = this.#pending;
-    if (group.length === 0) return;
-    this.#pending = [];
+    if (this.#inFlight !== undefined) return this.#inFlight.then(() => this.flush());
+    if (this.#pending.length === 0) return Promise.resolve();
+    const group = this.#pending.splice(0, this.#maxBatch);
+    this.#inFlight = this.#writeGroup(group).finally(() => {
+      this.#inFlight = undefined;
+      this.#schedule();
+    });
+    return this.#inFlight;
+  }
+
+  async #writeGroup(group: Waiter[]): Promise<void> {
     const changes = group.map((w) => w.change);
     try {
-      this.#write(changes);
+      await this.#write(changes);
     } catch (err) {
       const error = new StoreError(this.#store, `commit failed: ${reasonOf(err)}`, { cause: err });
       for (const w of group) w.reject(error);
@@ -75,10 +94,10 @@ export class GroupCommitter {
     for (const w of group) w.resolve();
   }
 
-  /** Flushes what is pending and refuses later submits. */
-  close(): void {
-    this.flush();
+  /** Writes everything pending and refuses later submits. */
+  async close(): Promise<void> {
     this.#closed = true;
+    while (this.#inFlight !== undefined || this.#pending.length > 0) await this.flush();
   }
 
   stats(): LeaseStoreStats {

@@ -24,8 +24,8 @@ export class MemoryLeaseStore implements LeaseStore {
     return this.#committer.submit(change);
   }
 
-  async close(): Promise<void> {
-    this.#committer.close();
+  close(): Promise<void> {
+    return this.#committer.close();
   }
 
   stats(): LeaseStoreStats {

@@ -12,9 +12,11 @@ const SO_BINDTOIFINDEX = 62;
 const SO_RCVBUFFORCE = 33;
 /**
  * Room for a burst while the event loop waits on a lease-store sync: the
- * default (~208 KiB) holds only a few hundred DHCP packets.
+ * default (~208 KiB) holds only a few hundred DHCP packets. Not much more
+ * than that, though: under overload a deeper queue only answers requests
+ * whose clients have given up (RFC 2131 §4.1 retransmits after ~4 s).
  */
-const RECEIVE_BUFFER_BYTES = 8 << 20;
+const RECEIVE_BUFFER_BYTES = 2 << 20;
 
 export class TransportError extends Error {
   readonly code = 'E_TRANSPORT';
@@ -27,8 +29,14 @@ export interface ReceivedDatagram {
 }
 
 export interface Dhcp4Transport {
-  send(interfaceName: string, data: Buffer, to: { address: string; port: number }): Promise<void>;
+  /** Fire and forget: a failure is reported to `onSendError`, never thrown. */
+  send(interfaceName: string, data: Buffer, to: { address: string; port: number }): void;
   close(): Promise<void>;
+}
+
+export interface TransportHandlers {
+  onDatagram(d: ReceivedDatagram): void;
+  onSendError(err: Error, to: { address: string; port: number }): void;
 }
 
 /**
@@ -39,7 +47,7 @@ export interface Dhcp4Transport {
 export async function openDhcp4Transport(
   links: LinkInfo[],
   port: number,
-  onDatagram: (d: ReceivedDatagram) => void,
+  handlers: TransportHandlers,
 ): Promise<Dhcp4Transport> {
   await ensurePortFree(port);
   const sockets = new Map<string, dgram.Socket>();
@@ -51,9 +59,11 @@ export async function openDhcp4Transport(
       setSocketOption(socket, SO_BINDTOIFINDEX, link.index);
       enlargeReceiveBuffer(socket);
       socket.setBroadcast(true);
-      socket.on('message', (data, rinfo) => onDatagram({ data, interfaceName: link.name, from: { address: rinfo.address, port: rinfo.port } }));
-      // A send error (e.g. no route to a relay) must not kill the server.
-      socket.on('error', () => {});
+      socket.on('message', (data, rinfo) =>
+        handlers.onDatagram({ data, interfaceName: link.name, from: { address: rinfo.address, port: rinfo.port } }),
+      );
+      // An unhandled 'error' would end the process; nothing a peer does may.
+      socket.on('error', (err) => handlers.onSendError(err, { address: '?', port: 0 }));
     }
   } catch (err) {
     for (const s of sockets.values()) s.close();
@@ -62,8 +72,13 @@ export async function openDhcp4Transport(
   return {
     send(interfaceName, data, to) {
       const socket = sockets.get(interfaceName);
-      if (!socket) return Promise.reject(new TransportError(`no socket for interface ${interfaceName}`));
-      return new Promise((resolve, reject) => socket.send(data, to.port, to.address, (err) => (err ? reject(err) : resolve())));
+      if (!socket) {
+        handlers.onSendError(new TransportError(`no socket for interface ${interfaceName}`), to);
+        return;
+      }
+      socket.send(data, to.port, to.address, (err) => {
+        if (err) handlers.onSendError(err, to);
+      });
     },
     async close() {
       await Promise.all([...sockets.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));

@@ -15,12 +15,15 @@ export interface CapturedDhcp {
   giaddr: string;
   serverId: string;
   requestedIp: string;
+  /** Relay agent information (option 82), circuit-id sub-option, as hex. */
+  circuitId: string;
 }
 
 // tshark -e fields, in the order parseLine reads them.
 const FIELDS = [
   'eth.dst', 'ip.src', 'ip.dst', 'dhcp.option.dhcp', 'dhcp.hw.mac_addr', 'dhcp.ip.client', 'dhcp.ip.your',
   'dhcp.ip.relay', 'dhcp.option.dhcp_server_id', 'dhcp.option.requested_ip_address',
+  'dhcp.option.agent_information_option.agent_circuit_id',
 ];
 
 function parseLine(line: string): CapturedDhcp {
@@ -37,6 +40,7 @@ function parseLine(line: string): CapturedDhcp {
     giaddr: cell(7),
     serverId: cell(8),
     requestedIp: cell(9),
+    circuitId: cell(10),
   };
 }
 

@@ -8,6 +8,12 @@ export interface RelayOptions {
   upstreamIf: string;
   /** Interface towards the clients; its address becomes giaddr. */
   downstreamIf: string;
+  /**
+   * `-a`: add relay agent information (option 82, circuit-id = the
+   * downstream interface) and strip it from replies; dhcrelay drops a reply
+   * whose option 82 does not name one of its interfaces (RFC 3046 §2.2).
+   */
+  appendAgentInfo?: boolean;
 }
 
 /**
@@ -21,6 +27,7 @@ export async function startRelay(host: Host, options: RelayOptions): Promise<Tra
   const child = segment.spawnIn(
     host.netns,
     ['dhcrelay', '-d', '-4', '-pf', join(segment.tmpDir, `dhcrelay-${host.name}.pid`),
+      ...(options.appendAgentInfo ? ['-a'] : []),
       '-id', options.downstreamIf, '-iu', options.upstreamIf, options.serverIp],
     { label: `dhcrelay@${host.netns}` },
   );

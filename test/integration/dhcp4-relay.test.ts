@@ -39,7 +39,7 @@ function inRelayedSubnet(ip: string): boolean {
   return ip.startsWith('198.18.26.');
 }
 
-async function relayedLan(t: ExecutionContext) {
+async function relayedLan(t: ExecutionContext, relay: { appendAgentInfo?: boolean } = {}) {
   const serverSide = await useSegment(t, PREFIX);
   const clientSide = await useSegment(t, `${PREFIX}-b`);
   const serverHost = await serverSide.addHost('srv', { ipv4: `${SERVER}/24` });
@@ -49,7 +49,7 @@ async function relayedLan(t: ExecutionContext) {
   const relayDown = await clientSide.addHost('relay', { join: relayUp, ifname: 'eth1', ipv4: `${RELAY_DOWN}/24` });
   const server = await useServer(serverHost, CONFIG);
   const capture = await startDhcpCapture(serverHost);
-  await startRelay(relayDown, { serverIp: SERVER, upstreamIf: relayUp.ifname, downstreamIf: relayDown.ifname });
+  await startRelay(relayDown, { serverIp: SERVER, upstreamIf: relayUp.ifname, downstreamIf: relayDown.ifname, ...relay });
   return { clientSide, server, capture };
 }
 
@@ -77,8 +77,8 @@ test('udhcpc behind a relay gets an address of the relayed subnet and renews thr
   t.is(renewal.giaddr, '0.0.0.0');
 });
 
-test('dhclient behind a relay gets an address of the relayed subnet', async (t) => {
-  const { clientSide, server } = await relayedLan(t);
+test('dhclient behind a relay that adds option 82 gets an address of the relayed subnet; 82 is echoed', async (t) => {
+  const { clientSide, server, capture } = await relayedLan(t, { appendAgentInfo: true });
   const host = await clientSide.addHost('cli');
   const client = await startDhclient(host);
 
@@ -88,4 +88,10 @@ test('dhclient behind a relay gets an address of the relayed subnet', async (t) 
   t.is(bound.new_subnet_mask, '255.255.255.0');
   t.is(bound.new_routers, RELAY_DOWN);
   t.is((await leaseFor(server, bound.new_ip_address)).hwAddress, host.mac);
+  // dhcrelay's circuit-id is its downstream interface name, "eth1".
+  const circuit = Buffer.from('eth1').toString('hex');
+  const request = await capture.waitFor('a relayed REQUEST with option 82', (p) => p.messageType === 3 && p.circuitId !== '');
+  t.is(request.circuitId.replaceAll(':', ''), circuit);
+  const ack = await capture.waitFor('the ACK', (p) => p.messageType === 5);
+  t.is(ack.circuitId.replaceAll(':', ''), circuit, 'RFC 3046 §2.2: the server echoes option 82');
 });

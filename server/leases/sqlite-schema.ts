@@ -1,0 +1,119 @@
+import Database from 'better-sqlite3';
+import type { Lease, LeaseState } from './lease.ts';
+import type { LeaseChange } from './lease-store.ts';
+
+/** Bump when the schema changes, and add the migration to `migrate`. */
+export const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS schema_version (
+    id        INTEGER PRIMARY KEY CHECK (id = 1),
+    version   INTEGER NOT NULL,
+    opened_at INTEGER NOT NULL
+  );
+  CREATE TABLE IF NOT EXISTS leases (
+    ip          TEXT PRIMARY KEY,
+    client_key  TEXT NOT NULL,
+    hw_address  TEXT NOT NULL,
+    client_id   TEXT,
+    hostname    TEXT,
+    subnet_id   TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('bound', 'declined', 'released', 'expired')),
+    granted_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS leases_client_key ON leases (client_key);
+`;
+
+export interface LeaseRow {
+  ip: string;
+  client_key: string;
+  hw_address: string;
+  client_id: string | null;
+  hostname: string | null;
+  subnet_id: string;
+  state: LeaseState;
+  granted_at: number;
+  expires_at: number;
+}
+
+/**
+ * Opens a connection the way every Leasehold connection must be: WAL keeps
+ * readers off the writer's back, and synchronous=FULL makes every COMMIT
+ * fsync the WAL, which is what lets `commit` promise durability.
+ */
+export function openDatabase(path: string): Database.Database {
+  const db = new Database(path);
+  try {
+    const mode = db.pragma('journal_mode = WAL', { simple: true });
+    if (mode !== 'wal') throw new Error(`journal_mode is ${String(mode)}, WAL is required`);
+    db.pragma('synchronous = FULL');
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+export function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    const row = db.prepare('SELECT version FROM schema_version WHERE id = 1').get() as { version: number } | undefined;
+    if (row !== undefined && row.version > SCHEMA_VERSION) {
+      throw new Error(`schema version ${row.version} is newer than this server supports (${SCHEMA_VERSION})`);
+    }
+    // Written on every open, not only on creation: a store we cannot write
+    // must fail here, since an existing WAL database may otherwise open
+    // read-only without complaint.
+    db.prepare('INSERT OR REPLACE INTO schema_version (id, version, opened_at) VALUES (1, ?, ?)').run(
+      SCHEMA_VERSION,
+      Date.now(),
+    );
+  }).immediate();
+}
+
+/** One transaction per group; better-sqlite3 rolls it back if anything throws. */
+export function prepareGroupWriter(db: Database.Database): (changes: readonly LeaseChange[]) => void {
+  const put = db.prepare<[LeaseRow]>(
+    `INSERT OR REPLACE INTO leases
+       (ip, client_key, hw_address, client_id, hostname, subnet_id, state, granted_at, expires_at)
+     VALUES (@ip, @client_key, @hw_address, @client_id, @hostname, @subnet_id, @state, @granted_at, @expires_at)`,
+  );
+  const remove = db.prepare<[string]>('DELETE FROM leases WHERE ip = ?');
+  const writeGroup = db.transaction((changes: readonly LeaseChange[]) => {
+    for (const change of changes) {
+      for (const lease of change.put ?? []) put.run(toRow(lease));
+      for (const ip of change.remove ?? []) remove.run(ip);
+    }
+  });
+  return (changes) => writeGroup.immediate(changes);
+}
+
+export function toRow(lease: Lease): LeaseRow {
+  return {
+    ip: lease.ip,
+    client_key: lease.clientKey,
+    hw_address: lease.hwAddress,
+    client_id: lease.clientId ?? null,
+    hostname: lease.hostname ?? null,
+    subnet_id: lease.subnetId,
+    state: lease.state,
+    granted_at: lease.grantedAt,
+    expires_at: lease.expiresAt,
+  };
+}
+
+export function fromRow(row: LeaseRow): Lease {
+  const lease: Lease = {
+    ip: row.ip,
+    clientKey: row.client_key,
+    hwAddress: row.hw_address,
+    subnetId: row.subnet_id,
+    state: row.state,
+    grantedAt: row.granted_at,
+    expiresAt: row.expires_at,
+  };
+  if (row.client_id !== null) lease.clientId = row.client_id;
+  if (row.hostname !== null) lease.hostname = row.hostname;
+  return lease;
+}
