@@ -1,6 +1,6 @@
 import type { Lease } from '../leases/lease.ts';
 import type { LeaseTable } from './lease-table.ts';
-import { inPools, isAssignable, type ServedSubnet } from './served-subnet.ts';
+import { inPools, isAssignable, reservedForAnother, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
 
 export class NoAddressAvailableError extends Error {
   readonly code = 'E_NO_ADDRESS';
@@ -45,11 +45,12 @@ export class AddressAllocator {
    * requires the address to be in a pool (a requested address, RFC 2131
    * §4.3.1, must come from the range the server is allowed to give out).
    */
-  isAvailableFor(subnet: ServedSubnet, ip: number, clientKey: string, now: number, dynamicOnly = true): boolean {
+  isAvailableFor(subnet: ServedSubnet, ip: number, client: ClientIdentity, now: number, dynamicOnly = true): boolean {
     if (!isAssignable(subnet, ip) || this.excluded.has(ip)) return false;
-    const reservedFor = subnet.reservedIps.get(ip);
-    if (reservedFor !== undefined && reservedFor !== clientKey) return false;
-    if (reservedFor === undefined && dynamicOnly && !inPools(subnet, ip)) return false;
+    const reserved = reservedForAnother(subnet, ip, client);
+    if (reserved === true) return false;
+    if (reserved === undefined && dynamicOnly && !inPools(subnet, ip)) return false;
+    const clientKey = client.key;
     const hold = this.table.offerAt(ip, now);
     if (hold && hold.clientKey !== clientKey) return false;
     const lease = this.table.leaseAt(ip);
@@ -59,13 +60,13 @@ export class AddressAllocator {
   }
 
   /** The next usable pool address for the client, or NoAddressAvailableError. */
-  allocate(subnet: ServedSubnet, clientKey: string, now: number): number {
+  allocate(subnet: ServedSubnet, client: ClientIdentity, now: number): number {
     const total = subnet.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
     let position = this.cursors.get(subnet.id) ?? 0;
     for (let scanned = 0; scanned < total; scanned++) {
       const ip = addressAt(subnet, position % total);
       position = (position + 1) % total;
-      if (this.isAvailableFor(subnet, ip, clientKey, now)) {
+      if (this.isAvailableFor(subnet, ip, client, now)) {
         this.cursors.set(subnet.id, position);
         return ip;
       }

@@ -11,7 +11,7 @@ import { Dhcp4MessageType, Opt } from './option-defs.ts';
 import { newReplyFromRequest, type ReplyModifier } from './reply.ts';
 import { replyDestination, type Destination } from './reply-destination.ts';
 import { withLeaseTimes, withSubnetOptions } from './reply-options.ts';
-import { subnetContains, toServedSubnet, type ServedSubnet } from './served-subnet.ts';
+import { reservationFor, subnetContains, toServedSubnet, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
 
 const ZERO = '0.0.0.0';
 
@@ -105,11 +105,12 @@ export class Dhcp4Engine {
   private discover(req: Dhcp4Message, ctx: RequestContext): Outcome {
     const subnet = this.selectSubnet(req, ctx);
     if (!subnet) return silent('no subnet serves this link');
-    const key = clientKeyOf(req);
+    const client = identityOf(req);
+    const key = client.key;
     const now = this.opts.clock.now();
     let ip: number;
     try {
-      ip = this.chooseOfferAddress(subnet, key, req, now);
+      ip = this.chooseOfferAddress(subnet, client, req, now);
     } catch (err) {
       if (err instanceof NoAddressAvailableError) {
         this.opts.logger.warn('pool-exhausted', { subnet: subnet.id, client: key });
@@ -126,8 +127,9 @@ export class Dhcp4Engine {
    * previous, §4.3.1), an offer we already hold for it (a retransmitted
    * DISCOVER), its reservation, the address it asked for, then the pool.
    */
-  private chooseOfferAddress(subnet: ServedSubnet, key: string, req: Dhcp4Message, now: number): number {
-    const usable = (ip: number) => this.allocator.isAvailableFor(subnet, ip, key, now);
+  private chooseOfferAddress(subnet: ServedSubnet, client: ClientIdentity, req: Dhcp4Message, now: number): number {
+    const key = client.key;
+    const usable = (ip: number) => this.allocator.isAvailableFor(subnet, ip, client, now);
     const binding = this.table.leaseOf(subnet.id, key);
     if (binding && binding.state !== 'declined') {
       const ip = ipToInt(binding.ip);
@@ -135,19 +137,20 @@ export class Dhcp4Engine {
     }
     const held = this.table.offerOf(key, now);
     if (held && held.subnetId === subnet.id) return held.ip;
-    const reservation = subnet.reservationsByClient.get(key);
+    const reservation = reservationFor(subnet, client);
     if (reservation && usable(reservation.ip)) return reservation.ip;
     const requested = req.options.get(Opt.RequestedIp);
     if (requested !== undefined) {
       const ip = ipToInt(requested);
       if (usable(ip)) return ip;
     }
-    return this.allocator.allocate(subnet, key, now);
+    return this.allocator.allocate(subnet, client, now);
   }
 
   /** RFC 2131 §4.3.2: the client's state decides which rules apply. */
   private async request(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
-    const key = clientKeyOf(req);
+    const client = identityOf(req);
+    const key = client.key;
     const serverId = req.options.get(Opt.ServerId);
     const requested = req.options.get(Opt.RequestedIp);
     const now = this.opts.clock.now();
@@ -163,7 +166,7 @@ export class Dhcp4Engine {
       const subnet = this.selectSubnet(req, ctx);
       if (!subnet) return silent('no subnet serves this link');
       const ip = ipToInt(requested);
-      if (!subnetContains(subnet, ip) || !this.allocator.isAvailableFor(subnet, ip, key, now)) {
+      if (!subnetContains(subnet, ip) || !this.allocator.isAvailableFor(subnet, ip, client, now)) {
         return this.nak(req, ctx, 'requested address not available');
       }
       return this.bindAndAck(req, ctx, subnet, ip, key, now);
@@ -180,7 +183,7 @@ export class Dhcp4Engine {
       // "If the DHCP server has no record of this client, then it MUST
       // remain silent" so another server that has one can answer.
       if (!binding) return silent('INIT-REBOOT from a client we have no record of');
-      if (binding.ip !== requested || !this.allocator.isAvailableFor(subnet, ip, key, now)) {
+      if (binding.ip !== requested || !this.allocator.isAvailableFor(subnet, ip, client, now)) {
         return this.nak(req, ctx, 'requested address is not the client\'s');
       }
       return this.bindAndAck(req, ctx, subnet, ip, key, now);
@@ -194,7 +197,7 @@ export class Dhcp4Engine {
       if (!subnet) return silent('no subnet serves this link');
       const ip = ipToInt(req.ciaddr);
       if (!subnetContains(subnet, ip)) return this.nak(req, ctx, 'ciaddr is on another network');
-      if (!this.allocator.isAvailableFor(subnet, ip, key, now)) return this.nak(req, ctx, 'ciaddr is bound to another client');
+      if (!this.allocator.isAvailableFor(subnet, ip, client, now)) return this.nak(req, ctx, 'ciaddr is bound to another client');
       return this.bindAndAck(req, ctx, subnet, ip, key, now);
     }
 
@@ -349,6 +352,10 @@ function clientIdHex(req: Dhcp4Message): string | undefined {
 /** Option 61 identifies the client when present, else chaddr (RFC 2131 §4.2). */
 export function clientKeyOf(req: Dhcp4Message): string {
   return clientKeyFor(clientIdHex(req), req.hwAddress());
+}
+
+function identityOf(req: Dhcp4Message): ClientIdentity {
+  return { key: clientKeyOf(req), hwKey: clientKeyFor(undefined, req.hwAddress()) };
 }
 
 function drop(reason: string): Outcome {

@@ -23,6 +23,28 @@ export interface ServedSubnet extends Cidr {
   readonly encodedOptions: EncodedOptions;
 }
 
+/**
+ * Who a request comes from: its lease key (option 61, else chaddr) and its
+ * hardware key. A reservation by hardware address matches the chaddr even
+ * when the client also sends a client identifier (busybox udhcpc always
+ * does), as Kea's hw-address reservations do.
+ */
+export interface ClientIdentity {
+  key: string;
+  hwKey: string;
+}
+
+export function reservationFor(subnet: ServedSubnet, client: ClientIdentity): { ip: number; hostname?: string } | undefined {
+  return subnet.reservationsByClient.get(client.key) ?? subnet.reservationsByClient.get(client.hwKey);
+}
+
+/** Whether `ip` is reserved, and for someone other than `client`. */
+export function reservedForAnother(subnet: ServedSubnet, ip: number, client: ClientIdentity): boolean | undefined {
+  const owner = subnet.reservedIps.get(ip);
+  if (owner === undefined) return undefined;
+  return owner !== client.key && owner !== client.hwKey;
+}
+
 /** The client key a reservation matches (config is already normalised). */
 function reservationKey(r: ReservationConfig): string {
   return clientKeyFor(r.clientId, r.hwAddress ?? '');

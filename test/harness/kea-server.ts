@@ -45,7 +45,7 @@ export class KeaServer extends ServerProcess {
 function keaConfig(config: TestServerConfig, leaseFile: string): object {
   return {
     Dhcp4: {
-      'interfaces-config': { interfaces: [config.interface], 'dhcp-socket-type': 'raw' },
+      'interfaces-config': { interfaces: [config.interface, ...(config.extraInterfaces ?? [])], 'dhcp-socket-type': 'raw' },
       // persist + no LFC: every change is appended to one CSV that leases() reads.
       'lease-database': { type: 'memfile', persist: true, name: leaseFile, 'lfc-interval': 0 },
       // Without it Kea ignores an INIT-REBOOT REQUEST for an address on the

@@ -37,7 +37,7 @@ export class LeaseholdServer extends ServerProcess {
 function leaseholdConfig(host: Host, config: TestServerConfig, dir: string): object {
   const address = host.ipv4?.split('/')[0];
   return {
-    interfaces: [{ name: config.interface, ...(address && { address }) }],
+    interfaces: [{ name: config.interface, ...(address && { address }) }, ...(config.extraInterfaces ?? []).map((name) => ({ name }))],
     subnets: config.subnets.map((subnet, index) => leaseholdSubnet(subnet, index + 1)),
     leaseStore: { type: 'sqlite', path: join(dir, 'leases.sqlite') },
     ...(config.offerHoldSeconds !== undefined && { offerHoldSeconds: config.offerHoldSeconds }),

@@ -9,6 +9,8 @@ import { LeaseholdServer } from './leasehold-server.ts';
 export interface TestServerConfig {
   /** The server's interface inside its namespace (`eth0`). */
   interface: string;
+  /** More interfaces to serve on (a server on several links); their addresses are discovered. */
+  extraInterfaces?: string[];
   subnets: TestSubnet[];
   declineQuarantineSeconds?: number;
   offerHoldSeconds?: number;

@@ -141,6 +141,14 @@ test('reservations by MAC and by client-id, never given to anyone else', async (
   t.is((await engine.handle(clientRequest({ type: T.Discover, mac: testMac(6) }), ctx)).kind, 'silent');
 });
 
+test('a reservation by MAC matches a client that also sends a client-id', async (t) => {
+  const { engine } = setup({ subnets: [subnet({ reservations: [{ hwAddress: testMac(7), ip: '198.18.0.20' }] })] });
+  const { ack } = await dora(engine, testMac(7), { clientId: Buffer.from('01' + testMac(7).replaceAll(':', ''), 'hex') });
+  t.is(ack.yiaddr, '198.18.0.20');
+  const stranger = await dora(engine, testMac(8), { clientId: Buffer.from('01' + testMac(7).replaceAll(':', ''), 'hex').fill(9, 1, 2) });
+  t.not(stranger.ack.yiaddr, '198.18.0.20');
+});
+
 test('option 61 identifies the client, not the hardware address', async (t) => {
   const { engine } = setup();
   const a = await dora(engine, testMac(1), { clientId: Buffer.from('ff0001', 'hex') });
