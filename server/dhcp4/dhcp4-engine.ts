@@ -1,6 +1,7 @@
 import type { Clock } from '../core/clock.ts';
 import type { Logger } from '../core/logger.ts';
 import type { SubnetConfig } from '../config/config.ts';
+import type { DnsChange } from '../ddns/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import { intToIp, ipToInt } from '../wire/ipv4.ts';
@@ -31,6 +32,29 @@ export type Outcome =
   | { kind: 'silent'; reason: string }
   | { kind: 'drop'; reason: string };
 
+/**
+ * The DNS side of bindings (server/ddns): the engine asks it what a binding
+ * registers and queues the answer in the same store transaction as the lease.
+ */
+export interface NameRegistrar {
+  /**
+   * A new or renewed binding (`previous` is this client's record for the same
+   * address, if any): returns the lease as it will be stored (with `fqdn`),
+   * the DNS changes to queue, and what to add to the ACK (option 81).
+   */
+  onBind(lease: Lease, previous: Lease | undefined, req: Dhcp4Message, subnet: SubnetConfig): BindRegistration;
+  /** A binding ends (release, expiry, decline, move): the changes that remove its name. */
+  onUnbind(lease: Lease): DnsChange[];
+  /** These changes are durable now: send them. */
+  committed(changes: DnsChange[]): void;
+}
+
+export interface BindRegistration {
+  lease: Lease;
+  enqueue: DnsChange[];
+  reply?: ReplyModifier;
+}
+
 export interface Dhcp4EngineOptions {
   subnets: SubnetConfig[];
   store: LeaseStore;
@@ -40,6 +64,8 @@ export interface Dhcp4EngineOptions {
   declineQuarantineSeconds: number;
   /** The server's own addresses: never handed out, all valid as server id. */
   serverAddresses: string[];
+  /** DNS registration; absent when DDNS is off. */
+  registrar?: NameRegistrar;
 }
 
 /**
@@ -216,7 +242,7 @@ export class Dhcp4Engine {
     key: string,
     now: number,
   ): Promise<Outcome> {
-    const lease: Lease = {
+    const granted: Lease = {
       ip: intToIp(ip),
       clientKey: key,
       hwAddress: req.hwAddress(),
@@ -227,19 +253,38 @@ export class Dhcp4Engine {
       grantedAt: now,
       expiresAt: now + subnet.leaseSeconds * 1000,
     };
+    const atAddress = this.table.leaseAt(ip);
+    const sameClient = atAddress?.clientKey === key ? atAddress : undefined;
+    const registration = this.opts.registrar?.onBind(granted, sameClient, req, subnet.config) ?? { lease: granted, enqueue: [] };
+    const lease = registration.lease;
     const changes: Lease[] = [lease];
+    const enqueue = [...registration.enqueue];
     // A client that moves to a new address gives up its old one.
     const previous = this.table.leaseOf(subnet.id, key);
     if (previous && previous.ip !== lease.ip && previous.state === 'bound') {
-      changes.push({ ...previous, state: 'released', expiresAt: now });
+      changes.push(this.unbind(previous, { state: 'released', expiresAt: now }, enqueue));
     }
     this.table.releaseOfferOf(key);
-    const committed = await this.apply(changes);
+    const committed = await this.apply(changes, enqueue);
     if (!committed) return drop('lease store failed; no ACK sent');
     if (this.opts.logger.enabled('info')) {
       this.opts.logger.info('lease-bound', { ip: lease.ip, client: key, hostname: lease.hostname, subnet: subnet.id, expiresAt: new Date(lease.expiresAt).toISOString() });
     }
-    return this.replyTo(req, Dhcp4MessageType.Ack, ctx, withAddress(ip), withLeaseTimes(subnet), withSubnetOptions(subnet, req));
+    const modifiers = [withAddress(ip), withLeaseTimes(subnet), withSubnetOptions(subnet, req)];
+    if (registration.reply) modifiers.push(registration.reply);
+    return this.replyTo(req, Dhcp4MessageType.Ack, ctx, ...modifiers);
+  }
+
+  /**
+   * The record of a binding that ends, with its DNS removal queued in
+   * `enqueue` and its name forgotten, so nothing removes it twice.
+   */
+  private unbind(lease: Lease, end: Pick<Lease, 'state' | 'expiresAt'>, enqueue: DnsChange[]): Lease {
+    if (lease.fqdn !== undefined && this.opts.registrar) enqueue.push(...this.opts.registrar.onUnbind(lease));
+    const ended: Lease = { ...lease, ...end };
+    delete ended.fqdn;
+    delete ended.ipv6;
+    return ended;
   }
 
   /** RFC 2131 §4.3.3: quarantine an address the client found in use. */
@@ -252,7 +297,8 @@ export class Dhcp4Engine {
     if (!lease || lease.clientKey !== clientKeyOf(req)) return silent('DECLINE for an address the client does not hold');
     const now = this.opts.clock.now();
     this.opts.logger.warn('address-declined', { ip: requested, client: lease.clientKey, quarantineSeconds: this.opts.declineQuarantineSeconds });
-    await this.apply([{ ...lease, state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }]);
+    const enqueue: DnsChange[] = [];
+    await this.apply([this.unbind(lease, { state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }, enqueue)], enqueue);
     return silent('declined');
   }
 
@@ -266,7 +312,8 @@ export class Dhcp4Engine {
     }
     // The record stays (state released) so the client gets the same address
     // back next time if it is still free (§4.3.1, "previous address").
-    await this.apply([{ ...lease, state: 'released', expiresAt: this.opts.clock.now() }]);
+    const enqueue: DnsChange[] = [];
+    await this.apply([this.unbind(lease, { state: 'released', expiresAt: this.opts.clock.now() }, enqueue)], enqueue);
     this.opts.logger.info('lease-released', { ip: lease.ip, client: lease.clientKey });
     return silent('released');
   }
@@ -287,12 +334,13 @@ export class Dhcp4Engine {
     const now = this.opts.clock.now();
     this.table.sweepOffers(now);
     const changes: Lease[] = [];
+    const enqueue: DnsChange[] = [];
     for (const lease of this.table.all()) {
       if ((lease.state === 'bound' || lease.state === 'declined') && leaseIsReusable(lease, now)) {
-        changes.push({ ...lease, state: 'expired' });
+        changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
       }
     }
-    if (changes.length > 0) await this.apply(changes);
+    if (changes.length > 0) await this.apply(changes, enqueue);
     return changes;
   }
 
@@ -300,14 +348,15 @@ export class Dhcp4Engine {
    * Applies lease changes to the table at once (so concurrent requests see
    * them) and to the store; if the store fails, the table is put back.
    */
-  private async apply(changes: Lease[]): Promise<boolean> {
+  private async apply(changes: Lease[], enqueue: DnsChange[] = []): Promise<boolean> {
     const undo = changes.map((l) => {
       const ip = ipToInt(l.ip);
       return { ip, previous: this.table.leaseAt(ip) };
     });
     for (const lease of changes) this.table.put(lease);
     try {
-      await this.opts.store.commit({ put: changes });
+      await this.opts.store.commit(enqueue.length > 0 ? { put: changes, enqueue } : { put: changes });
+      if (enqueue.length > 0) this.opts.registrar?.committed(enqueue);
       return true;
     } catch (err) {
       for (const { ip, previous } of undo.reverse()) this.table.restore(ip, previous);

@@ -49,6 +49,8 @@ export class GroupCommitter {
     const snapshot: LeaseChange = {
       put: change.put?.map((lease) => ({ ...lease })),
       remove: change.remove?.slice(),
+      enqueue: change.enqueue?.map((dns) => ({ ...dns })),
+      dequeue: change.dequeue?.slice(),
     };
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ change: snapshot, resolve, reject });

@@ -1,12 +1,17 @@
+import type { DnsChange } from '../ddns/dns-change.ts';
 import type { Lease } from './lease.ts';
 
 /**
  * One atomic change: leases to insert or replace (by ip), then ips to forget
- * (puts apply before removes within one change).
+ * (puts apply before removes within one change), and the DNS queue's
+ * entries added and finished in the same transaction.
  */
 export interface LeaseChange {
   put?: Lease[];
   remove?: string[];
+  enqueue?: DnsChange[];
+  /** Sequence numbers of DNS changes that are done. */
+  dequeue?: number[];
 }
 
 /**
@@ -22,6 +27,8 @@ export interface LeaseChange {
  */
 export interface LeaseStore {
   loadAll(): Lease[];
+  /** DNS changes not yet done, in sequence order. */
+  loadDnsQueue(): DnsChange[];
   commit(change: LeaseChange): Promise<void>;
   /** Writes what is pending, then releases the store. */
   close(): Promise<void>;

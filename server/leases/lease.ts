@@ -21,6 +21,10 @@ export interface Lease {
   grantedAt: number;
   /** Milliseconds since the Unix epoch. */
   expiresAt: number;
+  /** The name registered in DNS for this lease, if any (so it can be removed). */
+  fqdn?: string;
+  /** The SLAAC address registered as AAAA alongside, if any. */
+  ipv6?: string;
 }
 
 /**

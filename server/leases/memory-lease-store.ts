@@ -1,3 +1,4 @@
+import type { DnsChange } from '../ddns/dns-change.ts';
 import type { Lease } from './lease.ts';
 import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
 import { GroupCommitter } from './group-committer.ts';
@@ -9,6 +10,7 @@ import { GroupCommitter } from './group-committer.ts';
  */
 export class MemoryLeaseStore implements LeaseStore {
   readonly #leases = new Map<string, Lease>();
+  readonly #dnsQueue = new Map<number, DnsChange>();
   readonly #committer: GroupCommitter;
 
   constructor(initial: readonly Lease[] = [], opts: { maxBatch?: number } = {}) {
@@ -18,6 +20,10 @@ export class MemoryLeaseStore implements LeaseStore {
 
   loadAll(): Lease[] {
     return [...this.#leases.values()].map((lease) => ({ ...lease }));
+  }
+
+  loadDnsQueue(): DnsChange[] {
+    return [...this.#dnsQueue.values()].sort((a, b) => a.seq - b.seq).map((c) => ({ ...c }));
   }
 
   commit(change: LeaseChange): Promise<void> {
@@ -36,6 +42,8 @@ export class MemoryLeaseStore implements LeaseStore {
     for (const change of changes) {
       for (const lease of change.put ?? []) this.#leases.set(lease.ip, lease);
       for (const ip of change.remove ?? []) this.#leases.delete(ip);
+      for (const dns of change.enqueue ?? []) this.#dnsQueue.set(dns.seq, { ...dns });
+      for (const seq of change.dequeue ?? []) this.#dnsQueue.delete(seq);
     }
   }
 }

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
+import type { DnsChange } from '../ddns/dns-change.ts';
 import type { Lease } from './lease.ts';
 import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
 import { GroupCommitter } from './group-committer.ts';
@@ -62,6 +63,7 @@ export class SqliteLeaseStore implements LeaseStore {
   readonly #db: Database.Database;
   readonly #committer: GroupCommitter;
   readonly #selectAll: Database.Statement<[], LeaseRow>;
+  readonly #selectQueue: Database.Statement<[], { change: string }>;
 
   /** Use `openSqliteLeaseStore`. */
   constructor(
@@ -71,11 +73,16 @@ export class SqliteLeaseStore implements LeaseStore {
   ) {
     this.#db = db;
     this.#selectAll = db.prepare<[], LeaseRow>('SELECT * FROM leases');
+    this.#selectQueue = db.prepare<[], { change: string }>('SELECT change FROM dns_queue ORDER BY seq');
     this.#committer = new GroupCommitter(path, prepareGroupWriter(db), maxBatch);
   }
 
   loadAll(): Lease[] {
     return this.#selectAll.all().map(fromRow);
+  }
+
+  loadDnsQueue(): DnsChange[] {
+    return this.#selectQueue.all().map((row) => JSON.parse(row.change) as DnsChange);
   }
 
   commit(change: LeaseChange): Promise<void> {

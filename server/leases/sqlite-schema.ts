@@ -20,9 +20,15 @@ const SCHEMA = `
     subnet_id   TEXT NOT NULL,
     state       TEXT NOT NULL CHECK (state IN ('bound', 'declined', 'released', 'expired')),
     granted_at  INTEGER NOT NULL,
-    expires_at  INTEGER NOT NULL
+    expires_at  INTEGER NOT NULL,
+    fqdn        TEXT,
+    ipv6        TEXT
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS leases_client_key ON leases (client_key);
+  CREATE TABLE IF NOT EXISTS dns_queue (
+    seq     INTEGER PRIMARY KEY,
+    change  TEXT NOT NULL
+  );
 `;
 
 export interface LeaseRow {
@@ -35,6 +41,8 @@ export interface LeaseRow {
   state: LeaseState;
   granted_at: number;
   expires_at: number;
+  fqdn: string | null;
+  ipv6: string | null;
 }
 
 /**
@@ -76,14 +84,18 @@ export function migrate(db: Database.Database): void {
 export function prepareGroupWriter(db: Database.Database): (changes: readonly LeaseChange[]) => void {
   const put = db.prepare<[LeaseRow]>(
     `INSERT OR REPLACE INTO leases
-       (ip, client_key, hw_address, client_id, hostname, subnet_id, state, granted_at, expires_at)
-     VALUES (@ip, @client_key, @hw_address, @client_id, @hostname, @subnet_id, @state, @granted_at, @expires_at)`,
+       (ip, client_key, hw_address, client_id, hostname, subnet_id, state, granted_at, expires_at, fqdn, ipv6)
+     VALUES (@ip, @client_key, @hw_address, @client_id, @hostname, @subnet_id, @state, @granted_at, @expires_at, @fqdn, @ipv6)`,
   );
   const remove = db.prepare<[string]>('DELETE FROM leases WHERE ip = ?');
+  const enqueue = db.prepare<[number, string]>('INSERT OR REPLACE INTO dns_queue (seq, change) VALUES (?, ?)');
+  const dequeue = db.prepare<[number]>('DELETE FROM dns_queue WHERE seq = ?');
   const writeGroup = db.transaction((changes: readonly LeaseChange[]) => {
     for (const change of changes) {
       for (const lease of change.put ?? []) put.run(toRow(lease));
       for (const ip of change.remove ?? []) remove.run(ip);
+      for (const dns of change.enqueue ?? []) enqueue.run(dns.seq, JSON.stringify(dns));
+      for (const seq of change.dequeue ?? []) dequeue.run(seq);
     }
   });
   return (changes) => writeGroup.immediate(changes);
@@ -100,6 +112,8 @@ export function toRow(lease: Lease): LeaseRow {
     state: lease.state,
     granted_at: lease.grantedAt,
     expires_at: lease.expiresAt,
+    fqdn: lease.fqdn ?? null,
+    ipv6: lease.ipv6 ?? null,
   };
 }
 
@@ -115,5 +129,7 @@ export function fromRow(row: LeaseRow): Lease {
   };
   if (row.client_id !== null) lease.clientId = row.client_id;
   if (row.hostname !== null) lease.hostname = row.hostname;
+  if (row.fqdn !== null) lease.fqdn = row.fqdn;
+  if (row.ipv6 !== null) lease.ipv6 = row.ipv6;
   return lease;
 }

@@ -282,6 +282,7 @@ test('expired leases are reclaimed and their addresses reused', async (t) => {
 test('if the store fails, no ACK is sent and the address stays free', async (t) => {
   const failing: LeaseStore = {
     loadAll: () => [],
+    loadDnsQueue: () => [],
     commit: (_c: LeaseChange) => Promise.reject(new Error('disk full')),
     close: async () => {},
   };

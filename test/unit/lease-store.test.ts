@@ -47,9 +47,26 @@ for (const backend of backends) {
       lease(1),
       lease(2, { clientId: '0102000000002a', clientKey: clientKeyFor('0102000000002a', '02:00:00:00:00:02'), hostname: 'web-1' }),
       lease(3, { state: 'declined' }),
+      lease(4, { fqdn: 'web-4.lab.leasehold.test', ipv6: 'fd00:198:18::ff:fe00:4' }),
     ];
     await store.commit({ put: leases });
     t.deepEqual(store.loadAll().sort(byIp), leases);
+    await store.close();
+  });
+
+  test(`${backend.name}: DNS changes are queued with their lease and dequeued in sequence order`, async (t) => {
+    const store = backend.open(t);
+    const change = (seq: number, action: 'add' | 'remove') => ({
+      seq, action, fqdn: `h${seq}.lab.leasehold.test`, ipv4: lease(seq).ip, dhcid: 'AAEBxx==', ttl: 1200, createdAt: 1_700_000_000_000,
+    });
+    await Promise.all([
+      store.commit({ put: [lease(1)], enqueue: [change(2, 'add')] }),
+      store.commit({ put: [lease(2)], enqueue: [change(1, 'add'), change(3, 'remove')] }),
+    ]);
+    t.deepEqual(store.loadDnsQueue().map((c) => c.seq), [1, 2, 3]);
+    t.deepEqual(store.loadDnsQueue()[2], change(3, 'remove'));
+    await store.commit({ dequeue: [1, 3] });
+    t.deepEqual(store.loadDnsQueue().map((c) => c.seq), [2]);
     await store.close();
   });
 
