@@ -10,9 +10,13 @@ import { DecodeError } from '../wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
 import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '../net/udp-dhcp4-transport.ts';
 import { Counters } from './counters.ts';
+import { DdnsWorker } from '../ddns/ddns-worker.ts';
+import { DdnsRegistrar } from '../ddns/name-registrar.ts';
+import { createDnsUpdater } from '../net/dns-updater.ts';
 
 export interface RunningDhcp4Server {
   readonly engine: Dhcp4Engine;
+  readonly ddnsWorker?: DdnsWorker;
   readonly counters: Counters;
   stop(): Promise<void>;
 }
@@ -30,6 +34,8 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
     if (!serverAddress) throw new InterfaceError(`interface ${link.name}: has no IPv4 address to use as server identifier; set interfaces[].address`);
     contexts.set(link.name, { interfaceName: link.name, serverAddress });
   }
+  const counters = new Counters();
+  const ddns = startDdns(config, store, clock, logger, counters);
   const engine = new Dhcp4Engine({
     subnets: config.subnets,
     store,
@@ -38,8 +44,8 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
     offerHoldSeconds: config.offerHoldSeconds,
     declineQuarantineSeconds: config.declineQuarantineSeconds,
     serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
+    registrar: ddns?.registrar,
   });
-  const counters = new Counters();
   // Requests whose answer is still on its way (most wait for a lease commit):
   // a clean stop lets them finish, so no client loses an ACK it has earned.
   let inFlight = 0;
@@ -116,12 +122,30 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
 
   return {
     engine,
+    ddnsWorker: ddns?.worker,
     counters,
     async stop() {
       clearInterval(reclaimTimer);
       draining = true;
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await transport.close();
+      // What DNS has not confirmed stays queued in the store for the next start.
+      ddns?.worker.stop();
     },
   };
+}
+
+/**
+ * DNS registration, when configured: the worker resumes the queue the store
+ * kept across a restart, and the registrar numbers new changes after it.
+ */
+function startDdns(config: ServerConfig, store: LeaseStore, clock: Clock, logger: Logger, counters: Counters) {
+  if (!config.ddns?.enabled) return undefined;
+  const worker = new DdnsWorker({ ddns: config.ddns, store, updater: createDnsUpdater(config.ddns.zones, logger), logger, clock, counters });
+  const queued = store.loadDnsQueue();
+  const lastSeq = queued.reduce((max, c) => Math.max(max, c.seq), 0);
+  const registrar = new DdnsRegistrar(config.ddns, () => clock.now(), lastSeq, (changes) => worker.enqueue(changes));
+  if (queued.length > 0) logger.info('ddns-queue-resumed', { pending: queued.length });
+  worker.enqueue(queued);
+  return { worker, registrar };
 }

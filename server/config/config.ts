@@ -1,4 +1,5 @@
 import type { LogLevel } from '../core/logger.ts';
+import type { DdnsConfig, SubnetDdnsConfig } from '../ddns/ddns-config.ts';
 
 /**
  * The server's configuration after `validateConfig`: every field checked,
@@ -19,6 +20,8 @@ export interface ServerConfig {
   /** How often expired leases are reclaimed (freed, their DNS names removed). */
   expiredReclaimIntervalSeconds: number;
   log: { level: LogLevel };
+  /** Dynamic DNS (RFC 2136) for the subnets that have a `ddns` section; absent = no updates. */
+  ddns?: DdnsConfig;
 }
 
 export interface InterfaceConfig {
@@ -49,6 +52,8 @@ export interface SubnetConfig {
   rebindTime: number;
   options: SubnetOptions;
   reservations: ReservationConfig[];
+  /** How its clients are named in DNS; needs the top-level `ddns`. */
+  ddns?: SubnetDdnsConfig;
 }
 
 export interface PoolConfig {

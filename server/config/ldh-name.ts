@@ -10,3 +10,8 @@ export function isLdhName(name: string): boolean {
   if (text.length === 0 || text.length > 253) return false;
   return text.split('.').every((label) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(label));
 }
+
+/** One label of such a name: what a host or app label must be. */
+export function isLdhLabel(label: string): boolean {
+  return !label.includes('.') && isLdhName(label);
+}

@@ -1,5 +1,20 @@
 import type { LogLevel } from '../core/logger.ts';
-import { intToIp, ipToInt } from '../wire/ipv4.ts';
+import {
+  CONFLICT_RESOLUTION_MODES,
+  DDNS_DEFAULTS,
+  REFUSED_NAME_POLICIES,
+  TSIG_ALGORITHMS,
+  type DdnsConfig,
+  type DdnsTtlConfig,
+  type DdnsZoneConfig,
+  type DnsServerConfig,
+  type SubnetDdnsConfig,
+  type TsigKeyConfig,
+} from '../ddns/ddns-config.ts';
+import { findZone } from '../ddns/reverse-names.ts';
+import { isBase64 } from '../wire/base64.ts';
+import { intToIp, ipToInt, isIpv4 } from '../wire/ipv4.ts';
+import { bufferToIpv6, formatIpv6Prefix, ipv6ToBuffer, isIpv6, parseIpv6Prefix } from '../wire/ipv6.ts';
 import { cidrContains, cidrsOverlap, formatCidr, parseCidr, type Cidr } from './cidr.ts';
 import { parseClientIdHex, parseHwAddress } from './client-identity.ts';
 import type {
@@ -13,7 +28,7 @@ import type {
   SubnetOptions,
 } from './config.ts';
 import { ConfigError } from './config-error.ts';
-import { isLdhName } from './ldh-name.ts';
+import { isLdhLabel, isLdhName } from './ldh-name.ts';
 import { FieldReader, at, show, type Mapping } from './field-reader.ts';
 
 export const CONFIG_DEFAULTS = {
@@ -35,6 +50,7 @@ const ROOT_FIELDS = [
   'declineQuarantineSeconds',
   'expiredReclaimIntervalSeconds',
   'log',
+  'ddns',
 ] as const;
 const INTERFACE_FIELDS = ['name', 'address'] as const;
 const SUBNET_FIELDS = [
@@ -47,6 +63,7 @@ const SUBNET_FIELDS = [
   'rebindTime',
   'options',
   'reservations',
+  'ddns',
 ] as const;
 const POOL_FIELDS = ['start', 'end'] as const;
 const OPTION_FIELDS = [
@@ -61,12 +78,20 @@ const OPTION_FIELDS = [
 const ROUTE_FIELDS = ['destination', 'router'] as const;
 const RESERVATION_FIELDS = ['hwAddress', 'clientId', 'ip', 'hostname'] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+const DDNS_FIELDS = ['enabled', 'zones', 'conflictResolution', 'ttl', 'onRefusedName', 'updateOnRenew', 'retry'] as const;
+const DDNS_ZONE_FIELDS = ['name', 'servers', 'key'] as const;
+const DNS_SERVER_FIELDS = ['address', 'port'] as const;
+const TSIG_KEY_FIELDS = ['name', 'algorithm', 'secret', 'secretFile'] as const;
+const SUBNET_DDNS_FIELDS = ['domain', 'defaultApp', 'allowedApps', 'slaacPrefix'] as const;
 
 /** Short leases make T1/T2 collide; 0xffffffff means "infinite" (RFC 2131 §3.3), which we do not offer. */
 const MIN_LEASE_TIME = 10;
 const MAX_LEASE_TIME = 0xfffffffe;
 /** setTimeout() takes at most 2^31-1 ms; keep second counts well inside it. */
 const MAX_TIMER_SECONDS = 31_536_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** RFC 2181 §8: a TTL is an unsigned 31-bit number of seconds. */
+const MAX_TTL = 2 ** 31 - 1;
 
 /** An address that belongs to something else and must never be handed to a client. */
 interface TakenAddress {
@@ -102,8 +127,11 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
   // Unknown when `interfaces` itself is broken: then subnets' interface names are not checked.
   const interfaceNames = interfaces && new Set(interfaces.map((i) => i.name));
 
+  const ddns = f.field(root, 'ddns', '', (v, p) => readDdns(f, v, p));
+  const ddnsScope: DdnsScope = { given: root.ddns !== undefined && root.ddns !== null, zones: ddns?.zones };
+
   const subnets = f.field(root, 'subnets', '', (v, p) => f.list(v, p, true), true) ?? [];
-  const parsed = subnets.map((s, i) => readSubnet(f, s, at('subnets', i), interfaceNames, taken));
+  const parsed = subnets.map((s, i) => readSubnet(f, s, at('subnets', i), interfaceNames, taken, ddnsScope));
   checkSubnetsApart(f, parsed);
 
   return compact({
@@ -120,6 +148,7 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
       f.field(root, 'expiredReclaimIntervalSeconds', '', (v, p) => f.integer(v, p, 1, 86400)) ??
       CONFIG_DEFAULTS.expiredReclaimIntervalSeconds,
     log: { level: readLogLevel(f, root.log) },
+    ddns,
   }) as ServerConfig;
 }
 
@@ -165,6 +194,7 @@ function readSubnet(
   path: string,
   interfaceNames: ReadonlySet<string> | undefined,
   serverAddresses: readonly TakenAddress[],
+  ddnsScope: DdnsScope,
 ): ParsedSubnet | undefined {
   const m = f.mapping(value, path, SUBNET_FIELDS);
   if (m === undefined) return undefined;
@@ -193,6 +223,7 @@ function readSubnet(
     ...readTimes(f, m, path),
     options,
     reservations: readReservations(f, m.reservations ?? [], at(path, 'reservations'), cidr, taken),
+    ddns: f.field(m, 'ddns', path, (v, p) => readSubnetDdns(f, v, p, ddnsScope)),
   }) as SubnetConfig;
   return { path, config, cidr };
 }
@@ -396,6 +427,153 @@ function readLeaseStore(f: FieldReader, value: unknown): LeaseStoreConfig {
 function readLogLevel(f: FieldReader, value: unknown): LogLevel {
   const m = value === undefined || value === null ? {} : f.mapping(value, 'log', ['level']);
   return (m && f.field(m, 'level', 'log', (v, p) => f.oneOf(v, p, LOG_LEVELS))) ?? CONFIG_DEFAULTS.logLevel;
+}
+
+/** What a subnet's `ddns` is checked against. */
+interface DdnsScope {
+  /** The top-level `ddns` section is there, valid or not. */
+  given: boolean;
+  /** Its zones, when they could be read. */
+  zones?: readonly DdnsZoneConfig[];
+}
+
+function readDdns(f: FieldReader, value: unknown, path: string): DdnsConfig | undefined {
+  const m = f.mapping(value, path, DDNS_FIELDS);
+  if (m === undefined) return undefined;
+  return compact({
+    enabled: f.field(m, 'enabled', path, (v, p) => readBoolean(f, v, p)) ?? DDNS_DEFAULTS.enabled,
+    zones: f.field(m, 'zones', path, (v, p) => readDdnsZones(f, v, p), true),
+    conflictResolution:
+      f.field(m, 'conflictResolution', path, (v, p) => f.oneOf(v, p, CONFLICT_RESOLUTION_MODES)) ??
+      DDNS_DEFAULTS.conflictResolution,
+    ttl: readDdnsTtl(f, m.ttl, at(path, 'ttl')),
+    onRefusedName:
+      f.field(m, 'onRefusedName', path, (v, p) => f.oneOf(v, p, REFUSED_NAME_POLICIES)) ?? DDNS_DEFAULTS.onRefusedName,
+    updateOnRenew: f.field(m, 'updateOnRenew', path, (v, p) => readBoolean(f, v, p)) ?? DDNS_DEFAULTS.updateOnRenew,
+    retry: readDdnsRetry(f, m.retry, at(path, 'retry')),
+  }) as DdnsConfig;
+}
+
+function readDdnsZones(f: FieldReader, value: unknown, path: string): DdnsZoneConfig[] | undefined {
+  const zones = f.listOf(value, path, (item, p) => {
+    const m = f.mapping(item, p, DDNS_ZONE_FIELDS);
+    if (m === undefined) return undefined;
+    const name = f.field(m, 'name', p, (v, np) => readDnsName(f, v, np)?.toLowerCase(), true);
+    const servers = f.field(m, 'servers', p, (v, sp) => f.listOf(v, sp, (s, ip) => readDnsServer(f, s, ip)), true);
+    const key = f.field(m, 'key', p, (v, kp) => readTsigKey(f, v, kp));
+    return name === undefined || servers === undefined ? undefined : compact({ name, servers, key });
+  });
+  // A name goes to the zone that is its longest suffix: two zones of one name leave that choice open.
+  zones?.forEach((zone, i) => {
+    const first = zones.findIndex((z) => z.name === zone.name);
+    if (first < i) f.fail(at(at(path, i), 'name'), `duplicate zone "${zone.name}" (also ${at(path, first)})`);
+  });
+  return zones;
+}
+
+function readDnsServer(f: FieldReader, value: unknown, path: string): DnsServerConfig | undefined {
+  const m = f.mapping(value, path, DNS_SERVER_FIELDS);
+  if (m === undefined) return undefined;
+  const address = f.field(m, 'address', path, (v, p) => readIpAddress(f, v, p), true);
+  const port = f.field(m, 'port', path, (v, p) => f.integer(v, p, 1, 65535)) ?? DDNS_DEFAULTS.dnsPort;
+  return address === undefined ? undefined : { address, port };
+}
+
+/** IPv4 or IPv6, returned in canonical form (dotted quad, RFC 5952). */
+function readIpAddress(f: FieldReader, value: unknown, path: string): string | undefined {
+  if (typeof value === 'string' && isIpv4(value)) return intToIp(ipToInt(value));
+  if (typeof value === 'string' && isIpv6(value)) return bufferToIpv6(ipv6ToBuffer(value));
+  return f.fail(path, `must be an IPv4 or IPv6 address, got ${show(value)}`);
+}
+
+function readTsigKey(f: FieldReader, value: unknown, path: string): TsigKeyConfig | undefined {
+  const m = f.mapping(value, path, TSIG_KEY_FIELDS);
+  if (m === undefined) return undefined;
+  const given = (key: string) => m[key] !== undefined && m[key] !== null;
+  if (given('secret') === given('secretFile')) f.fail(path, 'needs exactly one of secret and secretFile');
+  return compact({
+    name: f.field(m, 'name', path, (v, p) => readDnsName(f, v, p)?.toLowerCase(), true),
+    algorithm: f.field(m, 'algorithm', path, (v, p) => f.oneOf(v, p, TSIG_ALGORITHMS)) ?? DDNS_DEFAULTS.tsigAlgorithm,
+    secret: f.field(m, 'secret', path, (v, p) => readBase64(f, v, p)),
+    secretFile: f.field(m, 'secretFile', path, (v, p) => f.string(v, p)),
+  }) as TsigKeyConfig;
+}
+
+/** Padded standard base64 (RFC 4648 §4), as `tsig-keygen` prints secrets. */
+function readBase64(f: FieldReader, value: unknown, path: string): string | undefined {
+  const text = f.string(value, path);
+  if (text === undefined || isBase64(text)) return text;
+  return f.fail(path, 'must be the base64 secret, as tsig-keygen prints it');
+}
+
+/** RFC 4702 §5 TTL bounds; a floor above the cap would leave no TTL to choose. */
+function readDdnsTtl(f: FieldReader, value: unknown, path: string): DdnsTtlConfig {
+  const m = value === undefined || value === null ? {} : f.mapping(value, path, ['floor', 'cap']);
+  const floor = (m && f.field(m, 'floor', path, (v, p) => f.integer(v, p, 0, MAX_TTL))) ?? DDNS_DEFAULTS.ttl.floor;
+  const cap = (m && f.field(m, 'cap', path, (v, p) => f.integer(v, p, 1, MAX_TTL))) ?? DDNS_DEFAULTS.ttl.cap;
+  if (floor > cap) {
+    if (m?.cap !== undefined) f.fail(at(path, 'cap'), `must be at least floor (${floor})`);
+    else f.fail(at(path, 'floor'), `must not exceed cap (${cap}, the default)`);
+  }
+  return { floor, cap };
+}
+
+function readDdnsRetry(f: FieldReader, value: unknown, path: string): DdnsConfig['retry'] {
+  const m = value === undefined || value === null ? {} : f.mapping(value, path, ['initialMs', 'maxMs']);
+  const initialMs =
+    (m && f.field(m, 'initialMs', path, (v, p) => f.integer(v, p, 1, MAX_TIMER_MS))) ?? DDNS_DEFAULTS.retry.initialMs;
+  const maxMs = (m && f.field(m, 'maxMs', path, (v, p) => f.integer(v, p, 1, MAX_TIMER_MS))) ?? DDNS_DEFAULTS.retry.maxMs;
+  if (initialMs > maxMs) {
+    if (m?.maxMs !== undefined) f.fail(at(path, 'maxMs'), `must be at least initialMs (${initialMs})`);
+    else f.fail(at(path, 'initialMs'), `must not exceed maxMs (${maxMs}, the default)`);
+  }
+  return { initialMs, maxMs };
+}
+
+function readSubnetDdns(f: FieldReader, value: unknown, path: string, scope: DdnsScope): SubnetDdnsConfig | undefined {
+  const m = f.mapping(value, path, SUBNET_DDNS_FIELDS);
+  if (m === undefined) return undefined;
+  if (!scope.given) f.fail(path, 'needs the top-level ddns section, whose zones say where names are updated');
+  const domain = f.field(m, 'domain', path, (v, p) => {
+    const name = readDnsName(f, v, p)?.toLowerCase();
+    if (name === undefined || scope.zones === undefined || findZone(name, scope.zones)) return name;
+    return f.fail(p, `"${name}" is in none of ddns.zones (${scope.zones.map((z) => z.name).join(', ')})`);
+  }, true);
+  const defaultApp = f.field(m, 'defaultApp', path, (v, p) => readLabel(f, v, p), true);
+  const allowedApps = f.field(m, 'allowedApps', path, (v, p) => f.listOf(v, p, (item, ip) => readLabel(f, item, ip)));
+  if (defaultApp !== undefined && allowedApps !== undefined && !allowedApps.includes(defaultApp)) {
+    f.fail(at(path, 'defaultApp'), `"${defaultApp}" is not in allowedApps`);
+  }
+  return compact({
+    domain,
+    defaultApp,
+    allowedApps,
+    slaacPrefix: f.field(m, 'slaacPrefix', path, (v, p) => readSlaacPrefix(f, v, p)),
+  }) as SubnetDdnsConfig;
+}
+
+/** One RFC 1123 label (a host or app name), lower-cased. */
+function readLabel(f: FieldReader, value: unknown, path: string): string | undefined {
+  const label = f.string(value, path);
+  if (label === undefined) return undefined;
+  if (!isLdhLabel(label)) {
+    return f.fail(path, `must be one DNS label (letters, digits and hyphens, 1 to 63, no hyphen first or last), got ${show(label)}`);
+  }
+  return label.toLowerCase();
+}
+
+/** RFC 4862 §5.5.3: SLAAC forms an address only when prefix and 64-bit interface id make 128 bits. */
+function readSlaacPrefix(f: FieldReader, value: unknown, path: string): string | undefined {
+  const text = f.string(value, path);
+  if (text === undefined) return undefined;
+  const parsed = parseIpv6Prefix(text);
+  if (!parsed.ok) return f.fail(path, parsed.problem);
+  if (parsed.prefix.prefixLength !== 64) return f.fail(path, `must be a /64 (SLAAC addresses need one), got /${parsed.prefix.prefixLength}`);
+  return formatIpv6Prefix(parsed.prefix);
+}
+
+function readBoolean(f: FieldReader, value: unknown, path: string): boolean | undefined {
+  return typeof value === 'boolean' ? value : f.fail(path, `must be true or false, got ${show(value)}`);
 }
 
 /** `ip` (already checked as IPv4, or undefined) must lie in the subnet. */

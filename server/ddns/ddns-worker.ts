@@ -1,0 +1,171 @@
+import type { Clock } from '../core/clock.ts';
+import type { Logger } from '../core/logger.ts';
+import type { LeaseStore } from '../leases/lease-store.ts';
+import {
+  planForwardAdd,
+  planForwardRemove,
+  planReverseAdd,
+  planReverseRemove,
+  type AddressRecord,
+  type PlanStep,
+  type UpdateOutcome,
+  type Verdict,
+} from './conflict-resolution.ts';
+import type { DdnsConfig, DdnsZoneConfig } from './ddns-config.ts';
+import type { DnsChange } from './dns-change.ts';
+import { findZone, reverseNameV4, reverseNameV6 } from './reverse-names.ts';
+import type { UpdateRequest } from './update-request.ts';
+
+/** Sends one UPDATE to a zone's servers and says what the server answered. */
+export interface DnsUpdater {
+  update(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateOutcome>;
+}
+
+export interface DdnsWorkerCounters {
+  inc(name: string): void;
+}
+
+/**
+ * Works the durable DNS queue: changes to one name go out strictly in
+ * order (an add after a remove must not overtake it), different names in
+ * parallel. A change leaves the queue — in the store too — only once DNS is
+ * as wanted or the name turned out to be someone else's; while BIND is down
+ * or refusing, it is retried with exponential back-off, and after a restart
+ * the queue is picked up from the store where it stopped.
+ */
+export class DdnsWorker {
+  readonly #queues = new Map<string, DnsChange[]>();
+  readonly #busy = new Set<string>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #backoff = new Map<string, number>();
+  #stopped = false;
+  #idleWaiters: Array<() => void> = [];
+
+  constructor(
+    private readonly opts: {
+      ddns: DdnsConfig;
+      store: LeaseStore;
+      updater: DnsUpdater;
+      logger: Logger;
+      clock: Clock;
+      counters?: DdnsWorkerCounters;
+    },
+  ) {}
+
+  /** Queues changes already durable in the store, and starts on them. */
+  enqueue(changes: readonly DnsChange[]): void {
+    for (const change of changes) {
+      const queue = this.#queues.get(change.fqdn) ?? [];
+      queue.push(change);
+      this.#queues.set(change.fqdn, queue);
+      void this.#drain(change.fqdn);
+    }
+  }
+
+  get pending(): number {
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.length;
+    return n;
+  }
+
+  /** Resolves when nothing is queued (tests, clean shutdown). */
+  idle(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** Stops sending; what is still queued stays in the store for the next start. */
+  stop(): void {
+    this.#stopped = true;
+    for (const timer of this.#timers.values()) clearTimeout(timer);
+    this.#timers.clear();
+  }
+
+  async #drain(fqdn: string): Promise<void> {
+    if (this.#busy.has(fqdn) || this.#timers.has(fqdn) || this.#stopped) return;
+    this.#busy.add(fqdn);
+    try {
+      const queue = this.#queues.get(fqdn) ?? [];
+      while (queue.length > 0 && !this.#stopped) {
+        const change = queue[0];
+        const verdict = await this.#process(change);
+        if (verdict === 'retry-later') {
+          this.#retryLater(fqdn);
+          return;
+        }
+        this.#backoff.delete(fqdn);
+        await this.opts.store.commit({ dequeue: [change.seq] });
+        queue.shift();
+      }
+      this.#queues.delete(fqdn);
+      if (this.pending === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    } catch (err) {
+      // The store refused the dequeue: keep the change, try again later.
+      this.opts.logger.error('ddns-queue-failed', { fqdn, err });
+      this.#retryLater(fqdn);
+    } finally {
+      this.#busy.delete(fqdn);
+    }
+  }
+
+  #retryLater(fqdn: string): void {
+    const { initialMs, maxMs } = this.opts.ddns.retry;
+    const delay = Math.min(maxMs, this.#backoff.get(fqdn) ?? initialMs);
+    this.#backoff.set(fqdn, Math.min(maxMs, delay * 2));
+    this.opts.counters?.inc('ddns_retries');
+    const timer = setTimeout(() => {
+      this.#timers.delete(fqdn);
+      void this.#drain(fqdn);
+    }, delay);
+    timer.unref();
+    this.#timers.set(fqdn, timer);
+  }
+
+  /** Forward first; the PTRs only once the forward name is settled (as Kea does). */
+  async #process(change: DnsChange): Promise<Verdict> {
+    const zones = this.opts.ddns.zones;
+    const forwardZone = findZone(change.fqdn, zones);
+    if (!forwardZone) {
+      this.opts.logger.warn('ddns-no-zone', { fqdn: change.fqdn });
+      return 'done';
+    }
+    const addresses: AddressRecord[] = [{ type: 'A', data: change.ipv4 }];
+    if (change.ipv6 !== undefined) addresses.push({ type: 'AAAA', data: change.ipv6 });
+    const mode = this.opts.ddns.conflictResolution;
+    const forward = { zone: forwardZone.name, fqdn: change.fqdn, addresses, dhcid: change.dhcid };
+    const plan = change.action === 'add' ? planForwardAdd(mode, { ...forward, ttl: change.ttl }) : planForwardRemove(mode, forward);
+    const verdict = await this.#run(forwardZone, plan, change);
+    if (verdict === 'retry-later') return verdict;
+    // A name that is someone else's gets no PTR from us; a lease that ended
+    // loses its PTRs whatever became of the name.
+    if (verdict === 'conflict' && change.action === 'add') return verdict;
+    for (const address of addresses) {
+      const name = address.type === 'A' ? reverseNameV4(address.data) : reverseNameV6(address.data);
+      const zone = findZone(name, zones);
+      if (!zone) continue;
+      const reverse = { zone: zone.name, name, fqdn: change.fqdn };
+      const step = change.action === 'add' ? planReverseAdd({ ...reverse, ttl: change.ttl }) : planReverseRemove(reverse);
+      if ((await this.#run(zone, step, change)) === 'retry-later') return 'retry-later';
+    }
+    return verdict;
+  }
+
+  async #run(zone: DdnsZoneConfig, first: PlanStep, change: DnsChange): Promise<Verdict> {
+    let step = first;
+    while (step.kind === 'send') {
+      const outcome = await this.opts.updater.update(zone, step.request);
+      step = step.next(outcome);
+    }
+    const fields = { fqdn: change.fqdn, action: change.action, ip: change.ipv4, zone: zone.name, reason: step.reason };
+    if (step.verdict === 'conflict') {
+      this.opts.counters?.inc('ddns_conflicts');
+      this.opts.logger.warn('ddns-conflict', fields);
+    } else if (step.verdict === 'retry-later') {
+      this.opts.logger.warn('ddns-retry', fields);
+    } else {
+      this.opts.counters?.inc(`ddns_${change.action}_done`);
+      this.opts.logger.info('ddns-updated', fields);
+    }
+    return step.verdict;
+  }
+}

@@ -1,0 +1,96 @@
+import type { SubnetConfig } from '../config/config.ts';
+import type { BindRegistration, NameRegistrar } from '../dhcp4/dhcp4-engine.ts';
+import type { Dhcp4Message } from '../dhcp4/message.ts';
+import { Opt, type OptionDef } from '../dhcp4/option-defs.ts';
+import type { Lease } from '../leases/lease.ts';
+import { DecodeError } from '../wire/decode-error.ts';
+import type { DdnsConfig } from './ddns-config.ts';
+import { ddnsTtl } from './ddns-ttl.ts';
+import { dhcidFor, dhcidIdentityV4 } from './dhcid.ts';
+import type { DnsChange } from './dns-change.ts';
+import { chooseName } from './name-policy.ts';
+
+/** RFC 1700 hardware type 1: every client we serve is on Ethernet. */
+const ETHERNET = 1;
+
+/**
+ * Decides, for each binding, which name it registers (name-policy.ts) and
+ * turns that into queued DNS changes; pure, so the engine can call it inside
+ * its decision and the changes land in the lease's own transaction.
+ */
+export class DdnsRegistrar implements NameRegistrar {
+  #lastSeq: number;
+
+  constructor(
+    private readonly ddns: DdnsConfig,
+    private readonly now: () => number,
+    /** Highest sequence number already in the store's queue. */
+    lastSeq: number,
+    private readonly onCommitted: (changes: DnsChange[]) => void,
+  ) {
+    this.#lastSeq = lastSeq;
+  }
+
+  onBind(lease: Lease, previous: Lease | undefined, req: Dhcp4Message, subnet: SubnetConfig): BindRegistration {
+    const decision = chooseName({
+      fqdnOption: optionOrUndefined(req, Opt.ClientFqdn),
+      hostname: optionOrUndefined(req, Opt.Hostname),
+      clientKey: lease.clientKey,
+      ipv4: lease.ip,
+      hwAddress: lease.hwAddress,
+      ddns: this.ddns,
+      subnet: subnet.ddns,
+    });
+    const fqdnReply = decision.fqdnReply;
+    // RFC 4702 §4: the server answers option 81 to a client that sent it.
+    const reply = fqdnReply ? (r: Dhcp4Message) => r.options.set(Opt.ClientFqdn, fqdnReply) : undefined;
+    const stillOurs = previous?.state === 'bound' ? previous : undefined;
+    if (!decision.register) {
+      return { lease, enqueue: stillOurs?.fqdn ? this.onUnbind(stillOurs) : [], reply };
+    }
+    const ipv6 = decision.addresses.find((a) => a.record.type === 'AAAA')?.record.data;
+    const registered: Lease = { ...lease, fqdn: decision.fqdn, ...(ipv6 !== undefined && { ipv6 }) };
+    const unchanged = stillOurs !== undefined && stillOurs.fqdn === registered.fqdn && stillOurs.ipv6 === registered.ipv6;
+    if (unchanged && !this.ddns.updateOnRenew) return { lease: registered, enqueue: [], reply };
+    const enqueue: DnsChange[] = [];
+    if (stillOurs?.fqdn !== undefined && stillOurs.fqdn !== registered.fqdn) enqueue.push(...this.onUnbind(stillOurs));
+    const leaseSeconds = Math.round((registered.expiresAt - registered.grantedAt) / 1000);
+    enqueue.push(this.#change('add', registered, ddnsTtl(leaseSeconds, this.ddns.ttl)));
+    return { lease: registered, enqueue, reply };
+  }
+
+  onUnbind(lease: Lease): DnsChange[] {
+    return lease.fqdn === undefined ? [] : [this.#change('remove', lease, 0)];
+  }
+
+  committed(changes: DnsChange[]): void {
+    this.onCommitted(changes);
+  }
+
+  #change(action: DnsChange['action'], lease: Lease & { fqdn?: string }, ttl: number): DnsChange {
+    const fqdn = lease.fqdn as string;
+    return {
+      seq: ++this.#lastSeq,
+      action,
+      fqdn,
+      ipv4: lease.ip,
+      ...(lease.ipv6 !== undefined && { ipv6: lease.ipv6 }),
+      dhcid: dhcidFor(dhcidIdentityV4(lease.clientId, ETHERNET, lease.hwAddress), fqdn),
+      ttl,
+      createdAt: this.now(),
+    };
+  }
+}
+
+/**
+ * A malformed option 81 or 12 costs the client its name, not its lease:
+ * the address is still granted, only unregistered.
+ */
+function optionOrUndefined<T>(req: Dhcp4Message, def: OptionDef<T>): T | undefined {
+  try {
+    return req.options.get(def);
+  } catch (err) {
+    if (err instanceof DecodeError) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,188 @@
+import { randomInt } from 'node:crypto';
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { systemClock, type Clock } from '../core/clock.ts';
+import { DnsExchangeError } from '../ddns/dns-exchange-error.ts';
+import { judgeResponse, prepareRequest, queryMessage, type PreparedRequest } from '../ddns/dns-exchange.ts';
+import type { DnsMessage } from '../ddns/dns-message.ts';
+import type { DnsRecord } from '../ddns/dns-record.ts';
+import { TsigError } from '../ddns/tsig-error.ts';
+import type { TsigKey } from '../ddns/tsig.ts';
+import { updateMessage } from '../ddns/update-message.ts';
+import type { UpdateRequest } from '../ddns/update-request.ts';
+
+/** RFC 1035 §4.2.1: UDP messages are at most 512 bytes without EDNS, which we do not send. */
+const UDP_LIMIT = 512;
+const DNS_PORT = 53;
+
+export interface DnsServerAddress {
+  address: string;
+  port?: number;
+}
+
+export interface DnsClientOptions {
+  server: DnsServerAddress;
+  /** Sign every request and require signed answers (RFC 8945). */
+  key?: TsigKey;
+  /** How long each UDP try, and the whole TCP exchange, may take (default 2000 ms). */
+  timeoutMs?: number;
+  /** UDP tries, the first included (default 3). */
+  attempts?: number;
+  /** TSIG fudge in seconds (default 300, RFC 8945 §10). */
+  fudge?: number;
+  clock?: Clock;
+}
+
+export interface DnsExchange {
+  /** The verified answer, RCODE NOERROR. */
+  response: DnsMessage;
+  /** How the answer came: TCP when the request or the UDP answer did not fit in 512 bytes. */
+  transport: 'udp' | 'tcp';
+}
+
+/**
+ * Sends DNS requests to one server: UDP with retries, TCP when the request
+ * is too big for UDP or the UDP answer comes back truncated (RFC 1035
+ * §4.2.1, RFC 7766 §5); TSIG-signed when it has a key. Every method
+ * resolves with a verified NOERROR answer, or rejects with DnsRcodeError
+ * (the server's RCODE), TsigError (a signature problem, either side's) or
+ * DnsExchangeError (no usable answer).
+ */
+export class DnsClient {
+  readonly #server: Required<DnsServerAddress>;
+  readonly #key: TsigKey | undefined;
+  readonly #timeoutMs: number;
+  readonly #attempts: number;
+  readonly #fudge: number | undefined;
+  readonly #clock: Clock;
+
+  constructor(options: DnsClientOptions) {
+    // An address, never a name: resolving it would itself need DNS, and Node
+    // would quietly ask the system resolver.
+    if (net.isIP(options.server.address) === 0) {
+      throw new DnsExchangeError('E_DNS_UNREACHABLE', `DNS server ${JSON.stringify(options.server.address)} is not an IP address`);
+    }
+    this.#server = { address: options.server.address, port: options.server.port ?? DNS_PORT };
+    this.#key = options.key;
+    this.#timeoutMs = options.timeoutMs ?? 2000;
+    this.#attempts = options.attempts ?? 3;
+    this.#fudge = options.fudge;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** An RFC 2136 UPDATE; prerequisite failures reject with DnsRcodeError (YXDOMAIN, YXRRSET, NXRRSET). */
+  async update(req: UpdateRequest): Promise<DnsExchange> {
+    return this.exchange(updateMessage(0, req));
+  }
+
+  /** The answer records for `name`/`type` (class IN); NXDOMAIN rejects with DnsRcodeError. */
+  async query(name: string, type: number): Promise<DnsRecord[]> {
+    const { response } = await this.exchange(queryMessage(0, name, type));
+    return response.answers;
+  }
+
+  /**
+   * Sends `message` with a fresh random ID in place of its own (RFC 5452
+   * §9.2: IDs must not be guessable), and returns the answer.
+   */
+  async exchange(message: DnsMessage): Promise<DnsExchange> {
+    const withId = { ...message, header: { ...message.header, id: randomInt(0x10000) } };
+    const req = prepareRequest(withId, this.#key, this.#seconds(), this.#fudge);
+    if (req.bytes.length <= UDP_LIMIT) {
+      const response = await this.#udp(req);
+      if (response) return { response, transport: 'udp' };
+    }
+    return { response: await this.#tcp(req), transport: 'tcp' };
+  }
+
+  #seconds(): number {
+    return Math.floor(this.#clock.now() / 1000);
+  }
+
+  #where(): string {
+    return `${this.#server.address} port ${this.#server.port}`;
+  }
+
+  /** The answer, or undefined when it came back truncated. */
+  async #udp(req: PreparedRequest): Promise<DnsMessage | undefined> {
+    const socket = dgram.createSocket(net.isIPv6(this.#server.address) ? 'udp6' : 'udp4');
+    try {
+      return await new Promise<DnsMessage | undefined>((resolve, reject) => {
+        let attempt = 0;
+        let timer: NodeJS.Timeout | undefined;
+        // RFC 8945 §5.4: an answer that fails TSIG checks, or whose error
+        // cannot be authenticated, is discarded and the wait goes on until the
+        // try times out; that failure is what we report then, since it is the
+        // likeliest reason (a wrong key, a clock).
+        let signatureFailure: TsigError | undefined;
+        const finish = (fn: () => void) => {
+          clearTimeout(timer);
+          fn();
+        };
+        const send = () => {
+          attempt++;
+          socket.send(req.bytes, (err) => {
+            if (err) finish(() => reject(this.#unreachable(req, err)));
+          });
+          timer = setTimeout(onTimeout, this.#timeoutMs);
+        };
+        const onTimeout = () => {
+          if (signatureFailure) reject(signatureFailure);
+          else if (attempt < this.#attempts) send();
+          else reject(new DnsExchangeError('E_DNS_TIMEOUT', `${req.description}: no answer from ${this.#where()} after ${attempt} UDP tries of ${this.#timeoutMs} ms`));
+        };
+        socket.on('message', (data) => {
+          try {
+            const verdict = judgeResponse(req, data, this.#seconds());
+            if (verdict.kind === 'answer') finish(() => resolve(verdict.message));
+            else if (verdict.kind === 'truncated') finish(() => resolve(undefined));
+          } catch (err) {
+            if (err instanceof TsigError && !err.authenticated) signatureFailure = err;
+            else finish(() => reject(err));
+          }
+        });
+        // A connected UDP socket hears ICMP port unreachable as ECONNREFUSED.
+        socket.on('error', (err) => finish(() => reject(this.#unreachable(req, err))));
+        // Connected, so the kernel drops datagrams from any other address or port.
+        socket.connect(this.#server.port, this.#server.address, send);
+      });
+    } finally {
+      socket.close();
+    }
+  }
+
+  /** RFC 1035 §4.2.2: each message is preceded by its length in two bytes. */
+  async #tcp(req: PreparedRequest): Promise<DnsMessage> {
+    const socket = net.connect({ host: this.#server.address, port: this.#server.port });
+    try {
+      const data = await new Promise<Buffer>((resolve, reject) => {
+        let received = Buffer.alloc(0);
+        socket.setTimeout(this.#timeoutMs, () =>
+          reject(new DnsExchangeError('E_DNS_TIMEOUT', `${req.description}: no answer from ${this.#where()} over TCP within ${this.#timeoutMs} ms`)),
+        );
+        socket.on('error', (err) => reject(this.#unreachable(req, err)));
+        socket.on('data', (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          if (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0)) {
+            resolve(received.subarray(2, 2 + received.readUInt16BE(0)));
+          }
+        });
+        socket.on('end', () => reject(new DnsExchangeError('E_DNS_UNREACHABLE', `${req.description}: ${this.#where()} closed the TCP connection before answering`)));
+        const length = Buffer.allocUnsafe(2);
+        length.writeUInt16BE(req.bytes.length, 0);
+        socket.write(Buffer.concat([length, req.bytes]));
+      });
+      const verdict = judgeResponse(req, data, this.#seconds());
+      // Over TCP nobody else can answer: anything but the answer is an error.
+      if (verdict.kind === 'foreign') throw new DnsExchangeError('E_DNS_BAD_RESPONSE', `${req.description}: ${this.#where()} answered over TCP with ${verdict.reason}`);
+      if (verdict.kind === 'truncated') throw new DnsExchangeError('E_DNS_BAD_RESPONSE', `${req.description}: ${this.#where()} truncated its answer over TCP`);
+      return verdict.message;
+    } finally {
+      socket.destroy();
+    }
+  }
+
+  #unreachable(req: PreparedRequest, err: Error): DnsExchangeError {
+    return new DnsExchangeError('E_DNS_UNREACHABLE', `${req.description}: ${this.#where()}: ${err.message}`, { cause: err });
+  }
+}

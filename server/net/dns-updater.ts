@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from '../core/logger.ts';
+import type { UpdateOutcome } from '../ddns/conflict-resolution.ts';
+import type { DdnsZoneConfig, TsigKeyConfig } from '../ddns/ddns-config.ts';
+import type { DnsUpdater } from '../ddns/ddns-worker.ts';
+import { DnsRcodeError } from '../ddns/dns-rcode-error.ts';
+import { isTsigAlgorithm, type TsigKey } from '../ddns/tsig.ts';
+import type { UpdateRequest } from '../ddns/update-request.ts';
+import { LeaseholdError } from '../errors.ts';
+import { DnsClient } from './dns-client.ts';
+
+export class DdnsKeyError extends LeaseholdError {
+  readonly code = 'E_DDNS_KEY';
+}
+
+/** The RCODEs conflict resolution reasons about (RFC 2136 §2.4); any other failure is `failed`. */
+const PREREQUISITE_OUTCOMES: Readonly<Record<string, UpdateOutcome>> = {
+  NXDOMAIN: 'nxdomain',
+  YXDOMAIN: 'yxdomain',
+  NXRRSET: 'nxrrset',
+  YXRRSET: 'yxrrset',
+};
+
+/**
+ * Sends updates to a zone's servers in order, the primary first (RFC 2136
+ * §4), with the zone's TSIG key; keys with a `secretFile` are read once, at
+ * start-up, so a missing file is a start-up error, not a silent failure.
+ */
+export function createDnsUpdater(zones: readonly DdnsZoneConfig[], logger: Logger): DnsUpdater {
+  const clients = new Map<string, DnsClient[]>();
+  for (const zone of zones) {
+    const key = zone.key ? loadKey(zone.key, zone.name) : undefined;
+    clients.set(zone.name, zone.servers.map((server) => new DnsClient({ server, key })));
+  }
+  return {
+    async update(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateOutcome> {
+      for (const client of clients.get(zone.name) ?? []) {
+        try {
+          await client.update(req);
+          return 'success';
+        } catch (err) {
+          if (err instanceof DnsRcodeError && err.rcodeName && PREREQUISITE_OUTCOMES[err.rcodeName]) {
+            return PREREQUISITE_OUTCOMES[err.rcodeName];
+          }
+          logger.warn('ddns-update-failed', { zone: zone.name, err });
+        }
+      }
+      return 'failed';
+    },
+  };
+}
+
+function loadKey(key: TsigKeyConfig, zone: string): TsigKey {
+  let secret = key.secret;
+  if (secret === undefined && key.secretFile !== undefined) {
+    try {
+      secret = readFileSync(key.secretFile, 'utf8').trim();
+    } catch (err) {
+      throw new DdnsKeyError(`ddns zone ${zone}: cannot read key secret file ${key.secretFile}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (!secret) throw new DdnsKeyError(`ddns zone ${zone}: key ${key.name} has no secret`);
+  if (!isTsigAlgorithm(key.algorithm)) throw new DdnsKeyError(`ddns zone ${zone}: key ${key.name}: algorithm ${key.algorithm} is not supported`);
+  return { name: key.name, algorithm: key.algorithm, secret: Buffer.from(secret, 'base64') };
+}

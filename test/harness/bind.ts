@@ -1,0 +1,176 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseTsigKeyFile } from '../../server/ddns/tsig-key-file.ts';
+import type { TsigAlgorithm, TsigKey } from '../../server/ddns/tsig.ts';
+import { execIn, type Host } from './netns.ts';
+import { pollUntil } from './poll.ts';
+import type { TrackedProcess } from './tracked-process.ts';
+
+/** A zone BIND serves: SOA and NS are added; `records` are more zone-file lines (relative names allowed). */
+export interface BindZone {
+  name: string;
+  records?: string[];
+}
+
+export interface BindKeySpec {
+  name: string;
+  algorithm: TsigAlgorithm;
+}
+
+export interface BindOptions {
+  /** Default: `LEASEHOLD_TEST_ZONES`. */
+  zones?: BindZone[];
+  /** The key every zone accepts updates with (default `leasehold-key`, hmac-sha256). */
+  keyName?: string;
+  algorithm?: TsigAlgorithm;
+  /** More keys every zone accepts updates with (another algorithm, another name). */
+  extraKeys?: BindKeySpec[];
+  port?: number;
+}
+
+export const STATIC_ADDRESS = '198.18.0.99';
+
+/**
+ * The lab's zones (docs/ARCHITECTURE.md, "The lab"): forward, the v4
+ * reverse zone of 198.18.0.0/16 and the nibble zone of fd00:198:18::/64,
+ * each with a static record that DDNS must never touch.
+ */
+export const LEASEHOLD_TEST_ZONES: readonly BindZone[] = [
+  { name: 'leasehold.test', records: [`static A ${STATIC_ADDRESS}`] },
+  { name: '18.198.in-addr.arpa', records: ['99.0 PTR static.leasehold.test.'] },
+  { name: '8.1.0.0.8.9.1.0.0.0.d.f.ip6.arpa' },
+];
+
+const NS_NAME = 'ns.leasehold.test.';
+
+function zoneFile(zone: BindZone, nsAddress: string): string {
+  const lines = [
+    '$TTL 60',
+    `@ IN SOA ${NS_NAME} hostmaster.leasehold.test. 1 3600 600 86400 60`,
+    `@ IN NS ${NS_NAME}`,
+    // The name server's own address, where it is in the zone.
+    ...(zone.name === 'leasehold.test' ? [`ns IN A ${nsAddress}`] : []),
+    ...(zone.records ?? []),
+  ];
+  return `$ORIGIN ${zone.name}.\n${lines.join('\n')}\n`;
+}
+
+function namedConf(dir: string, address: string, port: number, zones: readonly BindZone[], keys: readonly TsigKey[]): string {
+  const allow = keys.map((k) => `key "${k.name}";`).join(' ');
+  return `options {
+  directory "${dir}";
+  pid-file "${join(dir, 'named.pid')}";
+  session-keyfile "${join(dir, 'session.key')}";
+  managed-keys-directory "${dir}";
+  listen-on port ${port} { ${address}; 127.0.0.1; };
+  listen-on-v6 { none; };
+  recursion no;
+  notify no;
+  dnssec-validation no;
+  allow-query { any; };
+};
+controls { };
+include "${join(dir, 'keys.conf')}";
+${zones.map((z) => `zone "${z.name}" { type primary; file "${z.name}.zone"; allow-update { ${allow} }; };`).join('\n')}
+`;
+}
+
+/**
+ * BIND 9 (`named -g`, foreground) in a test namespace, with its own config,
+ * zones, journals and PID file in a directory inside the segment's temp dir.
+ * The segment's teardown stops it if the test does not.
+ */
+export class BindServer {
+  #process: TrackedProcess | undefined;
+
+  constructor(
+    readonly host: Host,
+    /** Address named listens on (besides 127.0.0.1). */
+    readonly address: string,
+    readonly port: number,
+    readonly dir: string,
+    /** Every key the zones accept updates with; `key` is the first. */
+    readonly keys: readonly TsigKey[],
+    readonly zones: readonly BindZone[],
+  ) {}
+
+  get key(): TsigKey {
+    return this.keys[0];
+  }
+
+  get process(): TrackedProcess {
+    if (!this.#process) throw new Error('named was never started');
+    return this.#process;
+  }
+
+  async start(): Promise<void> {
+    if (this.#process?.running) throw new Error('named is already running');
+    const child = this.host.segment.spawnIn(this.host.netns, ['named', '-g', '-4', '-c', join(this.dir, 'named.conf')], {
+      label: `named@${this.host.netns}`,
+      cwd: this.dir,
+    });
+    this.#process = child;
+    const zone = this.zones[0].name;
+    await pollUntil(`named to answer SOA ${zone}`, async () => {
+      if (!child.running) throw new Error(`named exited before answering\n${child.tail()}`);
+      return (await this.dig(zone, 'SOA').catch(() => [])).length > 0;
+    }, { timeoutMs: 20_000, intervalMs: 100, describe: () => child.tail() });
+  }
+
+  /** SIGTERM: named writes its journals and exits. */
+  async stop(): Promise<void> {
+    const child = this.#process;
+    if (!child?.running) return;
+    const status = await child.stop(5000);
+    if (status.code !== 0) throw new Error(`named did not stop cleanly on SIGTERM: ${JSON.stringify(status)}\n${child.tail()}`);
+  }
+
+  /** SIGKILL: what a crash leaves (journals as far as they were written). */
+  async kill(): Promise<void> {
+    await this.#process?.kill9();
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+
+  /** `dig +short` from inside the namespace: one string per answer record, in presentation form. */
+  async dig(name: string, type: string, options: { tcp?: boolean } = {}): Promise<string[]> {
+    const { stdout } = await execIn(this.host.netns, [
+      'dig', `@${this.address}`, '-p', String(this.port), '+short', '+time=2', '+tries=1', ...(options.tcp ? ['+tcp'] : []), name, type,
+    ]);
+    return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
+  }
+}
+
+async function generateKey(host: Host, spec: BindKeySpec): Promise<{ text: string; key: TsigKey }> {
+  const { stdout } = await execIn(host.netns, ['tsig-keygen', '-a', spec.algorithm, spec.name]);
+  const [key] = parseTsigKeyFile(stdout, `tsig-keygen ${spec.name}`);
+  return { text: stdout, key };
+}
+
+/**
+ * Starts named on `host` (which needs a static IPv4 address) and resolves
+ * once it answers SOA for its first zone. Keys come from `tsig-keygen`, run
+ * at start; every zone accepts updates signed by any of them.
+ */
+export async function startBind(host: Host, options: BindOptions = {}): Promise<BindServer> {
+  const address = host.ipv4?.split('/')[0];
+  if (!address) throw new Error(`host ${host.name} has no static IPv4 address for named`);
+  const port = options.port ?? 53;
+  const zones = options.zones ?? LEASEHOLD_TEST_ZONES;
+  const specs = [
+    { name: options.keyName ?? 'leasehold-key', algorithm: options.algorithm ?? 'hmac-sha256' },
+    ...(options.extraKeys ?? []),
+  ];
+  const dir = await mkdtemp(join(host.segment.tmpDir, 'named-'));
+  const generated = await Promise.all(specs.map((spec) => generateKey(host, spec)));
+  await writeFile(join(dir, 'keys.conf'), generated.map((g) => g.text).join(''));
+  await Promise.all(zones.map((z) => writeFile(join(dir, `${z.name}.zone`), zoneFile(z, address))));
+  const keys = generated.map((g) => g.key);
+  await writeFile(join(dir, 'named.conf'), namedConf(dir, address, port, zones, keys));
+  const server = new BindServer(host, address, port, dir, keys, zones);
+  await server.start();
+  return server;
+}

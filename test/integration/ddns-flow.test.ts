@@ -1,0 +1,154 @@
+// The whole DDNS flow with real parts: busybox udhcpc and ISC dhclient get
+// leases from the server, which publishes them in a real BIND with
+// TSIG-signed RFC 2136 updates guarded by DHCID records, and withdraws them
+// when the lease ends. Checked with dig, as an operator would.
+import test, { type ExecutionContext } from 'ava';
+import { writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startBind, type BindServer } from '../harness/bind.ts';
+import { startDhclient, startUdhcpc } from '../harness/clients.ts';
+import { sweepAround, useSegment } from '../harness/fixture.ts';
+import type { Host, Segment } from '../harness/netns.ts';
+import { pollUntil } from '../harness/poll.ts';
+import type { TrackedProcess } from '../harness/tracked-process.ts';
+
+const PREFIX = 'lt-dd';
+sweepAround(test, PREFIX);
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const SERVER_IP = '198.18.0.1';
+const DNS_IP = '198.18.0.2';
+const SLAAC_PREFIX = 'fd00:198:18::/64';
+
+interface Lab {
+  segment: Segment;
+  bind: BindServer;
+  server: TrackedProcess;
+  startServer(): Promise<TrackedProcess>;
+}
+
+async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}): Promise<Lab> {
+  const segment = await useSegment(t, PREFIX);
+  const dnsHost = await segment.addHost('dns', { ipv4: `${DNS_IP}/16` });
+  const srvHost = await segment.addHost('srv', { ipv4: `${SERVER_IP}/16` });
+  const bind = await startBind(dnsHost);
+  const key = { name: bind.key.name, algorithm: bind.key.algorithm, secret: bind.key.secret.toString('base64') };
+  const config = {
+    interfaces: [{ name: 'eth0', address: SERVER_IP }],
+    subnets: [
+      {
+        id: 'lab',
+        subnet: '198.18.0.0/16',
+        interface: 'eth0',
+        pools: [{ start: '198.18.1.10', end: '198.18.1.200' }],
+        leaseTime: 600,
+        options: { routers: [SERVER_IP], dnsServers: [DNS_IP] },
+        ddns: { domain: 'leasehold.test', defaultApp: 'lab', slaacPrefix: SLAAC_PREFIX },
+      },
+    ],
+    leaseStore: { type: 'sqlite', path: join(segment.tmpDir, 'leases.db') },
+    log: { level: 'debug' },
+    ddns: {
+      zones: bind.zones.map((z) => ({ name: z.name, servers: [{ address: DNS_IP }], key })),
+      retry: { initialMs: 200, maxMs: 1000 },
+      ...extra,
+    },
+  };
+  const configPath = join(segment.tmpDir, 'leasehold.json');
+  await writeFile(configPath, JSON.stringify(config));
+  const startServer = async () => {
+    const child = segment.spawnIn(srvHost.netns, ['node', '--import=tsx', 'server/cli/main.ts', '--config', configPath], { cwd: REPO_ROOT });
+    await child.waitForOutput(/"event":"ready"/, 30_000);
+    return child;
+  };
+  const result: Lab = { segment, bind, server: await startServer(), startServer };
+  return result;
+}
+
+/** Polls dig until the answer for name/type is `want` (sorted lines); [] means "no such record". */
+async function expectDns(t: ExecutionContext, bind: BindServer, name: string, type: string, want: string[], timeoutMs = 10_000): Promise<void> {
+  let last: string[] = [];
+  await pollUntil(`${name} ${type} = [${want.join(', ')}]`, async () => {
+    last = (await bind.dig(name, type)).sort();
+    return JSON.stringify(last) === JSON.stringify([...want].sort());
+  }, { timeoutMs, intervalMs: 100, describe: () => `dig says [${last.join(', ')}]` });
+  t.pass(`${name} ${type} = [${want.join(', ')}]`);
+}
+
+function reverseV4(ip: string): string {
+  return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
+}
+
+/** The EUI-64 address (RFC 4291 Appendix A) of `mac` in fd00:198:18::/64, as dig prints it. */
+function slaac(mac: string): string {
+  const b = mac.split(':').map((h) => parseInt(h, 16));
+  b[0] ^= 0x02;
+  const groups = [(b[0] << 8) | b[1], (b[2] << 8) | 0xff, (0xfe << 8) | b[3], (b[4] << 8) | b[5]];
+  return `fd00:198:18:0:${groups.map((g) => g.toString(16)).join(':')}`;
+}
+
+async function addClient(segment: Segment, name: string): Promise<Host> {
+  return segment.addHost(name);
+}
+
+test('udhcpc: A, AAAA, PTR and DHCID appear after the ACK and go with the RELEASE', async (t) => {
+  const { segment, bind, server } = await lab(t);
+  const host = await addClient(segment, 'c1');
+  const client = await startUdhcpc(host, { hostname: 'web1' });
+  const bound = await client.waitFor('bound');
+  const fqdn = 'web1.lab.leasehold.test';
+  await expectDns(t, bind, fqdn, 'A', [bound.ip]);
+  await expectDns(t, bind, fqdn, 'AAAA', [slaac(host.mac)]);
+  await expectDns(t, bind, reverseV4(bound.ip), 'PTR', [`${fqdn}.`]);
+  t.is((await bind.dig(fqdn, 'DHCID')).length, 1, 'the name is guarded by a DHCID');
+
+  client.release();
+  await expectDns(t, bind, fqdn, 'A', []);
+  await expectDns(t, bind, fqdn, 'AAAA', []);
+  await expectDns(t, bind, fqdn, 'DHCID', []);
+  await expectDns(t, bind, reverseV4(bound.ip), 'PTR', []);
+  t.regex(server.output, /"event":"ddns-updated"/);
+});
+
+test('dhclient with a partial client FQDN "db1.web" is published as db1.web.leasehold.test', async (t) => {
+  const { segment, bind } = await lab(t);
+  const client = await startDhclient(await addClient(segment, 'c2'), { fqdn: 'db1.web' });
+  const bound = await client.waitFor('BOUND');
+  await expectDns(t, bind, 'db1.web.leasehold.test', 'A', [bound.new_ip_address]);
+});
+
+test('a second client asking for a name in use does not get it; the first keeps it', async (t) => {
+  const { segment, bind, server } = await lab(t);
+  const first = await startUdhcpc(await addClient(segment, 'c3'), { hostname: 'shared' });
+  const a = await first.waitFor('bound');
+  await expectDns(t, bind, 'shared.lab.leasehold.test', 'A', [a.ip]);
+  const second = await startUdhcpc(await addClient(segment, 'c4'), { hostname: 'shared' });
+  const b = await second.waitFor('bound');
+  t.not(a.ip, b.ip);
+  await server.waitForOutput(/"event":"ddns-conflict"/, 10_000);
+  await expectDns(t, bind, 'shared.lab.leasehold.test', 'A', [a.ip]);
+  await expectDns(t, bind, reverseV4(b.ip), 'PTR', [], 2000);
+});
+
+test('with BIND down, changes wait in the queue and are sent when it returns', async (t) => {
+  const { segment, bind } = await lab(t);
+  await bind.stop();
+  const client = await startUdhcpc(await addClient(segment, 'c5'), { hostname: 'patient' });
+  const bound = await client.waitFor('bound');
+  await bind.start();
+  await expectDns(t, bind, 'patient.lab.leasehold.test', 'A', [bound.ip], 15_000);
+});
+
+test('a server killed with SIGKILL resumes its queue after restart: no change lost', async (t) => {
+  const l = await lab(t);
+  await l.bind.stop();
+  const client = await startUdhcpc(await addClient(l.segment, 'c6'), { hostname: 'survivor' });
+  const bound = await client.waitFor('bound');
+  l.server.signal('SIGKILL');
+  await l.server.exited;
+  await l.bind.start();
+  const restarted = await l.startServer();
+  await restarted.waitForOutput(/"event":"ddns-queue-resumed"/, 10_000);
+  await expectDns(t, l.bind, 'survivor.lab.leasehold.test', 'A', [bound.ip], 15_000);
+});
