@@ -117,7 +117,6 @@ export class DdnsWorker {
       this.#timers.delete(fqdn);
       void this.#drain(fqdn);
     }, delay);
-    timer.unref();
     this.#timers.set(fqdn, timer);
   }
 
