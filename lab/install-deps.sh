@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   iproute2 procps psmisc
   busybox-static udhcpc isc-dhcp-client isc-dhcp-relay
-  kea-dhcp4-server kea-admin
+  kea-dhcp4-server kea-admin kea-dhcp-ddns-server
   bind9 bind9-utils bind9-dnsutils
   ndisc6 radvd tshark arping
   python3 make g++
@@ -24,7 +24,7 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # Debian starts these daemons on install; the lab and tests run their own.
-for svc in kea-dhcp4-server named bind9 radvd isc-dhcp-relay; do
+for svc in kea-dhcp4-server kea-dhcp-ddns-server named bind9 radvd isc-dhcp-relay; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

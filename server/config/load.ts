@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { reasonOf } from '../errors.ts';
 import type { ServerConfig } from './config.ts';
@@ -28,10 +28,26 @@ export function loadConfigFile(path: string): ServerConfig {
     const reason = reasonOf(err).replace(/:$/, '');
     throw new ConfigError([{ path: '', problem: `cannot parse: ${reason}` }], path, { cause: err });
   }
+  let config: ServerConfig;
   try {
-    return validateConfig(raw);
+    config = validateConfig(raw);
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError(err.issues, path);
     throw err;
   }
+  return resolveRelativeToConfig(config, dirname(path));
+}
+
+/**
+ * A key file named relatively lives beside the config (so the lab can keep
+ * its generated key next to its copy of the config), not in whatever
+ * directory the server happened to start from.
+ */
+function resolveRelativeToConfig(config: ServerConfig, dir: string): ServerConfig {
+  for (const zone of config.ddns?.zones ?? []) {
+    if (zone.key?.secretFile !== undefined && !isAbsolute(zone.key.secretFile)) {
+      zone.key.secretFile = resolve(dir, zone.key.secretFile);
+    }
+  }
+  return config;
 }

@@ -4,9 +4,10 @@ import type { UpdateOutcome } from '../ddns/conflict-resolution.ts';
 import type { DdnsZoneConfig, TsigKeyConfig } from '../ddns/ddns-config.ts';
 import type { DnsUpdater } from '../ddns/ddns-worker.ts';
 import { DnsRcodeError } from '../ddns/dns-rcode-error.ts';
-import { isTsigAlgorithm, type TsigKey } from '../ddns/tsig.ts';
+import type { TsigKey } from '../ddns/tsig.ts';
+import { parseTsigKeyFile } from '../ddns/tsig-key-file.ts';
 import type { UpdateRequest } from '../ddns/update-request.ts';
-import { LeaseholdError } from '../errors.ts';
+import { LeaseholdError, reasonOf } from '../errors.ts';
 import { DnsClient } from './dns-client.ts';
 
 export class DdnsKeyError extends LeaseholdError {
@@ -50,16 +51,26 @@ export function createDnsUpdater(zones: readonly DdnsZoneConfig[], logger: Logge
   };
 }
 
+/** The zone's key: inline, or the `key` statement of that name in a tsig-keygen file. */
 function loadKey(key: TsigKeyConfig, zone: string): TsigKey {
-  let secret = key.secret;
-  if (secret === undefined && key.secretFile !== undefined) {
-    try {
-      secret = readFileSync(key.secretFile, 'utf8').trim();
-    } catch (err) {
-      throw new DdnsKeyError(`ddns zone ${zone}: cannot read key secret file ${key.secretFile}: ${(err as Error).message}`, { cause: err });
-    }
+  if (key.secretFile === undefined) {
+    return { name: key.name, algorithm: key.algorithm, secret: Buffer.from(key.secret ?? '', 'base64') };
   }
-  if (!secret) throw new DdnsKeyError(`ddns zone ${zone}: key ${key.name} has no secret`);
-  if (!isTsigAlgorithm(key.algorithm)) throw new DdnsKeyError(`ddns zone ${zone}: key ${key.name}: algorithm ${key.algorithm} is not supported`);
-  return { name: key.name, algorithm: key.algorithm, secret: Buffer.from(secret, 'base64') };
+  let text: string;
+  try {
+    text = readFileSync(key.secretFile, 'utf8');
+  } catch (err) {
+    throw new DdnsKeyError(`ddns zone ${zone}: cannot read key file ${key.secretFile}: ${reasonOf(err)}`, { cause: err });
+  }
+  let found: TsigKey | undefined;
+  try {
+    found = parseTsigKeyFile(text, key.secretFile).find((k) => k.name === key.name);
+  } catch (err) {
+    throw new DdnsKeyError(`ddns zone ${zone}: ${reasonOf(err)}`, { cause: err });
+  }
+  if (!found) throw new DdnsKeyError(`ddns zone ${zone}: key file ${key.secretFile} has no key "${key.name}"`);
+  if (found.algorithm !== key.algorithm) {
+    throw new DdnsKeyError(`ddns zone ${zone}: key "${key.name}" is ${found.algorithm} in ${key.secretFile}, but the config says ${key.algorithm}`);
+  }
+  return found;
 }

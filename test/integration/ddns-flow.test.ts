@@ -28,12 +28,13 @@ interface Lab {
   startServer(): Promise<TrackedProcess>;
 }
 
-async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}): Promise<Lab> {
+async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}, keyOverride?: object): Promise<Lab> {
   const segment = await useSegment(t, PREFIX);
   const dnsHost = await segment.addHost('dns', { ipv4: `${DNS_IP}/16` });
   const srvHost = await segment.addHost('srv', { ipv4: `${SERVER_IP}/16` });
   const bind = await startBind(dnsHost);
-  const key = { name: bind.key.name, algorithm: bind.key.algorithm, secret: bind.key.secret.toString('base64') };
+  // The key file tsig-keygen wrote for BIND, read by the server as an operator would configure it.
+  const key = keyOverride ?? { name: bind.key.name, algorithm: bind.key.algorithm, secretFile: join(bind.dir, 'keys.conf') };
   const config = {
     interfaces: [{ name: 'eth0', address: SERVER_IP }],
     subnets: [
@@ -151,4 +152,14 @@ test('a server killed with SIGKILL resumes its queue after restart: no change lo
   const restarted = await l.startServer();
   await restarted.waitForOutput(/"event":"ddns-queue-resumed"/, 10_000);
   await expectDns(t, l.bind, 'survivor.lab.leasehold.test', 'A', [bound.ip], 15_000);
+});
+
+test('a wrong TSIG key: a clear error in the log, and no change in DNS', async (t) => {
+  const { segment, bind, server } = await lab(t, {}, { name: 'leasehold-key', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 7).toString('base64') });
+  const client = await startUdhcpc(await addClient(segment, 'c7'), { hostname: 'intruder' });
+  await client.waitFor('bound');
+  const failure = await server.waitForOutput(/"event":"ddns-update-failed".*"code":"(E_\w+)"/, 15_000);
+  t.regex(failure[1], /E_(TSIG|DNS)_\w+/);
+  t.regex(server.output, /BADSIG|BADKEY|NOTAUTH/);
+  await expectDns(t, bind, 'intruder.lab.leasehold.test', 'A', [], 1000);
 });
