@@ -12,7 +12,9 @@ import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '
 import { Counters } from './counters.ts';
 import { DdnsWorker } from '../ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../ddns/name-registrar.ts';
-import { createDnsUpdater } from '../net/dns-updater.ts';
+import { createDnsServices } from '../net/dns-updater.ts';
+import { reconcile, type ReconcileTarget } from '../ddns/reconciler.ts';
+import type { Lease } from '../leases/lease.ts';
 
 export interface RunningDhcp4Server {
   readonly engine: Dhcp4Engine;
@@ -120,12 +122,21 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
   reclaimTimer.unref();
   await reclaim();
 
+  // Once at start (not awaited: BIND may be down, and DHCP must not wait for
+  // it), then on the configured interval.
+  const snapshot = () => [...engine.table.all()];
+  const reconcileSeconds = config.ddns?.reconcileIntervalSeconds ?? 0;
+  const reconcileTimer = ddns && reconcileSeconds > 0 ? setInterval(() => void ddns.reconcileNow(snapshot), reconcileSeconds * 1000) : undefined;
+  reconcileTimer?.unref();
+  void ddns?.reconcileNow(snapshot);
+
   return {
     engine,
     ddnsWorker: ddns?.worker,
     counters,
     async stop() {
       clearInterval(reclaimTimer);
+      clearInterval(reconcileTimer);
       draining = true;
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await transport.close();
@@ -140,12 +151,31 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
  * kept across a restart, and the registrar numbers new changes after it.
  */
 function startDdns(config: ServerConfig, store: LeaseStore, clock: Clock, logger: Logger, counters: Counters) {
-  if (!config.ddns?.enabled) return undefined;
-  const worker = new DdnsWorker({ ddns: config.ddns, store, updater: createDnsUpdater(config.ddns.zones, logger), logger, clock, counters });
+  const ddns = config.ddns;
+  if (!ddns?.enabled) return undefined;
+  const { updater, lookup } = createDnsServices(ddns.zones, logger);
+  const worker = new DdnsWorker({ ddns, store, updater, logger, clock, counters });
   const queued = store.loadDnsQueue();
   const lastSeq = queued.reduce((max, c) => Math.max(max, c.seq), 0);
-  const registrar = new DdnsRegistrar(config.ddns, () => clock.now(), lastSeq, (changes) => worker.enqueue(changes));
+  const registrar = new DdnsRegistrar(ddns, () => clock.now(), lastSeq, (changes) => worker.enqueue(changes));
   if (queued.length > 0) logger.info('ddns-queue-resumed', { pending: queued.length });
   worker.enqueue(queued);
-  return { worker, registrar };
+  const target: ReconcileTarget = {
+    hasPending: (fqdn) => worker.hasPending(fqdn),
+    changeFor: (action, lease) => registrar.changeFor(action, lease),
+    async enqueue(changes) {
+      await store.commit({ enqueue: changes });
+      worker.enqueue(changes);
+    },
+  };
+  /** One pass over a snapshot of the table; never two at once. */
+  let running: Promise<void> | undefined;
+  const reconcileNow = (leases: () => Lease[]) => {
+    running ??= reconcile(leases(), ddns, lookup, target, logger, clock.now())
+      .then((report) => logger.info('ddns-reconciled', { ...report }))
+      .catch((err) => logger.error('ddns-reconcile-failed', { err }))
+      .finally(() => (running = undefined));
+    return running;
+  };
+  return { worker, registrar, reconcileNow };
 }

@@ -78,7 +78,7 @@ const OPTION_FIELDS = [
 const ROUTE_FIELDS = ['destination', 'router'] as const;
 const RESERVATION_FIELDS = ['hwAddress', 'clientId', 'ip', 'hostname'] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
-const DDNS_FIELDS = ['enabled', 'zones', 'conflictResolution', 'ttl', 'onRefusedName', 'updateOnRenew', 'retry'] as const;
+const DDNS_FIELDS = ['enabled', 'zones', 'conflictResolution', 'ttl', 'onRefusedName', 'updateOnRenew', 'retry', 'reconcileIntervalSeconds'] as const;
 const DDNS_ZONE_FIELDS = ['name', 'servers', 'key'] as const;
 const DNS_SERVER_FIELDS = ['address', 'port'] as const;
 const TSIG_KEY_FIELDS = ['name', 'algorithm', 'secret', 'secretFile'] as const;
@@ -451,6 +451,8 @@ function readDdns(f: FieldReader, value: unknown, path: string): DdnsConfig | un
       f.field(m, 'onRefusedName', path, (v, p) => f.oneOf(v, p, REFUSED_NAME_POLICIES)) ?? DDNS_DEFAULTS.onRefusedName,
     updateOnRenew: f.field(m, 'updateOnRenew', path, (v, p) => readBoolean(f, v, p)) ?? DDNS_DEFAULTS.updateOnRenew,
     retry: readDdnsRetry(f, m.retry, at(path, 'retry')),
+    reconcileIntervalSeconds:
+      f.field(m, 'reconcileIntervalSeconds', path, (v, p) => f.integer(v, p, 0, 86400)) ?? DDNS_DEFAULTS.reconcileIntervalSeconds,
   }) as DdnsConfig;
 }
 

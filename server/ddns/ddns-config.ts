@@ -49,6 +49,8 @@ export interface DdnsConfig {
   updateOnRenew: boolean;
   /** Back-off between attempts of an update that could not be made (server down, refused). */
   retry: { initialMs: number; maxMs: number };
+  /** Seconds between comparisons of the lease table with DNS (reconciler.ts), also run at start; 0 = only at start. */
+  reconcileIntervalSeconds: number;
 }
 
 export interface DdnsZoneConfig {
@@ -106,6 +108,7 @@ export const DDNS_DEFAULTS = {
   onRefusedName: 'generate' as RefusedNamePolicy,
   updateOnRenew: false,
   retry: { initialMs: 1000, maxMs: 60_000 },
+  reconcileIntervalSeconds: 300,
   dnsPort: 53,
   // RFC 8945 §6: the one algorithm every implementation must support.
   tsigAlgorithm: 'hmac-sha256' as TsigAlgorithm,

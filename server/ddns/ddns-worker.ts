@@ -62,6 +62,10 @@ export class DdnsWorker {
     }
   }
 
+  hasPending(fqdn: string): boolean {
+    return (this.#queues.get(fqdn)?.length ?? 0) > 0;
+  }
+
   get pending(): number {
     let n = 0;
     for (const q of this.#queues.values()) n += q.length;

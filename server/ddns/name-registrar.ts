@@ -54,21 +54,23 @@ export class DdnsRegistrar implements NameRegistrar {
     if (unchanged && !this.ddns.updateOnRenew) return { lease: registered, enqueue: [], reply };
     const enqueue: DnsChange[] = [];
     if (stillOurs?.fqdn !== undefined && stillOurs.fqdn !== registered.fqdn) enqueue.push(...this.onUnbind(stillOurs));
-    const leaseSeconds = Math.round((registered.expiresAt - registered.grantedAt) / 1000);
-    enqueue.push(this.#change('add', registered, ddnsTtl(leaseSeconds, this.ddns.ttl)));
+    enqueue.push(this.changeFor('add', registered));
     return { lease: registered, enqueue, reply };
   }
 
   onUnbind(lease: Lease): DnsChange[] {
-    return lease.fqdn === undefined ? [] : [this.#change('remove', lease, 0)];
+    return lease.fqdn === undefined ? [] : [this.changeFor('remove', lease)];
   }
 
   committed(changes: DnsChange[]): void {
     this.onCommitted(changes);
   }
 
-  #change(action: DnsChange['action'], lease: Lease & { fqdn?: string }, ttl: number): DnsChange {
+  /** The queue entry that publishes (or withdraws) `lease.fqdn` for this lease; the TTL is RFC 4702 §5's. */
+  changeFor(action: DnsChange['action'], lease: Lease): DnsChange {
     const fqdn = lease.fqdn as string;
+    const leaseSeconds = Math.round((lease.expiresAt - lease.grantedAt) / 1000);
+    const ttl = action === 'add' ? ddnsTtl(leaseSeconds, this.ddns.ttl) : 0;
     return {
       seq: ++this.#lastSeq,
       action,

@@ -3,10 +3,13 @@ import type { Logger } from '../core/logger.ts';
 import type { UpdateOutcome } from '../ddns/conflict-resolution.ts';
 import type { DdnsZoneConfig, TsigKeyConfig } from '../ddns/ddns-config.ts';
 import type { DnsUpdater } from '../ddns/ddns-worker.ts';
+import type { DnsLookup } from '../ddns/reconciler.ts';
+import { RECORD_TYPE_NUMBERS, fromRdata } from '../ddns/record-data.ts';
+import { findZone } from '../ddns/reverse-names.ts';
 import { DnsRcodeError } from '../ddns/dns-rcode-error.ts';
 import type { TsigKey } from '../ddns/tsig.ts';
 import { parseTsigKeyFile } from '../ddns/tsig-key-file.ts';
-import type { UpdateRequest } from '../ddns/update-request.ts';
+import type { RecordType, UpdateRequest } from '../ddns/update-request.ts';
 import { LeaseholdError, reasonOf } from '../errors.ts';
 import { DnsClient } from './dns-client.ts';
 
@@ -23,17 +26,18 @@ const PREREQUISITE_OUTCOMES: Readonly<Record<string, UpdateOutcome>> = {
 };
 
 /**
- * Sends updates to a zone's servers in order, the primary first (RFC 2136
- * §4), with the zone's TSIG key; keys with a `secretFile` are read once, at
- * start-up, so a missing file is a start-up error, not a silent failure.
+ * Talks to each zone's servers in order, the primary first (RFC 2136 §4),
+ * with the zone's TSIG key: updates for the worker, lookups for the
+ * reconciler. Keys with a `secretFile` are read once, at start-up, so a
+ * missing file is a start-up error, not a silent failure.
  */
-export function createDnsUpdater(zones: readonly DdnsZoneConfig[], logger: Logger): DnsUpdater {
+export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logger): { updater: DnsUpdater; lookup: DnsLookup } {
   const clients = new Map<string, DnsClient[]>();
   for (const zone of zones) {
     const key = zone.key ? loadKey(zone.key, zone.name) : undefined;
     clients.set(zone.name, zone.servers.map((server) => new DnsClient({ server, key })));
   }
-  return {
+  const updater: DnsUpdater = {
     async update(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateOutcome> {
       for (const client of clients.get(zone.name) ?? []) {
         try {
@@ -49,6 +53,22 @@ export function createDnsUpdater(zones: readonly DdnsZoneConfig[], logger: Logge
       return 'failed';
     },
   };
+  const lookup: DnsLookup = {
+    async lookup(name: string, type: RecordType): Promise<string[] | undefined> {
+      const zone = findZone(name, zones);
+      for (const client of zone ? (clients.get(zone.name) ?? []) : []) {
+        try {
+          const answers = await client.query(name, RECORD_TYPE_NUMBERS[type]);
+          return answers.filter((rr) => rr.type === RECORD_TYPE_NUMBERS[type]).map((rr) => fromRdata(type, rr.rdata, 'answer', 0).data);
+        } catch (err) {
+          if (err instanceof DnsRcodeError && err.rcodeName === 'NXDOMAIN') return [];
+          logger.debug('ddns-lookup-failed', { name, type, err });
+        }
+      }
+      return undefined;
+    },
+  };
+  return { updater, lookup };
 }
 
 /** The zone's key: inline, or the `key` statement of that name in a tsig-keygen file. */

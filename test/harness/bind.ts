@@ -142,6 +142,17 @@ export class BindServer {
     ]);
     return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
   }
+
+  /**
+   * Changes the zone behind our back, as an operator (or an accident) would:
+   * BIND's own `nsupdate`, signed with the first key, one command per line
+   * (`update add name ttl type data`, `update delete name type`…).
+   */
+  async nsupdate(commands: string[]): Promise<void> {
+    const script = join(this.dir, `nsupdate-${Date.now()}.txt`);
+    await writeFile(script, [`server ${this.address} ${this.port}`, ...commands, 'send', ''].join('\n'));
+    await execIn(this.host.netns, ['nsupdate', '-y', `${this.key.algorithm}:${this.key.name}:${this.key.secret.toString('base64')}`, script]);
+  }
 }
 
 async function generateKey(host: Host, spec: BindKeySpec): Promise<{ text: string; key: TsigKey }> {

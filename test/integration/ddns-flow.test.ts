@@ -163,3 +163,30 @@ test('a wrong TSIG key: a clear error in the log, and no change in DNS', async (
   t.regex(server.output, /BADSIG|BADKEY|NOTAUTH/);
   await expectDns(t, bind, 'intruder.lab.leasehold.test', 'A', [], 1000);
 });
+
+test('the reconciler repairs drift: a deleted record comes back, a stale name goes', async (t) => {
+  const { segment, bind } = await lab(t, { reconcileIntervalSeconds: 1 });
+  const host = await addClient(segment, 'c8');
+  const keeper = await startUdhcpc(host, { hostname: 'keeper' });
+  const kept = await keeper.waitFor('bound');
+  await expectDns(t, bind, 'keeper.lab.leasehold.test', 'A', [kept.ip]);
+  // Someone deletes the record: it must come back.
+  await bind.nsupdate(['update delete keeper.lab.leasehold.test A']);
+  await expectDns(t, bind, 'keeper.lab.leasehold.test', 'A', [], 2000);
+  await expectDns(t, bind, 'keeper.lab.leasehold.test', 'A', [kept.ip], 10_000);
+
+  // A lease that ended, whose records someone restored (with the client's
+  // DHCID, as a restore from backup would): they must go again.
+  const leaver = await startUdhcpc(await addClient(segment, 'c9'), { hostname: 'leaver' });
+  const left = await leaver.waitFor('bound');
+  const fqdn = 'leaver.lab.leasehold.test';
+  await expectDns(t, bind, fqdn, 'A', [left.ip]);
+  const [dhcid] = await bind.dig(fqdn, 'DHCID');
+  leaver.release();
+  await expectDns(t, bind, fqdn, 'A', []);
+  await bind.nsupdate([`update add ${fqdn} 300 A ${left.ip}`, `update add ${fqdn} 300 DHCID ${dhcid}`]);
+  await bind.nsupdate([`update add ${reverseV4(left.ip)} 300 PTR ${fqdn}.`]);
+  await expectDns(t, bind, fqdn, 'A', [left.ip], 2000);
+  await expectDns(t, bind, fqdn, 'A', [], 10_000);
+  await expectDns(t, bind, reverseV4(left.ip), 'PTR', [], 10_000);
+});

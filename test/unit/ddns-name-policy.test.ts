@@ -18,6 +18,7 @@ function lab(overrides: Partial<DdnsConfig> = {}): DdnsConfig {
     onRefusedName: 'generate',
     updateOnRenew: false,
     retry: { initialMs: 1000, maxMs: 60000 },
+    reconcileIntervalSeconds: 300,
     ...overrides,
   };
 }

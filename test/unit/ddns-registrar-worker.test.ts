@@ -27,6 +27,7 @@ const ddns: DdnsConfig = {
   onRefusedName: 'generate',
   updateOnRenew: false,
   retry: { initialMs: 5, maxMs: 20 },
+  reconcileIntervalSeconds: 0,
 };
 const subnet: SubnetConfig = {
   id: 'lab',
