@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { startBind, type BindServer } from '../harness/bind.ts';
 import { startDhclient, startUdhcpc } from '../harness/clients.ts';
 import { sweepAround, useSegment } from '../harness/fixture.ts';
-import type { Host, Segment } from '../harness/netns.ts';
+import { execIn, type Host, type Segment } from '../harness/netns.ts';
+import { mapLimit } from '../harness/map-limit.ts';
 import { pollUntil } from '../harness/poll.ts';
 import type { TrackedProcess } from '../harness/tracked-process.ts';
 
@@ -26,6 +27,7 @@ interface Lab {
   bind: BindServer;
   server: TrackedProcess;
   startServer(): Promise<TrackedProcess>;
+  leases(): Promise<Array<{ ip: string; state: string; fqdn?: string }>>;
 }
 
 async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}, keyOverride?: object): Promise<Lab> {
@@ -63,8 +65,11 @@ async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}, key
     await child.waitForOutput(/"event":"ready"/, 30_000);
     return child;
   };
-  const result: Lab = { segment, bind, server: await startServer(), startServer };
-  return result;
+  const leases = async () => {
+    const { stdout } = await execIn(srvHost.netns, ['node', '--import=tsx', 'server/cli/main.ts', 'leases', '--config', configPath, '--json'], { cwd: REPO_ROOT });
+    return JSON.parse(stdout) as Array<{ ip: string; state: string; fqdn?: string }>;
+  };
+  return { segment, bind, server: await startServer(), startServer, leases };
 }
 
 /** Polls dig until the answer for name/type is `want` (sorted lines); [] means "no such record". */
@@ -189,4 +194,37 @@ test('the reconciler repairs drift: a deleted record comes back, a stale name go
   await expectDns(t, bind, fqdn, 'A', [left.ip], 2000);
   await expectDns(t, bind, fqdn, 'A', [], 10_000);
   await expectDns(t, bind, reverseV4(left.ip), 'PTR', [], 10_000);
+});
+
+test('BIND down while 100 clients come and go; back up, DNS converges to the lease table', async (t) => {
+  const l = await lab(t);
+  await l.bind.stop();
+  const hosts = await l.segment.addHosts(Array.from({ length: 100 }, (_, i) => ({ name: `h${i}` })));
+  const clients = await mapLimit(hosts, 20, async (host) => {
+    const client = await startUdhcpc(host, { hostname: `churn-${host.name}`, discoverTries: 5 });
+    await client.waitFor('bound', 30_000);
+    return client;
+  });
+  // A third of them leave again, each with a RELEASE.
+  clients.filter((_, i) => i % 3 === 0).forEach((c) => c.release());
+  await pollUntil('the server to record 34 releases', async () => (await l.leases()).filter((x) => x.state === 'released').length === 34, { timeoutMs: 15_000 });
+
+  await l.bind.start();
+  const table = await l.leases();
+  const expected = new Map(table.filter((x) => x.state === 'bound' && x.fqdn).map((x) => [x.fqdn as string, x.ip]));
+  t.is(expected.size, 66);
+  // One dig for all 100 names (dig -f): "name. ttl IN A ip" per record found.
+  const names = hosts.map((h) => `churn-${h.name}.lab.leasehold.test`);
+  const batch = join(l.segment.tmpDir, 'names.txt');
+  await writeFile(batch, names.map((n) => `${n} A`).join('\n') + '\n');
+  let seen = new Map<string, string>();
+  await pollUntil('DNS to match the lease table exactly', async () => {
+    const { stdout } = await execIn(l.bind.host.netns, ['dig', `@${DNS_IP}`, '+noall', '+answer', '+time=2', '-f', batch]);
+    seen = new Map(stdout.split('\n').filter(Boolean).map((line) => {
+      const [name, , , , ip] = line.split(/\s+/);
+      return [name.replace(/\.$/, ''), ip];
+    }));
+    return JSON.stringify([...seen].sort()) === JSON.stringify([...expected].sort());
+  }, { timeoutMs: 10_000, intervalMs: 250, describe: () => `${seen.size} names in DNS, ${expected.size} bound` });
+  t.pass('every bound lease is in DNS with its address, and no released one is');
 });
