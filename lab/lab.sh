@@ -10,11 +10,14 @@ RUN=$ROOT/lab/run
 CONFIG=${LEASEHOLD_LAB_CONFIG:-$ROOT/config/leasehold.example.yaml}
 SERVER=(node "$ROOT/dist/server/cli/main.js")
 
-CORE=lh-core BRIDGE=spine APPLIANCE=lh-appliance PROBE=lh-probe
+CORE=lh-core BRIDGE=spine APPLIANCE=lh-appliance DNS=lh-dns PROBE=lh-probe
 APPLIANCE_V4=198.18.0.1/16 APPLIANCE_V6=fd00:198:18::1/64
+DNS_V4=198.18.0.2/16 DNS_V6=fd00:198:18::2/64
+# The TSIG key name config/leasehold.example.yaml names.
+DDNS_KEY_NAME=leasehold-ddns
 
 step_start=0
-step() { step_start=$(date +%s%N); printf '%-52s' "• $*"; }
+step() { step_start=$(date +%s%N); printf '%-60s' "• $*"; }
 ok() { printf ' ok (%d ms)\n' $(( ($(date +%s%N) - step_start) / 1000000 )); }
 die() { printf ' FAILED\nlab: %s\n' "$*" >&2; exit 1; }
 trap 'rc=$?; [ $rc -eq 0 ] || echo "lab: step failed (exit $rc); run make lab-down to clean up" >&2' EXIT
@@ -36,6 +39,8 @@ ensure_spine_port() {
 }
 
 server_pid() { [ -f "$RUN/server.pid" ] && kill -0 "$(cat "$RUN/server.pid")" 2>/dev/null && cat "$RUN/server.pid"; }
+named_pid() { [ -f "$RUN/named/named.pid" ] && kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null && cat "$RUN/named/named.pid"; }
+dig_lab() { ip netns exec "$DNS" dig @"${DNS_V4%/*}" +short +time=1 +tries=1 "$@"; }
 
 up() {
   mkdir -p "$RUN"
@@ -54,14 +59,31 @@ up() {
   ip -n "$APPLIANCE" -6 addr replace "$APPLIANCE_V6" dev eth0 nodad
   ok
 
-  step "config: $(basename "$CONFIG")"
-  "${SERVER[@]}" --config "$CONFIG" --check >/dev/null || die "config $CONFIG is invalid"
+  step "dns: named in $DNS ${DNS_V4}, fresh TSIG key"
+  ensure_netns "$DNS"
+  ensure_spine_port "$DNS" lh-dns0
+  ip -n "$DNS" addr replace "$DNS_V4" dev eth0
+  ip -n "$DNS" -6 addr replace "$DNS_V6" dev eth0 nodad
+  if ! named_pid >/dev/null; then
+    mkdir -p "$RUN/named"
+    [ -f "$RUN/ddns.key" ] || tsig-keygen -a hmac-sha256 "$DDNS_KEY_NAME" >"$RUN/ddns.key"
+    node "$ROOT/dist/lab/bind-config.js" "$RUN/named" "${DNS_V4%/*}" "$RUN/ddns.key"
+    ip netns exec "$DNS" named -4 -c "$RUN/named/named.conf" -L "$RUN/named/named.log" || die "named did not start: see $RUN/named/named.log"
+  fi
+  for _ in $(seq 50); do dig_lab leasehold.test SOA >/dev/null 2>&1 && break; sleep 0.1; done
+  dig_lab leasehold.test SOA | grep -q . || die "named does not answer: see $RUN/named/named.log"
+  ok
+
+  step "config: $(basename "$CONFIG"), key file lab/run/ddns.key"
+  # The lab's copy of the config reads the key generated above, beside it.
+  sed 's#secretFile: /etc/leasehold/ddns.key#secretFile: ddns.key#' "$CONFIG" >"$RUN/leasehold.yaml"
+  "${SERVER[@]}" --config "$RUN/leasehold.yaml" --check >/dev/null || die "config $CONFIG is invalid"
   ok
 
   step "server: leasehold-server in $APPLIANCE"
   if ! server_pid >/dev/null; then
     : >"$RUN/server.log"
-    ip netns exec "$APPLIANCE" "${SERVER[@]}" --config "$CONFIG" --store "$RUN/leases.db" >>"$RUN/server.log" 2>&1 &
+    ip netns exec "$APPLIANCE" "${SERVER[@]}" --config "$RUN/leasehold.yaml" --store "$RUN/leases.db" >>"$RUN/server.log" 2>&1 &
     echo $! >"$RUN/server.pid"
     for _ in $(seq 100); do
       grep -q '"event":"ready"' "$RUN/server.log" && break
@@ -76,16 +98,24 @@ up() {
   ensure_netns "$PROBE"
   # A fixed MAC, so every lab-up's probe renews the same lease.
   ensure_spine_port "$PROBE" lh-probe0 02:00:c6:12:00:fe
-  local got
+  local got ip
   got=$(ip netns exec "$PROBE" busybox udhcpc -i eth0 -n -q -f -t 5 -T 1 -s /bin/true -x hostname:lab-probe 2>&1) || die "no lease: $got"
+  ip=$(echo "$got" | sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
   ok
-  echo "$got" | sed -n 's/.*lease of \([0-9.]*\) obtained.*/  probe got \1/p'
+
+  step "smoke: lab-probe.lab.leasehold.test is in DNS"
+  local name=lab-probe.lab.leasehold.test a=
+  for _ in $(seq 50); do a=$(dig_lab "$name" A); [ "$a" = "$ip" ] && break; sleep 0.1; done
+  [ "$a" = "$ip" ] || die "$name A is '$a', expected $ip (see lab/run/server.log)"
+  ok
+  printf '  %-30s A %s  AAAA %s  PTR %s\n' "$name" "$a" "$(dig_lab "$name" AAAA)" "$(dig_lab -x "$ip" PTR)"
   ip netns del "$PROBE"
 
   cat <<MSG
 
 Lab is up. The segment is bridge $BRIDGE in netns $CORE; the server runs in
-$APPLIANCE at ${APPLIANCE_V4%/*} (log: lab/run/server.log, leases: lab/run/leases.db).
+$APPLIANCE at ${APPLIANCE_V4%/*} (log: lab/run/server.log, leases: lab/run/leases.db),
+BIND in $DNS at ${DNS_V4%/*} (zone leasehold.test, key lab/run/ddns.key).
   make lab-status                     lease table
   ip netns exec $APPLIANCE bash    a shell on the appliance
   make lab-down                       remove everything
@@ -95,13 +125,19 @@ MSG
 status() {
   echo "namespaces: $(ip netns list | awk '/^lh-/{print $1}' | xargs echo)"
   if pid=$(server_pid); then echo "server: running (pid $pid)"; else echo "server: not running"; fi
+  if pid=$(named_pid); then echo "named: running (pid $pid)"; else echo "named: not running"; fi
   if [ -f "$RUN/leases.db" ]; then
-    "${SERVER[@]}" leases --config "$CONFIG" --store "$RUN/leases.db"
+    "${SERVER[@]}" leases --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
   fi
 }
 
 down() {
   if pid=$(server_pid); then
+    kill -TERM "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  if pid=$(named_pid); then
     kill -TERM "$pid"
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"

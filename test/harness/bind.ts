@@ -1,16 +1,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import { LAB_ZONES, STATIC_ADDRESS, writeBindConfig, type BindZone } from '../../lab/bind-config.ts';
 import { join } from 'node:path';
 import { parseTsigKeyFile } from '../../server/ddns/tsig-key-file.ts';
 import type { TsigAlgorithm, TsigKey } from '../../server/ddns/tsig.ts';
 import { execIn, type Host } from './netns.ts';
 import { pollUntil } from './poll.ts';
 import type { TrackedProcess } from './tracked-process.ts';
-
-/** A zone BIND serves: SOA and NS are added; `records` are more zone-file lines (relative names allowed). */
-export interface BindZone {
-  name: string;
-  records?: string[];
-}
 
 export interface BindKeySpec {
   name: string;
@@ -28,52 +23,10 @@ export interface BindOptions {
   port?: number;
 }
 
-export const STATIC_ADDRESS = '198.18.0.99';
+export { STATIC_ADDRESS };
 
-/**
- * The lab's zones (docs/ARCHITECTURE.md, "The lab"): forward, the v4
- * reverse zone of 198.18.0.0/16 and the nibble zone of fd00:198:18::/64,
- * each with a static record that DDNS must never touch.
- */
-export const LEASEHOLD_TEST_ZONES: readonly BindZone[] = [
-  { name: 'leasehold.test', records: [`static A ${STATIC_ADDRESS}`] },
-  { name: '18.198.in-addr.arpa', records: ['99.0 PTR static.leasehold.test.'] },
-  { name: '8.1.0.0.8.9.1.0.0.0.d.f.ip6.arpa' },
-];
-
-const NS_NAME = 'ns.leasehold.test.';
-
-function zoneFile(zone: BindZone, nsAddress: string): string {
-  const lines = [
-    '$TTL 60',
-    `@ IN SOA ${NS_NAME} hostmaster.leasehold.test. 1 3600 600 86400 60`,
-    `@ IN NS ${NS_NAME}`,
-    // The name server's own address, where it is in the zone.
-    ...(zone.name === 'leasehold.test' ? [`ns IN A ${nsAddress}`] : []),
-    ...(zone.records ?? []),
-  ];
-  return `$ORIGIN ${zone.name}.\n${lines.join('\n')}\n`;
-}
-
-function namedConf(dir: string, address: string, port: number, zones: readonly BindZone[], keys: readonly TsigKey[]): string {
-  const allow = keys.map((k) => `key "${k.name}";`).join(' ');
-  return `options {
-  directory "${dir}";
-  pid-file "${join(dir, 'named.pid')}";
-  session-keyfile "${join(dir, 'session.key')}";
-  managed-keys-directory "${dir}";
-  listen-on port ${port} { ${address}; 127.0.0.1; };
-  listen-on-v6 { none; };
-  recursion no;
-  notify no;
-  dnssec-validation no;
-  allow-query { any; };
-};
-controls { };
-include "${join(dir, 'keys.conf')}";
-${zones.map((z) => `zone "${z.name}" { type primary; file "${z.name}.zone"; allow-update { ${allow} }; };`).join('\n')}
-`;
-}
+/** The lab's zones (lab/bind-config.ts): the tests run against the same BIND the lab runs. */
+export const LEASEHOLD_TEST_ZONES = LAB_ZONES;
 
 /**
  * BIND 9 (`named -g`, foreground) in a test namespace, with its own config,
@@ -177,10 +130,8 @@ export async function startBind(host: Host, options: BindOptions = {}): Promise<
   ];
   const dir = await mkdtemp(join(host.segment.tmpDir, 'named-'));
   const generated = await Promise.all(specs.map((spec) => generateKey(host, spec)));
-  await writeFile(join(dir, 'keys.conf'), generated.map((g) => g.text).join(''));
-  await Promise.all(zones.map((z) => writeFile(join(dir, `${z.name}.zone`), zoneFile(z, address))));
+  writeBindConfig(dir, address, port, zones, generated.map((g) => g.text).join(''));
   const keys = generated.map((g) => g.key);
-  await writeFile(join(dir, 'named.conf'), namedConf(dir, address, port, zones, keys));
   const server = new BindServer(host, address, port, dir, keys, zones);
   await server.start();
   return server;

@@ -18,7 +18,7 @@ sweepAround(test, PREFIX);
 const DNS = '198.18.0.2';
 const ZONE = 'leasehold.test';
 const REVERSE4 = '18.198.in-addr.arpa';
-const REVERSE6 = '8.1.0.0.8.9.1.0.0.0.d.f.ip6.arpa';
+const REVERSE6 = '0.0.0.0.8.1.0.0.8.9.1.0.0.0.d.f.ip6.arpa';
 const DHCID = 'AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfzuVU4AkNaI=';
 const OTHER_DHCID = 'AAEBOSD+XR3Os/0LozeXVqcNc7FwCfQdWL3b/NaiUDlW2No=';
 
