@@ -19,8 +19,9 @@ export interface BindZone {
   records?: string[];
 }
 
-/** A static record DDNS must never touch (RFC 4703: no DHCID, not ours). */
+/** Static records DDNS must never touch (RFC 4703: no DHCID, not ours); the second sits where a client named "printer" would go. */
 export const STATIC_ADDRESS = '198.18.0.99';
+export const STATIC_PRINTER_ADDRESS = '198.18.0.98';
 
 /**
  * Forward, the v4 reverse zone of 198.18.0.0/16 and the nibble zone of
@@ -28,7 +29,7 @@ export const STATIC_ADDRESS = '198.18.0.99';
  * them.
  */
 export const LAB_ZONES: readonly BindZone[] = [
-  { name: 'leasehold.test', records: [`static A ${STATIC_ADDRESS}`] },
+  { name: 'leasehold.test', records: [`static A ${STATIC_ADDRESS}`, `printer.lab A ${STATIC_PRINTER_ADDRESS}`] },
   { name: '18.198.in-addr.arpa', records: ['99.0 PTR static.leasehold.test.'] },
   { name: '0.0.0.0.8.1.0.0.8.9.1.0.0.0.d.f.ip6.arpa' },
 ];

@@ -6,6 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { STATIC_PRINTER_ADDRESS } from '../../lab/bind-config.ts';
 import { startBind, type BindServer } from '../harness/bind.ts';
 import { startDhclient, startUdhcpc } from '../harness/clients.ts';
 import { sweepAround, useSegment } from '../harness/fixture.ts';
@@ -137,6 +138,16 @@ test('a second client asking for a name in use does not get it; the first keeps 
   await expectDns(t, bind, reverseV4(b.ip), 'PTR', [], 2000);
 });
 
+test('a static record someone put in the zone is never taken over', async (t) => {
+  const { segment, bind, server } = await lab(t);
+  const client = await startUdhcpc(await addClient(segment, 'cp'), { hostname: 'printer' });
+  const bound = await client.waitFor('bound');
+  await server.waitForOutput(/"event":"ddns-conflict".*printer\.lab\.leasehold\.test/, 10_000);
+  await expectDns(t, bind, 'printer.lab.leasehold.test', 'A', [STATIC_PRINTER_ADDRESS]);
+  t.deepEqual(await bind.dig('printer.lab.leasehold.test', 'DHCID'), []);
+  t.deepEqual(await bind.dig(reverseV4(bound.ip), 'PTR'), [], 'no PTR to a name that is not the client\'s');
+});
+
 test('with BIND down, changes wait in the queue and are sent when it returns', async (t) => {
   const { segment, bind } = await lab(t);
   await bind.stop();
@@ -196,7 +207,7 @@ test('the reconciler repairs drift: a deleted record comes back, a stale name go
   await expectDns(t, bind, reverseV4(left.ip), 'PTR', [], 10_000);
 });
 
-test('BIND down while 100 clients come and go; back up, DNS converges to the lease table', async (t) => {
+test('BIND down while 100 clients come and go, the server SIGKILLed and restarted: back up, DNS converges to the lease table', async (t) => {
   const l = await lab(t);
   await l.bind.stop();
   const hosts = await l.segment.addHosts(Array.from({ length: 100 }, (_, i) => ({ name: `h${i}` })));
@@ -208,6 +219,10 @@ test('BIND down while 100 clients come and go; back up, DNS converges to the lea
   // A third of them leave again, each with a RELEASE.
   clients.filter((_, i) => i % 3 === 0).forEach((c) => c.release());
   await pollUntil('the server to record 34 releases', async () => (await l.leases()).filter((x) => x.state === 'released').length === 34, { timeoutMs: 15_000 });
+  // The server dies with every one of those changes still queued.
+  l.server.signal('SIGKILL');
+  await l.server.exited;
+  await l.startServer();
 
   await l.bind.start();
   const table = await l.leases();

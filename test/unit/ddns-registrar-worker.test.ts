@@ -153,3 +153,22 @@ test('changes to one name go out in queue order, even across a retry', async (t)
   t.deepEqual(kinds.slice(0, 3), ['add', 'add', 'remove'], 'the failed add is retried before the remove goes');
   t.deepEqual(kinds, [...kinds].sort(), 'no add after a remove');
 });
+
+test('expiry and DECLINE withdraw the name too, and only once', async (t) => {
+  const { clock, store, updater, worker, engine } = setup();
+  const a = await dora(engine, testMac(1), 'expiring');
+  const b = await dora(engine, testMac(2), 'declining');
+  await worker.idle();
+  updater.sent.length = 0;
+  await engine.handle(clientRequest({ type: T.Decline, mac: testMac(2), requestedIp: b.yiaddr, serverId: SERVER }), ctx);
+  clock.advance(601_000);
+  await engine.reclaimExpired();
+  await engine.reclaimExpired();
+  await worker.idle();
+  const removed = updater.sent
+    .filter((r) => r.zone === 'leasehold.test')
+    .flatMap((r) => r.updates.filter((u) => u.kind === 'delete-record' && u.record.type === 'A').map((u) => u.name));
+  t.deepEqual(removed.sort(), ['declining.lab.leasehold.test', 'expiring.lab.leasehold.test']);
+  t.true(store.loadAll().every((l) => l.fqdn === undefined), 'ended leases forget their name');
+  t.truthy(a);
+});
