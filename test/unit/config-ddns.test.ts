@@ -1,9 +1,9 @@
 import test from 'ava';
-import { ConfigError } from '../../server/config/config-error.ts';
 import { loadConfigFile } from '../../server/config/load.ts';
 import { validateConfig } from '../../server/config/validate.ts';
 import { TSIG_ALGORITHMS } from '../../server/ddns/ddns-config.ts';
 import { isTsigAlgorithm } from '../../server/ddns/tsig.ts';
+import { configIssues } from './helpers/config-issues.ts';
 
 type Fields = Record<string, unknown>;
 
@@ -37,15 +37,7 @@ function base(): RawConfig & { ddns: Fields; subnets: Array<Fields & { ddns: Fie
   };
 }
 
-function issues(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map((i) => `${i.path}: ${i.problem}`);
-    throw err;
-  }
-  return [];
-}
+const issues = configIssues;
 
 test('a ddns section gets its defaults', (t) => {
   const config = validateConfig(base());
@@ -64,6 +56,7 @@ test('a ddns section gets its defaults', (t) => {
     onRefusedName: 'generate',
     updateOnRenew: false,
     retry: { initialMs: 1000, maxMs: 60000 },
+    reconcileIntervalSeconds: 300,
   });
   t.deepEqual(config.subnets[0].ddns, { domain: 'leasehold.test', defaultApp: 'lab' });
 });
@@ -84,6 +77,7 @@ test('every ddns field given explicitly is kept, in canonical form', (t) => {
     onRefusedName: 'skip',
     updateOnRenew: true,
     retry: { initialMs: 10, maxMs: 10 },
+    reconcileIntervalSeconds: 0,
   };
   raw.subnets[0].ddns = {
     domain: 'Lab.LeaseHold.Test.',
@@ -109,6 +103,7 @@ test('every ddns field given explicitly is kept, in canonical form', (t) => {
     onRefusedName: 'skip',
     updateOnRenew: true,
     retry: { initialMs: 10, maxMs: 10 },
+    reconcileIntervalSeconds: 0,
   });
   t.deepEqual(config.subnets[0].ddns, {
     domain: 'lab.leasehold.test',

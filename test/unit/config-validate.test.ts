@@ -1,6 +1,7 @@
 import test from 'ava';
 import { ConfigError } from '../../server/config/config-error.ts';
 import { validateConfig } from '../../server/config/validate.ts';
+import { configIssues } from './helpers/config-issues.ts';
 
 type Fields = Record<string, unknown>;
 interface RawSubnet extends Fields {
@@ -31,16 +32,7 @@ function base(): RawConfig {
   };
 }
 
-/** The `path: problem` lines validation reports for `raw`. */
-function issues(raw: unknown): string[] {
-  try {
-    validateConfig(raw);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map((i) => `${i.path}: ${i.problem}`);
-    throw err;
-  }
-  return [];
-}
+const issues = configIssues;
 
 test('a valid configuration gets its defaults', (t) => {
   t.deepEqual(validateConfig(base()), {
