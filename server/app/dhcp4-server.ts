@@ -9,12 +9,12 @@ import type { LeaseStore } from '../leases/lease-store.ts';
 import { DecodeError } from '../wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
 import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '../net/udp-dhcp4-transport.ts';
-import { Counters } from './counters.ts';
 import { DdnsWorker } from '../ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../ddns/name-registrar.ts';
-import { createDnsServices } from '../net/dns-updater.ts';
 import { reconcile, type ReconcileTarget } from '../ddns/reconciler.ts';
 import type { Lease } from '../leases/lease.ts';
+import { createDnsServices } from '../net/dns-updater.ts';
+import { Counters } from './counters.ts';
 
 export interface RunningDhcp4Server {
   readonly engine: Dhcp4Engine;
@@ -104,11 +104,18 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
     logger.warn('send-failed', { to: to.address, err });
   };
 
-  const transport: Dhcp4Transport = await openDhcp4Transport(
-    links.map((l) => l.link),
-    port,
-    { onDatagram, onSendError },
-  );
+  let transport: Dhcp4Transport;
+  try {
+    transport = await openDhcp4Transport(
+      links.map((l) => l.link),
+      port,
+      { onDatagram, onSendError },
+    );
+  } catch (err) {
+    ddns?.worker.stop();
+    throw err;
+  }
+  ddns?.resume();
 
   const reclaim = async () => {
     try {
@@ -158,8 +165,11 @@ function startDdns(config: ServerConfig, store: LeaseStore, clock: Clock, logger
   const queued = store.loadDnsQueue();
   const lastSeq = queued.reduce((max, c) => Math.max(max, c.seq), 0);
   const registrar = new DdnsRegistrar(ddns, () => clock.now(), lastSeq, (changes) => worker.enqueue(changes));
-  if (queued.length > 0) logger.info('ddns-queue-resumed', { pending: queued.length });
-  worker.enqueue(queued);
+  // Sent only once the server is up: a server that fails to start sends nothing.
+  const resume = () => {
+    if (queued.length > 0) logger.info('ddns-queue-resumed', { pending: queued.length });
+    worker.enqueue(queued);
+  };
   const target: ReconcileTarget = {
     hasPending: (fqdn) => worker.hasPending(fqdn),
     changeFor: (action, lease) => registrar.changeFor(action, lease),
@@ -177,5 +187,5 @@ function startDdns(config: ServerConfig, store: LeaseStore, clock: Clock, logger
       .finally(() => (running = undefined));
     return running;
   };
-  return { worker, registrar, reconcileNow };
+  return { worker, registrar, reconcileNow, resume };
 }

@@ -94,7 +94,7 @@ test('--check validates: ok for the example config, one line per problem otherwi
   t.regex(missing.stderr, /nope\.yaml/);
 });
 
-test('a missing interface, a port in use and an unreadable store each give one clear line', async (t) => {
+test('a missing interface, a port in use, an unreadable store and a missing key file each give one clear line', async (t) => {
   const segment = await withSegment(t, 'err');
   const srv = await segment.addHost('srv', { ipv4: '198.18.0.1/24' });
 
@@ -113,6 +113,14 @@ test('a missing interface, a port in use and an unreadable store each give one c
   t.is(b.code, 1);
   t.regex(b.stderr, /lease store .*leases\.db/);
   t.is(b.stderr.trim().split('\n').length, 1);
+
+  const noKey = await writeConfig(segment, 'nokey.json', config(segment.tmpDir, {
+    ddns: { zones: [{ name: 'leasehold.test', servers: [{ address: '198.18.0.2' }], key: { name: 'k', secretFile: 'missing.key' } }] },
+  }));
+  const k = await cli(['--config', noKey], srv.netns);
+  t.is(k.code, 1);
+  t.regex(k.stderr, /ddns zone leasehold\.test: cannot read key file .*missing\.key/);
+  t.is(k.stderr.trim().split('\n').length, 1);
 
   const good = await writeConfig(segment, 'good.json', config(segment.tmpDir));
   const first = segment.spawnIn(srv.netns, ['node', ...CLI, '--config', good], { cwd: REPO_ROOT });
