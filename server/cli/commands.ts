@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config/config.ts';
 import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
 import type { Lease } from '../leases/lease.ts';
 import { startDhcp4Server } from '../app/dhcp4-server.ts';
+import { startRaService, type RunningRaService } from '../app/ra-service.ts';
 
 /** An expected failure: print its message on one line, no stack. */
 function fail(err: unknown): number {
@@ -44,19 +45,28 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
     await store.close();
     return fail(err);
   }
+  let ra: RunningRaService | undefined;
+  try {
+    ra = config.ra && (await startRaService(config.ra, systemClock, logger));
+  } catch (err) {
+    await server.stop();
+    await store.close();
+    return fail(err);
+  }
   logger.always('ready', {
     interfaces: config.interfaces.map((i) => i.name),
     subnets: config.subnets.map((s) => s.subnet),
     leases: server.engine.table.size,
+    ...(config.ra && { ra: config.ra.interfaces.map((i) => i.name) }),
     pid: process.pid,
   });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  await server.stop();
+  await Promise.all([server.stop(), ra?.stop()]);
   await store.close();
-  logger.always('stopped', { counters: server.counters.snapshot() });
+  logger.always('stopped', { counters: { ...server.counters.snapshot(), ...ra?.counters.snapshot() } });
   return 0;
 }
 

@@ -1,5 +1,6 @@
 import type { LogLevel } from '../core/logger.ts';
 import type { DdnsConfig, SubnetDdnsConfig } from '../ddns/ddns-config.ts';
+import type { RaConfig } from '../ra/ra-config.ts';
 
 /**
  * The server's configuration after `validateConfig`: every field checked,
@@ -22,6 +23,8 @@ export interface ServerConfig {
   log: { level: LogLevel };
   /** Dynamic DNS (RFC 2136) for the subnets that have a `ddns` section; absent = no updates. */
   ddns?: DdnsConfig;
+  /** IPv6 router advertisements (RFC 4861): SLAAC prefixes, RDNSS and DNSSL per interface; absent = none sent. */
+  ra?: RaConfig;
 }
 
 export interface InterfaceConfig {
