@@ -109,6 +109,18 @@ up() {
   [ "$a" = "$ip" ] || die "$name A is '$a', expected $ip (see lab/run/server.log)"
   ok
   printf '  %-30s A %s  AAAA %s  PTR %s\n' "$name" "$a" "$(dig_lab "$name" AAAA)" "$(dig_lab -x "$ip" PTR)"
+
+  step "smoke: the probe forms its SLAAC address from our RA"
+  local v6=
+  for _ in $(seq 100); do
+    v6=$(ip -n "$PROBE" -6 -o addr show dev eth0 scope global | awk '{print $4}' | head -n1)
+    [ -n "$v6" ] && break
+    sleep 0.1
+  done
+  [ -n "$v6" ] || die "no SLAAC address on the probe after 10 s (see lab/run/server.log)"
+  ok
+  printf '  probe eth0 %s, default route %s\n' "$v6" "$(ip -n "$PROBE" -6 route show default | awk '{print $3; exit}')"
+  [ "${v6%/*}" = "$(dig_lab "$name" AAAA)" ] || die "the probe's SLAAC address ${v6%/*} is not what DNS has for $name"
   ip netns del "$PROBE"
 
   cat <<MSG
