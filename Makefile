@@ -2,14 +2,15 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build typecheck lint test test-unit lab-up lab-down lab-status bench clean
+.PHONY: help deps build typecheck lint test test-unit lab-up lab-down lab-status bench bench-dhcp4 bench-ddns bench-ra clean
 
 help:
 	@echo "make lab-up     bring up the lab (namespaces, leasehold server) and show how to reach it"
 	@echo "make lab-status show the lab and its lease table"
 	@echo "make lab-down   remove everything the lab made"
 	@echo "make test       install what is needed, type-check, lint, run unit + integration tests"
-	@echo "make bench      perfdhcp against leasehold and kea-dhcp4 on the same topology"
+	@echo "make bench      all benchmarks: DHCPv4 (perfdhcp vs kea-dhcp4), DDNS (vs kea + kea-dhcp-ddns), RA (vs radvd)"
+	@echo "                (one at a time: make bench-dhcp4, bench-ddns, bench-ra)"
 
 deps:
 	@lab/install-deps.sh
@@ -38,8 +39,16 @@ lab-status:
 lab-down:
 	@lab/lab.sh down
 
-bench: build
+bench: bench-dhcp4 bench-ddns bench-ra
+
+bench-dhcp4: build
 	@node --import=tsx test/bench/dhcp4-bench.ts
+
+bench-ddns: build
+	@node --import=tsx test/bench/ddns-bench.ts
+
+bench-ra: build
+	@node --import=tsx test/bench/ra-bench.ts
 
 clean:
 	rm -rf dist

@@ -112,7 +112,7 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
       { onDatagram, onSendError },
     );
   } catch (err) {
-    ddns?.worker.stop();
+    await ddns?.worker.stop();
     throw err;
   }
   ddns?.resume();
@@ -148,7 +148,7 @@ export async function startDhcp4Server(config: ServerConfig, store: LeaseStore, 
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       await transport.close();
       // What DNS has not confirmed stays queued in the store for the next start.
-      ddns?.worker.stop();
+      await ddns?.worker.stop();
     },
   };
 }

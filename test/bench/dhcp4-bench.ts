@@ -16,11 +16,30 @@
 // for the Kea side, kea-dhcp4. All traffic stays inside the two namespaces this
 // script creates (198.18.0.0/16 addresses only); they are removed on exit.
 
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import {
+  CLK_TCK,
+  REPO_ROOT,
+  cpuTicks,
+  fmt,
+  hostTicks,
+  killChildren,
+  leaseholdEntry,
+  percentile,
+  roundRate,
+  run,
+  runPerfdhcp as runPerfdhcpIn,
+  searchRate,
+  selfAndReapedTicks,
+  sleep,
+  track,
+  tryRun,
+  which,
+  type PerfResult,
+} from './bench-common.ts';
 
 // ---------------------------------------------------------------------------
 // Fixed topology and workload
@@ -41,7 +60,6 @@ const LEASE_TIME = 3600;
 const MAX_DROP_PCT = 0.1;
 
 const NCPU = cpus().length;
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 // ---------------------------------------------------------------------------
 // Command line
@@ -124,104 +142,10 @@ class UsageError extends Error {}
 // ---------------------------------------------------------------------------
 // Small helpers
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const t0 = Date.now();
 const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(0)}s`;
 function log(line: string): void {
   process.stdout.write(`${line}\n`);
-}
-
-function run(cmd: string, args: string[]): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-function tryRun(cmd: string, args: string[]): boolean {
-  try {
-    run(cmd, args);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function which(bin: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    if (dir && existsSync(join(dir, bin))) return join(dir, bin);
-  }
-  return undefined;
-}
-
-const CLK_TCK = ((): number => {
-  try {
-    const n = Number(run('getconf', ['CLK_TCK']).trim());
-    return n > 0 ? n : 100;
-  } catch {
-    return 100;
-  }
-})();
-
-/** utime + stime of a process (all its threads), in clock ticks. */
-function cpuTicks(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after "(comm)": state is field 3, utime field 14, stime field 15.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]);
-}
-
-/**
- * This process's own CPU time plus that of its reaped children, in ticks.
- * perfdhcp is exec'd in place by `ip netns exec` and reaped as soon as it
- * exits, so the difference across one run counts its CPU time too.
- */
-function selfAndReapedTicks(): number {
-  const stat = readFileSync('/proc/self/stat', 'utf8');
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]);
-}
-
-/** Host-wide CPU counters from /proc/stat, in clock ticks: busy (not idle/iowait) and total. */
-function hostTicks(): { busy: number; total: number } {
-  const first = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-  const v = first.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-  const total = v.reduce((a, b) => a + b, 0);
-  return { busy: total - v[3] - v[4], total };
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1));
-  return sorted[idx];
-}
-
-const fmt = (n: number, digits = 2): string => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
-
-/** Round a rate to a "round" value so that the steps read well. */
-function roundRate(r: number): number {
-  const step = r >= 10000 ? 100 : r >= 1000 ? 50 : r >= 100 ? 10 : 1;
-  return Math.max(1, Math.round(r / step) * step);
-}
-
-// ---------------------------------------------------------------------------
-// Children we started: killed (by PID) on any exit path.
-
-const children = new Set<ChildProcess>();
-
-function track(child: ChildProcess): ChildProcess {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return child;
-}
-
-function killChildren(): void {
-  for (const c of children) {
-    if (c.pid !== undefined && c.exitCode === null && c.signalCode === null) {
-      try {
-        process.kill(c.pid, 'SIGKILL');
-      } catch {
-        /* already gone */
-      }
-    }
-  }
 }
 
 // ---------------------------------------------------------------------------
@@ -401,17 +325,6 @@ const kea: ServerUnderTest = {
   },
 };
 
-function leaseholdEntry(): string[] | undefined {
-  // For trying the bench's own failure handling with a stand-in script.
-  const override = process.env.LT_BENCH_LEASEHOLD_ENTRY;
-  if (override) return [process.execPath, '--import=tsx', resolve(override)];
-  const built = join(REPO_ROOT, 'dist', 'server', 'cli', 'main.js');
-  if (existsSync(built)) return [process.execPath, built];
-  const src = join(REPO_ROOT, 'server', 'cli', 'main.ts');
-  if (existsSync(src)) return [process.execPath, '--import=tsx', src];
-  return undefined;
-}
-
 const leasehold: ServerUnderTest = {
   name: 'leasehold',
   describe: 'Leasehold (SQLite lease store)',
@@ -460,85 +373,16 @@ const leasehold: ServerUnderTest = {
 // ---------------------------------------------------------------------------
 // perfdhcp
 
-interface PairStats {
-  sent: number;
-  received: number;
-  drops: number;
-  avgMs: number;
-  stdMs: number;
-  minMs: number;
-  maxMs: number;
-  /** per-exchange delays in ms, only with timestamps (-x t) */
-  delays?: number[];
-}
-
-interface PerfResult {
-  doStats: PairStats;
-  raStats: PairStats;
-}
-
-function parsePair(text: string, section: string): PairStats {
-  const header = `***Statistics for: ${section}***`;
-  const start = text.indexOf(header);
-  if (start < 0) throw new Error(`perfdhcp output has no statistics for ${section}`);
-  const end = text.indexOf('***', start + header.length);
-  const body = text.slice(start, end < 0 ? undefined : end);
-  const field = (name: string): number => {
-    const m = new RegExp(`^${name}:\\s*([0-9.eE+-]+)`, 'm').exec(body);
-    return m ? Number(m[1]) : NaN;
-  };
-  const stats: PairStats = {
-    sent: field('sent packets'),
-    received: field('received packets'),
-    drops: field('drops'),
-    minMs: field('min delay'),
-    avgMs: field('avg delay'),
-    maxMs: field('max delay'),
-    stdMs: field('std deviation'),
-  };
-  const tsHeader = `***Timestamps for packets: ${section}***`;
-  const ts = text.indexOf(tsHeader);
-  if (ts >= 0) {
-    const tsEnd = text.indexOf('***', ts + tsHeader.length);
-    const delays: number[] = [];
-    const re = /sent \/ received:\s*([0-9.]+)\s*\/\s*([0-9.]+)/g;
-    const tsBody = text.slice(ts, tsEnd < 0 ? undefined : tsEnd);
-    for (let m = re.exec(tsBody); m; m = re.exec(tsBody)) delays.push((Number(m[2]) - Number(m[1])) * 1000);
-    stats.delays = delays;
-  }
-  return stats;
-}
-
-async function runPerfdhcp(opts: Options, rate: number, seconds: number, timestamps: boolean): Promise<PerfResult> {
-  const args = [
-    'netns', 'exec', NS_CLI,
-    ...(opts.pin ? ['taskset', '-c', '1'] : []),
-    'perfdhcp', '-4',
-    '-l', IFACE,
-    '-r', String(rate),
-    '-p', String(seconds),
-    '-R', String(opts.clients),
-    '-d', '1', // an exchange not answered within 1 s is dropped
-    '-W', '500000', // after the period, wait 0.5 s for late answers
-    // (-D <max-drop> is not used: with a percentage perfdhcp 2.2 aborts after ~10 exchanges,
-    // and an absolute count does not end an overloaded run any sooner.)
-    ...(timestamps ? ['-x', 't'] : []),
-  ];
-  const child = track(spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-  let out = '';
-  let err = '';
-  child.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
-  child.stderr?.setEncoding('utf8').on('data', (c: string) => (err += c));
-  // 'close', not 'exit': the statistics may still sit in the pipe when the process exits.
-  const code = await new Promise<number | null>((r, j) => {
-    child.once('error', j);
-    child.once('close', (c) => r(c));
+function runPerfdhcp(opts: Options, rate: number, seconds: number, timestamps: boolean): Promise<PerfResult> {
+  return runPerfdhcpIn({
+    netns: NS_CLI,
+    iface: IFACE,
+    rate,
+    seconds,
+    clients: opts.clients,
+    timestamps,
+    ...(opts.pin ? { cpu: 1 } : {}),
   });
-  // 0: all exchanges completed, 3: some were not (drops) -- both carry statistics.
-  if (code !== 0 && code !== 3) {
-    throw new Error(`perfdhcp failed (exit ${code}): ${(err || out).trim().split('\n').slice(-5).join(' / ')}`);
-  }
-  return { doStats: parsePair(out, 'DISCOVER-OFFER'), raStats: parsePair(out, 'REQUEST-ACK') };
 }
 
 // ---------------------------------------------------------------------------
@@ -684,37 +528,21 @@ async function measure(server: ServerUnderTest, opts: Options): Promise<Outcome>
   let lo: Step | undefined;
   let hi: number | undefined;
   try {
-    // 1. doubling (or halving if the first rate already fails)
-    let rate = opts.startRate;
-    const first = await tryRate(rate);
-    if (first.pass) {
-      lo = first;
-      while (hi === undefined && rate < opts.maxRate) {
-        rate = Math.min(opts.maxRate, rate * 2);
+    // 1. doubling (or halving if the first rate already fails), 2. bisection
+    const found = await searchRate({
+      startRate: opts.startRate,
+      maxRate: opts.maxRate,
+      precision: opts.precision,
+      tryRate: async (rate) => {
         const s = await tryRate(rate);
-        if (s.pass) lo = s;
-        else hi = rate;
-      }
-    } else {
-      hi = rate;
-      while (!lo && rate > 10) {
-        rate = roundRate(rate / 2);
-        const s = await tryRate(rate);
-        if (s.pass) lo = s;
-        else hi = rate;
-      }
-    }
+        if (s.pass && (!lo || s.rate > lo.rate)) lo = s; // for the failure note below
+        return s;
+      },
+    });
+    lo = found.lo;
+    hi = found.hi;
     if (!lo) return { note: `no tested rate down to ${hi}/s stayed within ${MAX_DROP_PCT}% drops` };
     if (hi === undefined) log(`[${server.name}] reached --max-rate ${opts.maxRate}/s without drops; the result is a lower bound`);
-
-    // 2. bisection
-    while (hi !== undefined && (hi - lo.rate) / lo.rate > opts.precision) {
-      const mid = roundRate((lo.rate + hi) / 2);
-      if (mid <= lo.rate || mid >= hi) break;
-      const s = await tryRate(mid);
-      if (s.pass) lo = s;
-      else hi = mid;
-    }
 
     // 3. confirmation at the found rate, longer, with per-exchange timestamps
     let confirmed: Step | undefined;

@@ -172,3 +172,31 @@ test('expiry and DECLINE withdraw the name too, and only once', async (t) => {
   t.true(store.loadAll().every((l) => l.fqdn === undefined), 'ended leases forget their name');
   t.truthy(a);
 });
+
+test('no more UPDATEs in flight than the cap; stop() waits for those on the wire', async (t) => {
+  const store = new MemoryLeaseStore();
+  let inFlight = 0;
+  let peak = 0;
+  const gates: Array<() => void> = [];
+  const updater = {
+    async update(): Promise<UpdateOutcome> {
+      inFlight++;
+      peak = Math.max(peak, inFlight);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      inFlight--;
+      return 'success';
+    },
+  };
+  const worker = new DdnsWorker({ ddns, store, updater, logger: silentLogger, clock: new ManualClock(), maxInFlight: 4 });
+  worker.enqueue(Array.from({ length: 20 }, (_, i): DnsChange => ({
+    seq: i + 1, action: 'add', fqdn: `n${i}.lab.leasehold.test`, ipv4: `198.18.1.${i + 1}`, dhcid: 'AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=', ttl: 200, createdAt: 0,
+  })));
+  await new Promise((r) => setImmediate(r));
+  t.is(inFlight, 4);
+  const stopped = worker.stop();
+  for (const open of gates.splice(0)) open();
+  await stopped;
+  t.is(peak, 4);
+  t.is(inFlight, 0);
+  t.true(worker.pending > 0, 'what was not sent stays queued');
+});
