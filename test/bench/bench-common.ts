@@ -304,3 +304,75 @@ export async function searchRate<S extends SearchStep>(o: SearchOptions<S>): Pro
   }
   return { lo, hi };
 }
+
+/** A bad command line: the bench prints usage and exits 2. */
+export class UsageError extends Error {}
+
+/** How one command-line flag sets one option. */
+export type FlagSpec<O> =
+  | { key: keyof O; number: { min: number; integer?: boolean } }
+  | { key: keyof O; set: boolean }
+  | { key: keyof O; choices: readonly string[] };
+
+/**
+ * The benches' shared command line: `--flag value`, `--flag=value` and
+ * switches, `-h`/`--help` printing `usage`. Unknown flags and bad values
+ * throw UsageError naming the flag.
+ */
+export function parseFlags<O extends object>(argv: readonly string[], defaults: O, flags: Record<string, FlagSpec<O>>, usage: () => string): O {
+  const o = { ...defaults } as Record<keyof O, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    if (flag === '-h' || flag === '--help') {
+      console.log(usage());
+      process.exit(0);
+    }
+    const spec = flags[flag];
+    if (!spec) throw new UsageError(`unknown argument ${a}`);
+    if ('set' in spec) {
+      o[spec.key] = spec.set;
+      continue;
+    }
+    const v = inline ?? argv[++i];
+    if ('choices' in spec) {
+      if (v === undefined || !spec.choices.includes(v)) throw new UsageError(`${flag} takes ${spec.choices.join('|')}`);
+      o[spec.key] = v;
+      continue;
+    }
+    const n = Number(v);
+    if (v === undefined || !Number.isFinite(n) || n < spec.number.min) throw new UsageError(`${flag} needs a number >= ${spec.number.min}`);
+    o[spec.key] = spec.number.integer ? Math.floor(n) : n;
+  }
+  return o as O;
+}
+
+/** The command-line options of the rate search both DHCP benches run. */
+export interface SearchFlagOptions {
+  only?: 'kea' | 'leasehold';
+  /** Seconds per search step. */
+  duration: number;
+  /** Seconds of the final confirmation run. */
+  confirmDuration: number;
+  /** perfdhcp -R: simulated clients. */
+  clients: number;
+  startRate: number;
+  maxRate: number;
+  /** Stop bisecting when (hi - lo) / lo <= precision. */
+  precision: number;
+  /** Retry a failing step once before counting it failed. */
+  retry: boolean;
+}
+
+export function searchFlags<O extends SearchFlagOptions>(): Record<string, FlagSpec<O>> {
+  return {
+    '--only': { key: 'only', choices: ['kea', 'leasehold'] },
+    '--duration': { key: 'duration', number: { min: 1 } },
+    '--confirm-duration': { key: 'confirmDuration', number: { min: 1 } },
+    '--clients': { key: 'clients', number: { min: 1, integer: true } },
+    '--start-rate': { key: 'startRate', number: { min: 10, integer: true } },
+    '--max-rate': { key: 'maxRate', number: { min: 10, integer: true } },
+    '--precision': { key: 'precision', number: { min: 0.001 } },
+    '--no-retry': { key: 'retry', set: false },
+  };
+}

@@ -43,6 +43,10 @@ import {
   sleep,
   which,
   type PerfResult,
+  parseFlags,
+  searchFlags,
+  UsageError,
+  type SearchFlagOptions,
 } from './bench-common.ts';
 import type { ProbeArgs, ProbeResult } from './ddns-latency-probe.ts';
 
@@ -83,15 +87,7 @@ const NCPU = cpus().length;
 
 type ServerName = 'leasehold' | 'kea';
 
-interface Options {
-  only?: ServerName;
-  duration: number;
-  confirmDuration: number;
-  clients: number;
-  startRate: number;
-  maxRate: number;
-  precision: number;
-  retry: boolean;
+interface Options extends SearchFlagOptions {
   /** seconds after perfdhcp ends within which every leased name must be in BIND */
   dnsGrace: number;
   /** a step fails when DNS does not keep up (default); false: drops alone decide */
@@ -124,57 +120,24 @@ function usage(): string {
   ].join('\n');
 }
 
-class UsageError extends Error {}
-
 function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    duration: 8,
-    confirmDuration: 0,
-    clients: 40000,
-    startRate: 100,
-    maxRate: 6400,
-    precision: 0.05,
-    retry: true,
-    dnsGrace: 1,
-    dnsCriterion: true,
-    drainWatch: 6,
-    latencyRate: 50,
-    latencyClients: 500,
-    budget: 450,
-  };
-  const num = (flag: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number >= ${min}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--only': {
-        const v = value();
-        if (v !== 'kea' && v !== 'leasehold') throw new UsageError('--only takes kea or leasehold');
-        o.only = v;
-        break;
-      }
-      case '--duration': o.duration = num(flag, value(), 1); break;
-      case '--confirm-duration': o.confirmDuration = num(flag, value(), 1); break;
-      case '--clients': o.clients = Math.floor(num(flag, value(), 1)); break;
-      case '--start-rate': o.startRate = Math.floor(num(flag, value(), 10)); break;
-      case '--max-rate': o.maxRate = Math.floor(num(flag, value(), 10)); break;
-      case '--precision': o.precision = num(flag, value(), 0.001); break;
-      case '--no-retry': o.retry = false; break;
-      case '--dns-grace': o.dnsGrace = num(flag, value(), 0); break;
-      case '--no-dns-criterion': o.dnsCriterion = false; break;
-      case '--drain-watch': o.drainWatch = num(flag, value(), 0); break;
-      case '--latency-rate': o.latencyRate = num(flag, value(), 1); break;
-      case '--latency-clients': o.latencyClients = Math.floor(num(flag, value(), 10)); break;
-      case '--budget': o.budget = num(flag, value(), 60); break;
-      case '-h': case '--help': console.log(usage()); process.exit(0); break;
-      default: throw new UsageError(`unknown argument ${a}`);
-    }
-  }
+  const o = parseFlags<Options>(
+    argv,
+    {
+      duration: 8, confirmDuration: 0, clients: 40000, startRate: 100, maxRate: 6400, precision: 0.05, retry: true,
+      dnsGrace: 1, dnsCriterion: true, drainWatch: 6, latencyRate: 50, latencyClients: 500, budget: 450,
+    },
+    {
+      ...searchFlags<Options>(),
+      '--dns-grace': { key: 'dnsGrace', number: { min: 0 } },
+      '--no-dns-criterion': { key: 'dnsCriterion', set: false },
+      '--drain-watch': { key: 'drainWatch', number: { min: 0 } },
+      '--latency-rate': { key: 'latencyRate', number: { min: 1 } },
+      '--latency-clients': { key: 'latencyClients', number: { min: 10, integer: true } },
+      '--budget': { key: 'budget', number: { min: 60 } },
+    },
+    usage,
+  );
   // The DNS check allows a fixed lag after the run, so a longer run is a
   // stricter test: the confirmation uses the steps' length unless told otherwise.
   if (o.confirmDuration === 0) o.confirmDuration = o.duration;

@@ -39,6 +39,10 @@ import {
   tryRun,
   which,
   type PerfResult,
+  parseFlags,
+  searchFlags,
+  UsageError,
+  type SearchFlagOptions,
 } from './bench-common.ts';
 
 // ---------------------------------------------------------------------------
@@ -66,16 +70,8 @@ const NCPU = cpus().length;
 
 type ServerName = 'leasehold' | 'kea';
 
-interface Options {
-  only?: ServerName;
-  duration: number; // seconds per search step
-  confirmDuration: number; // seconds of the final, timestamped run
-  clients: number; // perfdhcp -R
-  startRate: number;
-  maxRate: number;
-  precision: number; // stop bisecting when (hi - lo) / lo <= precision
+interface Options extends SearchFlagOptions {
   pin: boolean;
-  retry: boolean;
 }
 
 function usage(): string {
@@ -94,50 +90,21 @@ function usage(): string {
 }
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = {
-    duration: 5,
-    confirmDuration: 0,
-    clients: 40000,
-    startRate: 1000,
-    maxRate: 64000,
-    precision: 0.05,
-    pin: false,
-    retry: true,
-  };
-  const num = (flag: string, v: string | undefined, min: number): number => {
-    const n = Number(v);
-    if (v === undefined || !Number.isFinite(n) || n < min) throw new UsageError(`${flag} needs a number >= ${min}`);
-    return n;
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    const value = (): string | undefined => inline ?? argv[++i];
-    switch (flag) {
-      case '--only': {
-        const v = value();
-        if (v !== 'kea' && v !== 'leasehold') throw new UsageError('--only takes kea or leasehold');
-        o.only = v;
-        break;
-      }
-      case '--duration': o.duration = num(flag, value(), 1); break;
-      case '--confirm-duration': o.confirmDuration = num(flag, value(), 1); break;
-      case '--clients': o.clients = Math.floor(num(flag, value(), 1)); break;
-      case '--start-rate': o.startRate = Math.floor(num(flag, value(), 10)); break;
-      case '--max-rate': o.maxRate = Math.floor(num(flag, value(), 10)); break;
-      case '--precision': o.precision = num(flag, value(), 0.001); break;
-      case '--pin': o.pin = true; break;
-      case '--no-retry': o.retry = false; break;
-      case '-h': case '--help': console.log(usage()); process.exit(0); break;
-      default: throw new UsageError(`unknown argument ${a}`);
-    }
-  }
+  const o = parseFlags<Options>(
+    argv,
+    { duration: 5, confirmDuration: 0, clients: 40000, startRate: 1000, maxRate: 64000, precision: 0.05, pin: false, retry: true },
+    {
+      ...searchFlags<Options>(),
+      '--pin': { key: 'pin', set: true },
+    },
+    usage,
+  );
   if (o.confirmDuration === 0) o.confirmDuration = o.duration * 2;
   if (o.clients > POOL_SIZE) throw new UsageError(`--clients must be <= the pool size (${POOL_SIZE})`);
   return o;
 }
 
-class UsageError extends Error {}
+
 
 // ---------------------------------------------------------------------------
 // Small helpers
