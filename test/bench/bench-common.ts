@@ -376,3 +376,66 @@ export function searchFlags<O extends SearchFlagOptions>(): Record<string, FlagS
     '--no-retry': { key: 'retry', set: false },
   };
 }
+
+// The one topology and pool both DHCP benches serve, the same for both servers.
+export const IFACE = 'eth0';
+export const SRV_ADDR = '198.18.0.1';
+export const CLI_ADDR = '198.18.0.250';
+export const PREFIX_LEN = 16;
+export const SUBNET = '198.18.0.0/16';
+export const POOL_START = '198.18.1.0';
+export const POOL_END = '198.18.255.254'; // 65,279 addresses
+export const POOL_SIZE = 255 * 256 - 1;
+export const LEASE_TIME = 3600;
+export const MAX_DROP_PCT = 0.1;
+
+/**
+ * kea-dhcp4's configuration for the bench subnet: memfile with persist (the
+ * comparison the issue asks for), raw sockets, WARN logs but the dhcp4
+ * logger's INFO, which says DHCP4_STARTED once the sockets are open.
+ * `extra` adds Dhcp4 settings (DDNS).
+ */
+export function keaBenchConfig(workdir: string, extra: Record<string, unknown> = {}): object {
+  return {
+    Dhcp4: {
+      'interfaces-config': { interfaces: [IFACE], 'dhcp-socket-type': 'raw' },
+      'lease-database': { type: 'memfile', persist: true, name: join(workdir, 'kea-leases4.csv'), 'lfc-interval': 0 },
+      'valid-lifetime': LEASE_TIME,
+      ...extra,
+      subnet4: [
+        {
+          id: 1,
+          subnet: SUBNET,
+          interface: IFACE,
+          pools: [{ pool: `${POOL_START} - ${POOL_END}` }],
+          'option-data': [{ name: 'routers', data: SRV_ADDR }],
+        },
+      ],
+      loggers: [
+        { name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'WARN' },
+        { name: 'kea-dhcp4.dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' },
+      ],
+    },
+  };
+}
+
+/** Leasehold's configuration for the same subnet; `ddns` adds DNS updates. */
+export function leaseholdBenchConfig(workdir: string, ddns?: { top: object; subnet: object }): object {
+  return {
+    interfaces: [{ name: IFACE, address: SRV_ADDR }],
+    subnets: [
+      {
+        id: 'bench',
+        subnet: SUBNET,
+        interface: IFACE,
+        pools: [{ start: POOL_START, end: POOL_END }],
+        leaseTime: LEASE_TIME,
+        options: { routers: [SRV_ADDR] },
+        ...(ddns && { ddns: ddns.subnet }),
+      },
+    ],
+    leaseStore: { type: 'sqlite', path: join(workdir, 'leases.db') },
+    log: { level: 'warn' },
+    ...(ddns && { ddns: ddns.top }),
+  };
+}

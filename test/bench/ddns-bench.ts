@@ -43,8 +43,19 @@ import {
   sleep,
   which,
   type PerfResult,
+  CLI_ADDR,
+  IFACE,
+  keaBenchConfig,
+  LEASE_TIME,
+  leaseholdBenchConfig,
+  MAX_DROP_PCT,
   parseFlags,
+  POOL_END,
+  POOL_SIZE,
+  POOL_START,
+  PREFIX_LEN,
   searchFlags,
+  SRV_ADDR,
   UsageError,
   type SearchFlagOptions,
 } from './bench-common.ts';
@@ -55,17 +66,7 @@ import type { ProbeArgs, ProbeResult } from './ddns-latency-probe.ts';
 
 const PREFIX = 'lt-bd';
 const NAMESPACES = ['core', 'srv', 'cli', 'dns'].map((n) => `${PREFIX}-${n}`);
-const IFACE = 'eth0';
-const SRV_ADDR = '198.18.0.1';
 const DNS_ADDR = '198.18.0.2';
-const CLI_ADDR = '198.18.0.250';
-const PREFIX_LEN = 16;
-const SUBNET = '198.18.0.0/16';
-const POOL_START = '198.18.1.0';
-const POOL_END = '198.18.255.254'; // 65,279 addresses
-const POOL_SIZE = 255 * 256 - 1;
-const LEASE_TIME = 3600;
-const MAX_DROP_PCT = 0.1;
 /** names the server leased but BIND does not have yet, at the DNS check, in % of the names leased */
 const MAX_DNS_MISSING_PCT = 0.1;
 const DOMAIN = 'leasehold.test';
@@ -279,25 +280,11 @@ const leasehold: DdnsServer = {
     const entry = leaseholdEntry({ requireFresh: true });
     if (!entry) throw new ServerFailure('Leasehold server entry point not found');
     const key = { name: bind.key.name, algorithm: bind.key.algorithm, secret: bind.key.secret.toString('base64') };
-    const dbPath = join(dir, 'leases.db');
-    const config = {
-      interfaces: [{ name: IFACE, address: SRV_ADDR }],
-      subnets: [
-        {
-          id: 'bench',
-          subnet: SUBNET,
-          interface: IFACE,
-          pools: [{ start: POOL_START, end: POOL_END }],
-          leaseTime: LEASE_TIME,
-          options: { routers: [SRV_ADDR] },
-          // No slaacPrefix: Kea publishes no AAAA either.
-          ddns: { domain: DOMAIN, defaultApp: APP },
-        },
-      ],
-      leaseStore: { type: 'sqlite', path: dbPath },
-      log: { level: 'warn' },
-      ddns: { zones: bind.zones.map((z) => ({ name: z.name, servers: [{ address: DNS_ADDR }], key })) },
-    };
+    const config = leaseholdBenchConfig(dir, {
+      top: { zones: bind.zones.map((z) => ({ name: z.name, servers: [{ address: DNS_ADDR }], key })) },
+      // No slaacPrefix: Kea publishes no AAAA either.
+      subnet: { domain: DOMAIN, defaultApp: APP },
+    });
     const file = join(dir, 'leasehold.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
     const p = segment.spawnIn(srv.netns, [...entry, 'serve', '--config', file], { label: 'leasehold', cwd: REPO_ROOT });
@@ -306,7 +293,7 @@ const leasehold: DdnsServer = {
     let db: Database.Database | undefined;
     const query = (sql: string): number => {
       try {
-        db ??= new Database(dbPath, { readonly: true, fileMustExist: true });
+        db ??= new Database(join(dir, 'leases.db'), { readonly: true, fileMustExist: true });
         return Number((db.prepare(sql).get() as { n: number }).n);
       } catch {
         return NaN;
@@ -365,35 +352,17 @@ const kea: DdnsServer = {
     const d2 = segment.spawnIn(srv.netns, ['kea-dhcp-ddns', '-c', d2File], { label: 'kea-dhcp-ddns', cwd: dir, env });
     await waitReady(d2, /DHCP_DDNS_STARTED/, 'kea-dhcp-ddns', 15_000);
     const leaseFile = join(dir, 'kea-leases4.csv');
-    const config = {
-      Dhcp4: {
-        'interfaces-config': { interfaces: [IFACE], 'dhcp-socket-type': 'raw' },
-        'lease-database': { type: 'memfile', persist: true, name: leaseFile, 'lfc-interval': 0 },
-        'valid-lifetime': LEASE_TIME,
-        'dhcp-ddns': { 'enable-updates': true, 'server-ip': '127.0.0.1', 'server-port': D2_PORT },
-        'ddns-send-updates': true,
-        // A client that leaves its name to the server (empty option 81) gets
-        // dhcp-<address with dashes>.lab.leasehold.test.
-        'ddns-replace-client-name': 'when-not-present',
-        'ddns-generated-prefix': 'dhcp',
-        'ddns-qualifying-suffix': `${NAME_SUFFIX}.`,
-        'hostname-char-set': '[^A-Za-z0-9.-]',
-        'hostname-char-replacement': '-',
-        subnet4: [
-          {
-            id: 1,
-            subnet: SUBNET,
-            interface: IFACE,
-            pools: [{ pool: `${POOL_START} - ${POOL_END}` }],
-            'option-data': [{ name: 'routers', data: SRV_ADDR }],
-          },
-        ],
-        loggers: [
-          { name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'WARN' },
-          { name: 'kea-dhcp4.dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' },
-        ],
-      },
-    };
+    const config = keaBenchConfig(dir, {
+      'dhcp-ddns': { 'enable-updates': true, 'server-ip': '127.0.0.1', 'server-port': D2_PORT },
+      'ddns-send-updates': true,
+      // A client that leaves its name to the server (empty option 81) gets
+      // dhcp-<address with dashes>.lab.leasehold.test.
+      'ddns-replace-client-name': 'when-not-present',
+      'ddns-generated-prefix': 'dhcp',
+      'ddns-qualifying-suffix': `${NAME_SUFFIX}.`,
+      'hostname-char-set': '[^A-Za-z0-9.-]',
+      'hostname-char-replacement': '-',
+    });
     const file = join(dir, 'kea-dhcp4.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
     const k = segment.spawnIn(srv.netns, ['kea-dhcp4', '-c', file], { label: 'kea-dhcp4', cwd: dir, env });

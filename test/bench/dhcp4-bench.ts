@@ -39,8 +39,19 @@ import {
   tryRun,
   which,
   type PerfResult,
+  CLI_ADDR,
+  IFACE,
+  keaBenchConfig,
+  LEASE_TIME,
+  leaseholdBenchConfig,
+  MAX_DROP_PCT,
   parseFlags,
+  POOL_END,
+  POOL_SIZE,
+  POOL_START,
+  PREFIX_LEN,
   searchFlags,
+  SRV_ADDR,
   UsageError,
   type SearchFlagOptions,
 } from './bench-common.ts';
@@ -52,16 +63,6 @@ const NS_SRV = 'lt-bench-srv';
 const NS_CLI = 'lt-bench-cli';
 const VETH_SRV = 'lt-bench-s'; // renamed to eth0 once inside NS_SRV
 const VETH_CLI = 'lt-bench-c'; // renamed to eth0 once inside NS_CLI
-const IFACE = 'eth0';
-const SRV_ADDR = '198.18.0.1';
-const CLI_ADDR = '198.18.0.250';
-const PREFIX_LEN = 16;
-const SUBNET = '198.18.0.0/16';
-const POOL_START = '198.18.1.0';
-const POOL_END = '198.18.255.254'; // 65,279 addresses
-const POOL_SIZE = 255 * 256 - 1;
-const LEASE_TIME = 3600;
-const MAX_DROP_PCT = 0.1;
 
 const NCPU = cpus().length;
 
@@ -258,28 +259,7 @@ const kea: ServerUnderTest = {
     if (!which('kea-dhcp4')) throw new ServerFailure('kea-dhcp4 not found (Debian package kea-dhcp4-server)');
   },
   async start(workdir, pin) {
-    const config = {
-      Dhcp4: {
-        'interfaces-config': { interfaces: [IFACE], 'dhcp-socket-type': 'raw' },
-        'lease-database': { type: 'memfile', persist: true, name: join(workdir, 'kea-leases4.csv'), 'lfc-interval': 0 },
-        'valid-lifetime': LEASE_TIME,
-        subnet4: [
-          {
-            id: 1,
-            subnet: SUBNET,
-            interface: IFACE,
-            pools: [{ pool: `${POOL_START} - ${POOL_END}` }],
-            'option-data': [{ name: 'routers', data: SRV_ADDR }],
-          },
-        ],
-        loggers: [
-          // WARN everywhere; INFO only for the dhcp4 logger, which has no per-packet
-          // INFO messages but says DHCP4_STARTED once the sockets are open.
-          { name: 'kea-dhcp4', output_options: [{ output: 'stdout' }], severity: 'WARN' },
-          { name: 'kea-dhcp4.dhcp4', output_options: [{ output: 'stdout' }], severity: 'INFO' },
-        ],
-      },
-    };
+    const config = keaBenchConfig(workdir);
     const file = join(workdir, 'kea-dhcp4.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
     return startInSrvNs('kea-dhcp4', ['kea-dhcp4', '-c', file], {
@@ -303,21 +283,7 @@ const leasehold: ServerUnderTest = {
   async start(workdir, pin) {
     const entry = leaseholdEntry();
     if (!entry) throw new ServerFailure('Leasehold server entry point not found');
-    const config = {
-      interfaces: [{ name: IFACE, address: SRV_ADDR }],
-      subnets: [
-        {
-          id: 'bench',
-          subnet: SUBNET,
-          interface: IFACE,
-          pools: [{ start: POOL_START, end: POOL_END }],
-          leaseTime: LEASE_TIME,
-          options: { routers: [SRV_ADDR] },
-        },
-      ],
-      leaseStore: { type: 'sqlite', path: join(workdir, 'leases.db') },
-      log: { level: 'warn' },
-    };
+    const config = leaseholdBenchConfig(workdir);
     const file = join(workdir, 'leasehold.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
     return startInSrvNs('leasehold server', [...entry, 'serve', '--config', file], {
