@@ -2,21 +2,37 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build typecheck lint test test-unit lab-up lab-down lab-status bench bench-dhcp4 bench-ddns bench-ra clean
+.PHONY: help deps build typecheck lint test test-unit docker docker-down lab-up lab-down lab-status bench bench-dhcp4 bench-ddns bench-ra bench-agent clean
 
 help:
-	@echo "make lab-up     bring up the lab (namespaces, leasehold server) and show how to reach it"
+	@echo "make lab-up     bring up the lab (appliance, BIND, two workers with agents) and run the demo"
+	@echo "make install    build, and link agent and leasehold-server into /usr/local/bin (root)"
 	@echo "make lab-status show the lab and its lease table"
 	@echo "make lab-down   remove everything the lab made"
-	@echo "make test       install what is needed, type-check, lint, run unit + integration tests"
-	@echo "make bench      all benchmarks: DHCPv4 (perfdhcp vs kea-dhcp4), DDNS (vs kea + kea-dhcp-ddns), RA (vs radvd)"
-	@echo "                (one at a time: make bench-dhcp4, bench-ddns, bench-ra)"
+	@echo "make test       install what is needed, type-check, lint, run unit + integration + e2e tests"
+	@echo "make docker     start the Docker engine (unless one runs) and build the local images"
+	@echo "make docker-down stop the Docker engine, if make docker started it"
+	@echo "make bench      all benchmarks: DHCPv4 (perfdhcp vs kea-dhcp4), DDNS (vs kea + kea-dhcp-ddns), RA (vs radvd),"
+	@echo "                agent attach latency and memory"
+	@echo "                (one at a time: make bench-dhcp4, bench-ddns, bench-ra, bench-agent)"
 
 deps:
 	@lab/install-deps.sh
 
-build: deps
+build: deps native
 	@npx tsc -p tsconfig.json
+
+# The RA sender's raw ICMPv6 socket, a N-API addon (server/native/icmpv6),
+# built with npm's own node-gyp against the headers of the Node that runs
+# it (its install prefix holds include/node): nothing is downloaded.
+NATIVE_ICMPV6 := server/native/icmpv6/build/Release/icmpv6.node
+
+.PHONY: native
+native: $(NATIVE_ICMPV6)
+
+$(NATIVE_ICMPV6): server/native/icmpv6/binding.gyp server/native/icmpv6/icmpv6.c | deps
+	@node "$$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild --loglevel=warn \
+	  --directory=server/native/icmpv6 --nodedir="$$(node -p 'path.dirname(path.dirname(process.execPath))')"
 
 typecheck: deps
 	@npx tsc -p tsconfig.json --noEmit
@@ -24,13 +40,31 @@ typecheck: deps
 lint: deps
 	@npx eslint .
 
-test: build lint
+test: build lint docker
 	@test/run-suites.sh
 
 test-unit: deps
 	@npx ava 'test/unit/**/*.test.ts'
 
-lab-up: build
+# The engine runs with no bridge and no iptables rules; images are built
+# FROM scratch out of busybox-static (no registry is reachable). Without root
+# there is nothing to do: only the integration and e2e tests, run as root, use it.
+docker: deps
+	@if [ "$$(id -u)" != 0 ]; then echo "docker: skipped (starting the engine needs root)"; \
+	else lab/docker-engine.sh start && lab/images/build.sh; fi
+
+docker-down:
+	@lab/docker-engine.sh stop
+
+# The commands on PATH: symlinks to bin/, which run this checkout's dist/.
+.PHONY: install
+install: build
+	@for c in agent leasehold-server; do \
+	  if [ -e /usr/local/bin/$$c ] && [ ! -L /usr/local/bin/$$c ]; then \
+	    echo "install: /usr/local/bin/$$c exists and is not a link: left alone" >&2; exit 1; fi; \
+	  ln -sfn "$(CURDIR)/bin/$$c" /usr/local/bin/$$c; done
+
+lab-up: install docker
 	@lab/lab.sh up
 
 lab-status:
@@ -39,7 +73,7 @@ lab-status:
 lab-down:
 	@lab/lab.sh down
 
-bench: bench-dhcp4 bench-ddns bench-ra
+bench: bench-dhcp4 bench-ddns bench-ra bench-agent
 
 bench-dhcp4: build
 	@node --import=tsx test/bench/dhcp4-bench.ts
@@ -50,5 +84,8 @@ bench-ddns: build
 bench-ra: build
 	@node --import=tsx test/bench/ra-bench.ts
 
+bench-agent: build docker
+	@node --import=tsx test/bench/agent-bench.ts
+
 clean:
-	rm -rf dist
+	rm -rf dist server/native/icmpv6/build

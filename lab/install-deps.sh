@@ -10,21 +10,44 @@ DEBIAN_PACKAGES=(
   kea-dhcp4-server kea-admin kea-dhcp-ddns-server
   bind9 bind9-utils bind9-dnsutils
   ndisc6 radvd tshark arping
+  docker.io
   python3 make g++
+  # The integration suite's checks of vagrant/Vagrantfile (`vagrant
+  # validate`; no VM is ever booted) and of the lab's shell scripts.
+  vagrant shellcheck
 )
+# LEASEHOLD_SKIP_PACKAGES: names from the list to leave out (lab/provision.sh
+# leaves out what only the test suites use).
+skip=" ${LEASEHOLD_SKIP_PACKAGES:-} "
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
+  [[ $skip == *" $pkg "* ]] && continue
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
   echo "install-deps: apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  # No daemon may start while installing: the packaged dockerd would make a
+  # docker0 bridge and iptables rules on the host before we could disable it.
+  # policy-rc.d (Debian's invoke-rc.d policy) says "forbidden"; one already
+  # there is somebody else's and is kept.
+  policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f "$policy"' EXIT
+  fi
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$policy" ]; then rm -f "$policy"; trap - EXIT; fi
 fi
-# Debian starts these daemons on install; the lab and tests run their own.
-for svc in kea-dhcp4-server kea-dhcp-ddns-server named bind9 radvd isc-dhcp-relay; do
+# Debian enables these daemons at boot; the lab and tests run their own (the
+# Docker engine through lab/docker-engine.sh, with no bridge and no iptables
+# rules; an enabled docker.socket would start the packaged one again).
+for svc in kea-dhcp4-server kea-dhcp-ddns-server named bind9 radvd isc-dhcp-relay \
+  docker.socket docker containerd; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

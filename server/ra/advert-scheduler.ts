@@ -6,6 +6,17 @@ export const MAX_INITIAL_RTR_ADVERT_INTERVAL_MS = 16_000;
 export const MAX_INITIAL_RTR_ADVERTISEMENTS = 3;
 export const MIN_DELAY_BETWEEN_RAS_MS = 3_000;
 export const MAX_RA_DELAY_TIME_MS = 500;
+export const MAX_FINAL_RTR_ADVERTISEMENTS = 3;
+
+/**
+ * Between the final RAs under `solicitedResponse: immediate`. They are
+ * repeated in case one is lost (multicast is never acknowledged); copies
+ * sent back to back are lost together (a full queue, a bridge port that is
+ * still learning, a burst of interference), a few hundred ms apart they
+ * are not, and the stop still ends within a second. Under `rfc4861` they
+ * are MIN_DELAY_BETWEEN_RAS apart instead (see finalTimes).
+ */
+export const FINAL_RA_SPACING_IMMEDIATE_MS = 300;
 
 export interface AdvertSchedule {
   /** MinRtrAdvInterval and MaxRtrAdvInterval, in ms. */
@@ -92,11 +103,42 @@ export class AdvertScheduler {
   }
 
   /**
-   * When the final RA (§6.2.5) may go out, asked at `now`: it is a
+   * When the first final RA (§6.2.5) may go out, asked at `now`: it is a
    * multicast RA like any other, so under `rfc4861` it waits out
    * MIN_DELAY_BETWEEN_RAS after the previous one.
    */
   finalAt(now: number): number {
+    return this.#earliestMulticast(now);
+  }
+
+  /**
+   * When each of the MAX_FINAL_RTR_ADVERTISEMENTS final RAs goes out
+   * (§6.2.5: "one or more (but not more than MAX_FINAL_RTR_ADVERTISEMENTS)"),
+   * asked at `now`. Under `rfc4861` they keep §6.2.6's rate limit on
+   * consecutive multicast RAs, MIN_DELAY_BETWEEN_RAS apart, as KAME's
+   * rtadvd does: a stop then takes at most 3 × 3 s. Under `immediate`,
+   * which already sets that limit aside for the lab, they are
+   * FINAL_RA_SPACING_IMMEDIATE_MS apart.
+   */
+  finalTimes(now: number): number[] {
+    const first = this.finalAt(now);
+    const spacing = this.schedule.solicitedResponse === 'immediate' ? FINAL_RA_SPACING_IMMEDIATE_MS : MIN_DELAY_BETWEEN_RAS_MS;
+    return Array.from({ length: MAX_FINAL_RTR_ADVERTISEMENTS }, (_, i) => first + i * spacing);
+  }
+
+  /**
+   * The interface starts over as a new advertising interface at `now`
+   * (RFC 4861 §6.2.8: after its link-local address changed, hosts see a new
+   * router): the next multicast RA as soon as the rate limit allows, and
+   * the initial RAs again at the faster initial rate.
+   */
+  restart(now: number): void {
+    this.#initialLeft = MAX_INITIAL_RTR_ADVERTISEMENTS;
+    this.#nextAt = this.#earliestMulticast(now);
+  }
+
+  /** Under `rfc4861`, no multicast RA sooner than MIN_DELAY_BETWEEN_RAS after the previous one (§6.2.6). */
+  #earliestMulticast(now: number): number {
     const last = this.#lastMulticastAt;
     if (this.schedule.solicitedResponse === 'immediate' || last === undefined) return now;
     return Math.max(now, last + MIN_DELAY_BETWEEN_RAS_MS);

@@ -1,4 +1,5 @@
 import { DecodeError } from '../wire/decode-error.ts';
+import { hopLimitProblem } from './nd-hop-limit.ts';
 import { ROUTER_SOLICIT_HEADER_LENGTH, ROUTER_SOLICITATION, routerSolicit, type RouterSolicit } from './router-solicit.ts';
 import { isUnspecifiedAddress } from './unspecified-address.ts';
 
@@ -9,11 +10,10 @@ export interface ReceivedSolicit {
   /** IPv6 source address. */
   source: string;
   /**
-   * The IPv6 Hop Limit, when the socket can tell it. Ours cannot (see
-   * server/net/icmpv6-socket.ts), so the check below runs only for a
-   * transport that can.
+   * The IPv6 Hop Limit it arrived with (IPV6_RECVHOPLIMIT, see
+   * server/net/icmpv6-socket.ts); negative when the socket could not tell.
    */
-  hopLimit?: number;
+  hopLimit: number;
 }
 
 /** Why a solicitation was dropped; each is counted as `rs_invalid_<reason>`. */
@@ -29,8 +29,8 @@ export type RsVerdict = { valid: true; solicit: RouterSolicit } | { valid: false
  */
 export function validateRouterSolicit(received: ReceivedSolicit): RsVerdict {
   const { data, source, hopLimit } = received;
-  // A hop limit below 255 means the packet crossed a router: not from this link.
-  if (hopLimit !== undefined && hopLimit !== 255) return reject('hop-limit', `hop limit ${hopLimit}, not 255`);
+  const hopProblem = hopLimitProblem(hopLimit);
+  if (hopProblem !== undefined) return reject('hop-limit', hopProblem);
   if (data.length < ROUTER_SOLICIT_HEADER_LENGTH) return reject('too-short', `${data.length} bytes, fewer than ${ROUTER_SOLICIT_HEADER_LENGTH}`);
   if (data[0] !== ROUTER_SOLICITATION) return reject('not-solicitation', `ICMPv6 type ${data[0]}`);
   if (data[1] !== 0) return reject('code', `ICMP code ${data[1]}, not 0`);

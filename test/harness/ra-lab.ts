@@ -231,9 +231,15 @@ export interface CapturedRa {
   source: string;
   destination: string;
   hopLimit: number;
+  /** Router Lifetime, s: 0 in a final RA (RFC 4861 §6.2.5). */
+  routerLifetime: number;
+  /** Preferred lifetime of the first prefix, s; NaN without one. */
+  preferredLifetime: number;
 }
 
 export interface RaCapture {
+  /** Every RA seen so far. */
+  captured(): CapturedRa[];
   /** Resolves with the first `count` RAs once that many were seen. */
   waitForCount(count: number, timeoutMs: number): Promise<CapturedRa[]>;
 }
@@ -242,8 +248,9 @@ export interface RaCapture {
 export async function startRaCapture(host: Host): Promise<RaCapture> {
   const child = host.segment.spawnIn(
     host.netns,
-    ['tshark', '-i', host.ifname, '-l', '-n', '-f', 'icmp6', '-Y', 'icmpv6.type == 134', '-T', 'fields',
-      '-e', 'frame.time_epoch', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'ipv6.hlim'],
+    ['tshark', '-i', host.ifname, '-l', '-n', '-f', 'icmp6', '-Y', 'icmpv6.type == 134', '-T', 'fields', '-E', 'occurrence=f',
+      '-e', 'frame.time_epoch', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'ipv6.hlim', '-e', 'icmpv6.nd.ra.router_lifetime',
+      '-e', 'icmpv6.opt.prefix.preferred_lifetime'],
     // dumpcap's ring file goes to TMPDIR: keep it in the segment's temp dir.
     { label: `tshark@${host.netns}`, env: { TMPDIR: host.segment.tmpDir, HOME: host.segment.tmpDir } },
   );
@@ -252,9 +259,17 @@ export async function startRaCapture(host: Host): Promise<RaCapture> {
     child.output
       .split('\n')
       .map((line) => line.split('\t'))
-      .filter((cells) => cells.length === 4)
-      .map(([time, source, destination, hopLimit]) => ({ time: Number(time), source, destination, hopLimit: Number(hopLimit) }));
+      .filter((cells) => cells.length === 6)
+      .map(([time, source, destination, hopLimit, routerLifetime, preferredLifetime]) => ({
+        time: Number(time),
+        source,
+        destination,
+        hopLimit: Number(hopLimit),
+        routerLifetime: Number(routerLifetime),
+        preferredLifetime: preferredLifetime === '' ? NaN : Number(preferredLifetime),
+      }));
   return {
+    captured,
     waitForCount: (count, timeoutMs) =>
       pollUntil(`${count} RAs on ${host.netns}`, () => captured().length >= count && captured().slice(0, count), {
         timeoutMs,

@@ -10,43 +10,52 @@ const NO_OPTIONS = rs('85000000 00000000');
 const WITH_SLLA = rs('85000000 00000000 0101 021122334455');
 
 const reason = (verdict: RsVerdict) => (verdict.valid ? 'valid' : verdict.reason);
+/** As received on the link: hop limit 255 unless said otherwise. */
+const check = (data: Buffer, source = LINK_LOCAL, hopLimit = 255) => validateRouterSolicit({ data, source, hopLimit });
 
 test("the kernel's RS from its link-local address is valid and carries its MAC", (t) => {
-  const verdict = validateRouterSolicit({ data: LINUX_RS, source: LINK_LOCAL, hopLimit: 255 });
-  t.deepEqual(verdict, { valid: true, solicit: { options: [{ kind: 'source-link-layer-address', address: '02:11:22:33:44:55' }] } });
+  t.deepEqual(check(LINUX_RS), { valid: true, solicit: { options: [{ kind: 'source-link-layer-address', address: '02:11:22:33:44:55' }] } });
 });
 
 test('an RS from the unspecified address is valid without a link-layer address', (t) => {
-  t.is(reason(validateRouterSolicit({ data: NO_OPTIONS, source: '::' })), 'valid');
+  t.is(reason(check(NO_OPTIONS, '::')), 'valid');
 });
 
 test('a link-layer address from the unspecified address is dropped, however "::" is spelled', (t) => {
-  t.is(reason(validateRouterSolicit({ data: WITH_SLLA, source: '::' })), 'slla-from-unspecified');
-  t.is(reason(validateRouterSolicit({ data: WITH_SLLA, source: '0:0:0::0' })), 'slla-from-unspecified');
-  t.is(reason(validateRouterSolicit({ data: WITH_SLLA, source: LINK_LOCAL })), 'valid');
+  t.is(reason(check(WITH_SLLA, '::')), 'slla-from-unspecified');
+  t.is(reason(check(WITH_SLLA, '0:0:0::0')), 'slla-from-unspecified');
+  t.is(reason(check(WITH_SLLA)), 'valid');
 });
 
-test('a hop limit other than 255 is dropped when the transport knows it', (t) => {
-  t.is(reason(validateRouterSolicit({ data: NO_OPTIONS, source: LINK_LOCAL, hopLimit: 254 })), 'hop-limit');
-  t.is(reason(validateRouterSolicit({ data: NO_OPTIONS, source: LINK_LOCAL, hopLimit: 1 })), 'hop-limit');
-  t.is(reason(validateRouterSolicit({ data: NO_OPTIONS, source: LINK_LOCAL, hopLimit: 255 })), 'valid');
-  t.is(reason(validateRouterSolicit({ data: NO_OPTIONS, source: LINK_LOCAL })), 'valid');
+test('only hop limit 255 passes: anything lower crossed a router (RFC 4861 §6.1.1)', (t) => {
+  for (const hopLimit of [254, 64, 1, 0]) {
+    const verdict = check(NO_OPTIONS, LINK_LOCAL, hopLimit);
+    t.is(reason(verdict), 'hop-limit', `hop limit ${hopLimit}`);
+    t.regex(verdict.valid ? '' : verdict.detail, new RegExp(`hop limit ${hopLimit}, not 255`));
+  }
+  t.is(reason(check(NO_OPTIONS, LINK_LOCAL, 255)), 'valid');
+  t.is(reason(check(LINUX_RS, '::', 254)), 'hop-limit', 'checked before anything else');
+});
+
+test('a hop limit the socket could not tell is dropped, not trusted', (t) => {
+  const verdict = check(NO_OPTIONS, LINK_LOCAL, -1);
+  t.is(reason(verdict), 'hop-limit');
+  t.regex(verdict.valid ? '' : verdict.detail, /unknown/);
 });
 
 test('a non-zero code, a short message or another type is dropped', (t) => {
-  t.is(reason(validateRouterSolicit({ data: rs('85010000 00000000'), source: LINK_LOCAL })), 'code');
-  t.is(reason(validateRouterSolicit({ data: rs('85000000 000000'), source: LINK_LOCAL })), 'too-short');
-  t.is(reason(validateRouterSolicit({ data: rs('86000000 00000000'), source: LINK_LOCAL })), 'not-solicitation');
+  t.is(reason(check(rs('85010000 00000000'))), 'code');
+  t.is(reason(check(rs('85000000 000000'))), 'too-short');
+  t.is(reason(check(rs('86000000 00000000'))), 'not-solicitation');
 });
 
 test('an option of Length 0 or one running past the end is dropped (RFC 4861 §4.6)', (t) => {
-  const zero = validateRouterSolicit({ data: rs('85000000 00000000 0100 021122334455'), source: LINK_LOCAL });
+  const zero = check(rs('85000000 00000000 0100 021122334455'));
   t.is(reason(zero), 'bad-option');
   t.regex(zero.valid ? '' : zero.detail, /Length is 0/);
-  t.is(reason(validateRouterSolicit({ data: rs('85000000 00000000 0102 021122334455'), source: LINK_LOCAL })), 'bad-option');
+  t.is(reason(check(rs('85000000 00000000 0102 021122334455'))), 'bad-option');
 });
 
 test('options the router does not know are ignored (RFC 4861 §4.1)', (t) => {
-  const verdict = validateRouterSolicit({ data: rs('85000000 00000000 fe01 000000000000 0101 021122334455'), source: LINK_LOCAL });
-  t.true(verdict.valid);
+  t.true(check(rs('85000000 00000000 fe01 000000000000 0101 021122334455')).valid);
 });

@@ -3,6 +3,8 @@ import test from 'ava';
 import fc from 'fast-check';
 import {
   AdvertScheduler,
+  FINAL_RA_SPACING_IMMEDIATE_MS,
+  MAX_FINAL_RTR_ADVERTISEMENTS,
   MAX_INITIAL_RTR_ADVERT_INTERVAL_MS,
   MAX_RA_DELAY_TIME_MS,
   MIN_DELAY_BETWEEN_RAS_MS,
@@ -120,4 +122,40 @@ test('the final RA keeps MIN_DELAY_BETWEEN_RAS after the last multicast one, exc
   const immediate = new AdvertScheduler({ ...RFC, solicitedResponse: 'immediate' }, sequence(0.5), T0);
   immediate.multicastSent(T0);
   t.is(immediate.finalAt(T0 + 1000), T0 + 1000);
+});
+
+test('three final RAs (MAX_FINAL_RTR_ADVERTISEMENTS), MIN_DELAY_BETWEEN_RAS apart under rfc4861', (t) => {
+  t.is(MAX_FINAL_RTR_ADVERTISEMENTS, 3);
+  const rfc = new AdvertScheduler(RFC, sequence(0.5), T0);
+  t.deepEqual(rfc.finalTimes(T0), [T0, T0 + 3000, T0 + 6000], 'nothing sent yet: the first at once');
+  rfc.multicastSent(T0);
+  t.deepEqual(rfc.finalTimes(T0 + 1000), [T0 + 3000, T0 + 6000, T0 + 9000], 'the first waits out the rate limit');
+  const [first, , last] = rfc.finalTimes(T0 + 1000);
+  t.true(last - (T0 + 1000) <= 3 * MIN_DELAY_BETWEEN_RAS_MS, 'a stop is bounded by 9 s');
+  t.is(first, rfc.finalAt(T0 + 1000));
+});
+
+test('under immediate the final RAs are FINAL_RA_SPACING_IMMEDIATE_MS apart, starting at once', (t) => {
+  const immediate = new AdvertScheduler({ ...RFC, solicitedResponse: 'immediate' }, sequence(0.5), T0);
+  immediate.multicastSent(T0);
+  const times = immediate.finalTimes(T0 + 10);
+  t.deepEqual(times, [T0 + 10, T0 + 10 + FINAL_RA_SPACING_IMMEDIATE_MS, T0 + 10 + 2 * FINAL_RA_SPACING_IMMEDIATE_MS]);
+  t.true(FINAL_RA_SPACING_IMMEDIATE_MS >= 100 && FINAL_RA_SPACING_IMMEDIATE_MS <= 500);
+});
+
+test('a restart (new link-local address, §6.2.8) sends the initial RAs again, within the rate limit', (t) => {
+  const s = new AdvertScheduler(RFC, sequence(0.5), T0);
+  let now = T0;
+  for (let i = 0; i < 4; i++) {
+    if (i > 0) now = s.nextMulticastAt;
+    s.multicastSent(now);
+  }
+  t.true(s.nextMulticastAt - now > MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, 'past the initial RAs');
+  const later = now + 5000;
+  s.restart(later);
+  t.is(s.nextMulticastAt, later, 'due at once: the last RA was more than MIN_DELAY_BETWEEN_RAS ago');
+  s.multicastSent(later);
+  t.is(s.nextMulticastAt - later, MAX_INITIAL_RTR_ADVERT_INTERVAL_MS, 'the initial rate again');
+  s.restart(later + 1000);
+  t.is(s.nextMulticastAt, later + MIN_DELAY_BETWEEN_RAS_MS, 'no sooner than MIN_DELAY_BETWEEN_RAS after the last');
 });
