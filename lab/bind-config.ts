@@ -8,7 +8,7 @@
  * writes DIR/named.conf and one zone file per zone; KEYFILE is the
  * `tsig-keygen` output, included as it is.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseTsigKeyFile } from '../server/ddns/tsig-key-file.ts';
@@ -69,11 +69,19 @@ ${zones.map((z) => `zone "${z.name}" { type primary; file "${z.name}.zone"; allo
 `;
 }
 
-/** Writes named.conf, keys.conf and the zone files into `dir`. */
+/**
+ * Writes named.conf and keys.conf into `dir`, and each zone file unless it
+ * is already there: a restarted named rolls its journal (.jnl) forward onto
+ * the zone file it was written for, and a fresh serial-1 file under an old
+ * journal makes named refuse the zone ("journal out of sync with zone").
+ */
 export function writeBindConfig(dir: string, address: string, port: number, zones: readonly BindZone[], keyFileText: string): void {
   const keyNames = parseTsigKeyFile(keyFileText, 'keys.conf').map((k) => k.name);
   writeFileSync(join(dir, 'keys.conf'), keyFileText);
-  for (const zone of zones) writeFileSync(join(dir, `${zone.name}.zone`), zoneFile(zone, address));
+  for (const zone of zones) {
+    const file = join(dir, `${zone.name}.zone`);
+    if (!existsSync(file)) writeFileSync(file, zoneFile(zone, address));
+  }
   writeFileSync(join(dir, 'named.conf'), namedConf(dir, address, port, zones, keyNames));
 }
 

@@ -1,167 +1,275 @@
 #!/usr/bin/env bash
 # The Leasehold lab on one machine: a throwaway L2 segment made of network
-# namespaces (ARCHITECTURE.md, "The lab"). Every name starts with lh- and
-# every address is in 198.18.0.0/15 or fd00::/8; nothing touches the host's
-# own interfaces. Safe to run twice: each step checks before it makes.
+# namespaces (ARCHITECTURE.md, "The lab"), with the roles of lab/roles.sh
+# (the same ones lab/provision.sh gives the Vagrant VMs):
+#
+#   netns P-core: bridge "spine"
+#     ├── P-appliance  198.18.0.1/16 fd00:198:18::1/64  leasehold server (DHCPv4, RA, DDNS)
+#     ├── P-dns        198.18.0.2/16 fd00:198:18::2/64  BIND (named)
+#     ├── P-w1  br0    198.18.0.11/16                   agent watch --worker P-w1
+#     └── P-w2  br0    198.18.0.12/16                   agent watch --worker P-w2
+#
+# then the seed's demo: a web container on w1, fetched by name from a client
+# container on w2, over IPv4 and IPv6. P is $LAB_PREFIX (default lh), state
+# goes to $LAB_RUN (default lab/run), so the end-to-end suite can run its
+# own copy beside the lab. Every address is in 198.18.0.0/15 or fd00::/8;
+# nothing touches the host's own interfaces. Safe to run twice: each step
+# checks before it makes.
+#
+#   lab/lab.sh up [--no-demo] | status | down
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-RUN=$ROOT/lab/run
+P=${LAB_PREFIX:-lh}
+# Interface names are at most 15 characters and the longest we make is
+# "$P-appliance"; namespaces get the same limit so they read well.
+[ ${#P} -le 5 ] || { echo "lab: LAB_PREFIX '$P' is longer than 5 characters" >&2; exit 2; }
+RUN=${LAB_RUN:-$ROOT/lab/run}
 CONFIG=${LEASEHOLD_LAB_CONFIG:-$ROOT/config/leasehold.example.yaml}
-SERVER=(node "$ROOT/dist/server/cli/main.js")
+AGENT=("$ROOT/bin/agent")
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# shellcheck source=lab/roles.sh
+. "$ROOT/lab/roles.sh"
 
-CORE=lh-core BRIDGE=spine APPLIANCE=lh-appliance DNS=lh-dns PROBE=lh-probe
+CORE=$P-core SPINE=spine APPLIANCE=$P-appliance DNS=$P-dns
+WORKERS=("$P-w1" "$P-w2")
+declare -A WORKER_V4=(["$P-w1"]=198.18.0.11/16 ["$P-w2"]=198.18.0.12/16)
 APPLIANCE_V4=198.18.0.1/16 APPLIANCE_V6=fd00:198:18::1/64
 DNS_V4=198.18.0.2/16 DNS_V6=fd00:198:18::2/64
 # The TSIG key name config/leasehold.example.yaml names.
 DDNS_KEY_NAME=leasehold-ddns
+WEB=$P-web CLIENT=$P-client
+DOMAIN=leasehold.test
 
-step_start=0
-step() { step_start=$(date +%s%N); printf '%-60s' "• $*"; }
+step_name='' step_start=0
+step() { step_name="$*"; step_start=$(date +%s%N); printf '%-64s' "• $*"; }
 ok() { printf ' ok (%d ms)\n' $(( ($(date +%s%N) - step_start) / 1000000 )); }
-die() { printf ' FAILED\nlab: %s\n' "$*" >&2; exit 1; }
-trap 'rc=$?; [ $rc -eq 0 ] || echo "lab: step failed (exit $rc); run make lab-down to clean up" >&2' EXIT
+die() { printf ' FAILED\nlab: step "%s" failed: %s\n' "$step_name" "$*" >&2; exit 1; }
+# shellcheck disable=SC2154  # rc is assigned inside the trap string
+trap 'rc=$?; [ $rc -eq 0 ] || echo "lab: exit $rc; make lab-down (or lab/lab.sh down) removes what was made" >&2' EXIT
 
-have_netns() { ip netns list | awk '{print $1}' | grep -qx "$1"; }
+have_netns() { [ -e "/run/netns/$1" ]; }
 ensure_netns() {
   have_netns "$1" || ip netns add "$1"
   ip -n "$1" link set lo up
 }
 
-# Attach netns $1 to the spine: host-side veth $2 in lh-core, eth0 inside $1.
+# Connect netns $1 to the spine: port $2 in P-core, interface $3 inside $1.
 ensure_spine_port() {
-  local ns=$1 port=$2 mac=${3:-}
+  local ns=$1 port=$2 ifname=$3
   if ! ip -n "$CORE" link show "$port" >/dev/null 2>&1; then
-    ip -n "$CORE" link add "$port" type veth peer name eth0 ${mac:+address "$mac"} netns "$ns"
+    ip -n "$CORE" link add "$port" type veth peer name "$ifname" netns "$ns"
   fi
-  ip -n "$CORE" link set "$port" master "$BRIDGE" up
-  ip -n "$ns" link set eth0 up
+  ip -n "$CORE" link set "$port" master "$SPINE" up
+  ip -n "$ns" link set "$ifname" up
 }
 
-server_pid() { [ -f "$RUN/server.pid" ] && kill -0 "$(cat "$RUN/server.pid")" 2>/dev/null && cat "$RUN/server.pid"; }
-named_pid() { [ -f "$RUN/named/named.pid" ] && kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null && cat "$RUN/named/named.pid"; }
 dig_lab() { ip netns exec "$DNS" dig @"${DNS_V4%/*}" +short +time=1 +tries=1 "$@"; }
 
-up() {
-  mkdir -p "$RUN"
-  [ -f "$ROOT/dist/server/cli/main.js" ] || die "not built: run make lab-up (it builds first)"
+# inspect WORKER CONTAINER: the agent's JSON for a container, or nothing.
+inspect() { "${AGENT[@]}" --run-dir "$RUN/agent-$1" inspect "$2" --json 2>/dev/null || true; }
+json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const v=process.argv[1].split(".").reduce((o,k)=>o?.[k],JSON.parse(s));process.stdout.write(v===undefined?"":String(v))}catch{}})' "$1"; }
 
-  step "spine: netns $CORE, bridge $BRIDGE"
-  ensure_netns "$CORE"
-  ip -n "$CORE" link show "$BRIDGE" >/dev/null 2>&1 || ip -n "$CORE" link add "$BRIDGE" type bridge
-  ip -n "$CORE" link set "$BRIDGE" up
-  ok
+# run_container NAME WORKER APP IMAGE [CMD...]: a --net none container
+# labelled for WORKER's agent; an existing running one is kept.
+run_container() {
+  local name=$1 worker=$2 app=$3 image=$4; shift 4
+  if [ "$(docker inspect -f '{{.State.Running}}' "$name" 2>/dev/null)" = true ]; then return 0; fi
+  docker rm -f "$name" >/dev/null 2>&1 || true
+  docker run -d --net none --name "$name" --hostname "$name" \
+    --label leasehold.attach=br0 --label "leasehold.worker=$worker" --label "leasehold.app=$app" \
+    --label "leasehold.lab=$P" "$image" "$@" >/dev/null
+}
 
-  step "appliance: netns $APPLIANCE $APPLIANCE_V4"
-  ensure_netns "$APPLIANCE"
-  ensure_spine_port "$APPLIANCE" lh-app0
-  ip -n "$APPLIANCE" addr replace "$APPLIANCE_V4" dev eth0
-  ip -n "$APPLIANCE" -6 addr replace "$APPLIANCE_V6" dev eth0 nodad
-  ok
-
-  step "dns: named in $DNS ${DNS_V4}, fresh TSIG key"
-  ensure_netns "$DNS"
-  ensure_spine_port "$DNS" lh-dns0
-  ip -n "$DNS" addr replace "$DNS_V4" dev eth0
-  ip -n "$DNS" -6 addr replace "$DNS_V6" dev eth0 nodad
-  if ! named_pid >/dev/null; then
-    mkdir -p "$RUN/named"
-    [ -f "$RUN/ddns.key" ] || tsig-keygen -a hmac-sha256 "$DDNS_KEY_NAME" >"$RUN/ddns.key"
-    node "$ROOT/dist/lab/bind-config.js" "$RUN/named" "${DNS_V4%/*}" "$RUN/ddns.key"
-    ip netns exec "$DNS" named -4 -c "$RUN/named/named.conf" -L "$RUN/named/named.log" || die "named did not start: see $RUN/named/named.log"
-  fi
-  for _ in $(seq 50); do dig_lab leasehold.test SOA >/dev/null 2>&1 && break; sleep 0.1; done
-  dig_lab leasehold.test SOA | grep -q . || die "named does not answer: see $RUN/named/named.log"
-  ok
-
-  step "config: $(basename "$CONFIG"), key file lab/run/ddns.key"
-  # The lab's copy of the config reads the key generated above, beside it.
-  sed 's#secretFile: /etc/leasehold/ddns.key#secretFile: ddns.key#' "$CONFIG" >"$RUN/leasehold.yaml"
-  "${SERVER[@]}" --config "$RUN/leasehold.yaml" --check >/dev/null || die "config $CONFIG is invalid"
-  ok
-
-  step "server: leasehold-server in $APPLIANCE"
-  if ! server_pid >/dev/null; then
-    : >"$RUN/server.log"
-    ip netns exec "$APPLIANCE" "${SERVER[@]}" --config "$RUN/leasehold.yaml" --store "$RUN/leases.db" >>"$RUN/server.log" 2>&1 &
-    echo $! >"$RUN/server.pid"
-    for _ in $(seq 100); do
-      grep -q '"event":"ready"' "$RUN/server.log" && break
-      kill -0 "$(cat "$RUN/server.pid")" 2>/dev/null || die "server exited: $(tail -n 3 "$RUN/server.log")"
-      sleep 0.1
-    done
-    grep -q '"event":"ready"' "$RUN/server.log" || die "server not ready after 10 s: see $RUN/server.log"
-  fi
-  ok
-
-  step "smoke: udhcpc in $PROBE gets a lease"
-  ensure_netns "$PROBE"
-  # A fixed MAC, so every lab-up's probe renews the same lease.
-  ensure_spine_port "$PROBE" lh-probe0 02:00:c6:12:00:fe
-  local got ip
-  got=$(ip netns exec "$PROBE" busybox udhcpc -i eth0 -n -q -f -t 5 -T 1 -s /bin/true -x hostname:lab-probe 2>&1) || die "no lease: $got"
-  ip=$(echo "$got" | sed -n 's/.*lease of \([0-9.]*\) obtained.*/\1/p')
-  ok
-
-  step "smoke: lab-probe.lab.leasehold.test is in DNS"
-  local name=lab-probe.lab.leasehold.test a=
-  for _ in $(seq 50); do a=$(dig_lab "$name" A); [ "$a" = "$ip" ] && break; sleep 0.1; done
-  [ "$a" = "$ip" ] || die "$name A is '$a', expected $ip (see lab/run/server.log)"
-  ok
-  printf '  %-30s A %s  AAAA %s  PTR %s\n' "$name" "$a" "$(dig_lab "$name" AAAA)" "$(dig_lab -x "$ip" PTR)"
-
-  step "smoke: the probe forms its SLAAC address from our RA"
-  local v6=
-  for _ in $(seq 100); do
-    v6=$(ip -n "$PROBE" -6 -o addr show dev eth0 scope global | awk '{print $4}' | head -n1)
-    [ -n "$v6" ] && break
+# wait_attached WORKER CONTAINER: until the agent reports IPv4 and IPv6.
+wait_attached() {
+  local json ip v6
+  for _ in $(seq 300); do
+    json=$(inspect "$1" "$2")
+    ip=$(json_field NetworkSettings.IPAddress <<<"$json")
+    v6=$(json_field NetworkSettings.GlobalIPv6Address <<<"$json")
+    [ -n "$ip" ] && [ -n "$v6" ] && { echo "$json"; return 0; }
     sleep 0.1
   done
-  [ -n "$v6" ] || die "no SLAAC address on the probe after 10 s (see lab/run/server.log)"
-  ok
-  printf '  probe eth0 %s, default route %s\n' "$v6" "$(ip -n "$PROBE" -6 route show default | awk '{print $3; exit}')"
-  [ "${v6%/*}" = "$(dig_lab "$name" AAAA)" ] || die "the probe's SLAAC address ${v6%/*} is not what DNS has for $name"
-  ip netns del "$PROBE"
+  return 1
+}
 
+up() {
+  local demo=true
+  [ "${1:-}" = --no-demo ] && demo=false
+  mkdir -p "$RUN"
+  if ! [ -f "$ROOT/dist/server/cli/main.js" ] || ! [ -f "$ROOT/dist/agent/cli/main.js" ]; then
+    die "not built: run make lab-up (it builds first)"
+  fi
+
+  step "spine: netns $CORE, bridge $SPINE"
+  ensure_netns "$CORE"
+  ip -n "$CORE" link show "$SPINE" >/dev/null 2>&1 || ip -n "$CORE" link add "$SPINE" type bridge
+  ip -n "$CORE" link set "$SPINE" type bridge stp_state 0
+  ip -n "$CORE" link set "$SPINE" up
+  ok
+
+  step "dns: named in $DNS ${DNS_V4%/*}, fresh TSIG key"
+  ensure_netns "$DNS"
+  ensure_spine_port "$DNS" "$P-dns0" eth0
+  out=$(role_dns "$DNS" eth0 "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME") || die "$out"
+  ok
+
+  step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*}"
+  ensure_netns "$APPLIANCE"
+  ensure_spine_port "$APPLIANCE" "$P-app0" eth0
+  out=$(role_appliance "$APPLIANCE" eth0 "$APPLIANCE_V4" "$APPLIANCE_V6" "$CONFIG") || die "$out"
+  ok
+
+  for w in "${WORKERS[@]}"; do
+    step "worker: $w, br0 ${WORKER_V4[$w]%/*}, agent watch"
+    ensure_netns "$w"
+    ensure_spine_port "$w" "$w-up" uplink
+    out=$(role_worker "$w" uplink "${WORKER_V4[$w]}" "$w") || die "$out"
+    ok
+  done
+
+  $demo || { echo "lab: up (no demo)"; return 0; }
+
+  step "docker: engine and local images"
+  out=$("$ROOT/lab/docker-engine.sh" start 2>&1 && "$ROOT/lab/images/build.sh" 2>&1) || die "$out"
+  ok
+
+  step "demo: web container $WEB on ${WORKERS[0]}"
+  run_container "$WEB" "${WORKERS[0]}" web leasehold/httpd:latest || die "docker run $WEB failed"
+  web_json=$(wait_attached "${WORKERS[0]}" "$WEB") || die "$WEB not attached with IPv4 and IPv6 after 30 s (see $RUN/agent-${WORKERS[0]}.log)"
+  ok
+
+  step "demo: client container $CLIENT on ${WORKERS[1]}"
+  run_container "$CLIENT" "${WORKERS[1]}" lab leasehold/busybox:latest sleep 2147483647 || die "docker run $CLIENT failed"
+  client_json=$(wait_attached "${WORKERS[1]}" "$CLIENT") || die "$CLIENT not attached with IPv4 and IPv6 after 30 s (see $RUN/agent-${WORKERS[1]}.log)"
+  ok
+
+  local web_fqdn web_ip web_v6 a='' aaaa=''
+  web_fqdn=$(json_field NetworkSettings.FQDN <<<"$web_json")
+  web_ip=$(json_field NetworkSettings.IPAddress <<<"$web_json")
+  web_v6=$(json_field NetworkSettings.GlobalIPv6Address <<<"$web_json")
+  step "demo: $web_fqdn A and AAAA in BIND"
+  for _ in $(seq 100); do
+    a=$(dig_lab "$web_fqdn" A) aaaa=$(dig_lab "$web_fqdn" AAAA)
+    [ "$a" = "$web_ip" ] && [ "$aaaa" = "$web_v6" ] && break
+    sleep 0.1
+  done
+  [ "$a" = "$web_ip" ] || die "$web_fqdn A is '$a', expected $web_ip (see $RUN/server.log)"
+  [ "$aaaa" = "$web_v6" ] || die "$web_fqdn AAAA is '$aaaa', expected the SLAAC address $web_v6"
+  ok
+
+  # By name, as the seed's demo did: the client's resolver (our resolv.conf)
+  # asks BIND, then busybox wget fetches whichever family comes first.
+  step "demo: $CLIENT fetches http://$web_fqdn/ by name"
+  fetch "http://$web_fqdn/" || die "wget by name failed: $page"
+  ok
+
+  # And each family on its own: busybox wget has no -4/-6, so the client
+  # looks up A and AAAA itself (nslookup, through BIND) and fetches each.
+  local family type addr url
+  for family in IPv4 IPv6; do
+    type=A; [ $family = IPv6 ] && type=AAAA
+    step "demo: $CLIENT resolves $type and fetches over $family"
+    addr=$(docker exec "$CLIENT" nslookup -type=$type "$web_fqdn" 2>&1 | awk '/^Address: /{a=$2} END{print a}')
+    if [ $family = IPv4 ]; then [ "$addr" = "$web_ip" ] || die "the client resolved A '$addr', expected $web_ip"; url="http://$addr/"
+    else [ "$addr" = "$web_v6" ] || die "the client resolved AAAA '$addr', expected $web_v6"; url="http://[$addr]/"; fi
+    fetch "$url" || die "wget $url failed: $page"
+    ok
+  done
+
+  echo
+  summary "$web_json" "$client_json"
   cat <<MSG
 
-Lab is up. The segment is bridge $BRIDGE in netns $CORE; the server runs in
-$APPLIANCE at ${APPLIANCE_V4%/*} (log: lab/run/server.log, leases: lab/run/leases.db),
-BIND in $DNS at ${DNS_V4%/*} (zone leasehold.test, key lab/run/ddns.key).
-  make lab-status                     lease table
-  ip netns exec $APPLIANCE bash    a shell on the appliance
-  make lab-down                       remove everything
+Lab is up: spine $SPINE in netns $CORE; server in $APPLIANCE (log $RUN/server.log),
+BIND in $DNS (zone $DOMAIN, key $RUN/ddns.key), agents in $RUN/agent-*.log.
+  make lab-status                          attachments and leases
+  docker exec -it $CLIENT sh                  a shell in the client container
+  bin/agent --run-dir $RUN/agent-${WORKERS[0]} inspect --all
+  make lab-down                            remove everything
 MSG
 }
 
+# fetch URL: the welcome page from the client container (three tries: the
+# first packet to a fresh neighbour can be lost while ARP/ND resolves).
+# busybox timeout, not wget -T: this static busybox build segfaults on -T.
+fetch() {
+  for _ in 1 2 3; do
+    page=$(docker exec "$CLIENT" timeout 5 wget -q -O - "$1" 2>&1) && grep -q 'Welcome to Leasehold' <<<"$page" && return 0
+    sleep 1
+  done
+  return 1
+}
+
+summary() {
+  printf '%-10s %-13s %-11s %-31s %s\n' CONTAINER ID IPV4 IPV6 FQDN
+  for json in "$@"; do
+    local name id fqdn ip v6
+    name=$(json_field Name <<<"$json") id=$(json_field Container <<<"$json")
+    fqdn=$(json_field NetworkSettings.FQDN <<<"$json")
+    ip=$(json_field NetworkSettings.IPAddress <<<"$json") v6=$(json_field NetworkSettings.GlobalIPv6Address <<<"$json")
+    printf '%-10s %-13s %-11s %-31s %s\n' "$name" "$id" "$ip" "$v6" "$fqdn"
+    printf '%10s BIND: A %s  AAAA %s\n' '' "$(dig_lab "$fqdn" A | xargs)" "$(dig_lab "$fqdn" AAAA | xargs)"
+    printf '%10s       PTR %s → %s  PTR %s → %s\n' '' "$ip" "$(dig_lab -x "$ip" | xargs)" "$v6" "$(dig_lab -x "$v6" | xargs)"
+  done
+}
+
 status() {
-  echo "namespaces: $(ip netns list | awk '/^lh-/{print $1}' | xargs echo)"
-  if pid=$(server_pid); then echo "server: running (pid $pid)"; else echo "server: not running"; fi
-  if pid=$(named_pid); then echo "named: running (pid $pid)"; else echo "named: not running"; fi
+  echo "namespaces: $(ip netns list | awk -v p="^$P-" '$1 ~ p {print $1}' | xargs echo)"
+  if pid=$(daemon_pid server); then echo "server: running (pid $pid)"; else echo "server: not running"; fi
+  if [ -f "$RUN/named/named.pid" ] && kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null; then
+    echo "named: running (pid $(cat "$RUN/named/named.pid"))"; else echo "named: not running"; fi
+  echo
+  echo "attachments:"
+  printf '  %-8s %-14s %-16s %-18s %-15s %-30s %s\n' WORKER CONTAINER NAME MAC IPV4 IPV6 FQDN
+  for w in "${WORKERS[@]}"; do
+    [ -d "$RUN/agent-$w" ] || continue
+    if pid=$(daemon_pid "agent-$w"); then :; else echo "  $w: agent not running"; fi
+    "${AGENT[@]}" --run-dir "$RUN/agent-$w" inspect --all --json | node -e '
+      let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{for(const j of JSON.parse(s)){const n=j.NetworkSettings;
+      console.log("  "+[process.argv[1].padEnd(8),j.Container.padEnd(14),j.Name.padEnd(16),n.HWAddr.padEnd(18),(n.IPAddress||"-").padEnd(15),(n.GlobalIPv6Address||"-").padEnd(30),n.FQDN].join(" "))}})' "$w"
+  done
   if [ -f "$RUN/leases.db" ]; then
-    "${SERVER[@]}" leases --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
+    echo
+    echo "leases:"
+    node "$ROOT/dist/server/cli/main.js" leases --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
   fi
 }
 
 down() {
-  if pid=$(server_pid); then
-    kill -TERM "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  # The lab's containers go first, while the agents still watch: each one's
+  # lease is released and its names withdrawn, as in production.
+  local ids
+  ids=$(docker ps -aq --filter "label=leasehold.lab=$P" 2>/dev/null || true)
+  if [ -n "$ids" ]; then
+    # One retry: Docker can race its own cleanup of a dying container; a
+    # failure here must not stop the rest of the teardown.
+    # shellcheck disable=SC2086  # one id per word
+    docker rm -f $ids >/dev/null 2>&1 || { sleep 1; docker rm -f $ids >/dev/null 2>&1; } || echo "lab: docker rm failed for: $ids" >&2
+    for w in "${WORKERS[@]}"; do
+      [ -d "$RUN/agent-$w" ] || continue
+      for _ in $(seq 100); do
+        [ "$("${AGENT[@]}" --run-dir "$RUN/agent-$w" inspect --all --json 2>/dev/null | tr -d '[:space:]')" = "[]" ] && break
+        sleep 0.1
+      done
+    done
   fi
-  if pid=$(named_pid); then
-    kill -TERM "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  fi
-  for ns in $(ip netns list | awk '/^lh-/{print $1}'); do ip netns del "$ns"; done
+  for w in "${WORKERS[@]}"; do
+    stop_daemon "agent-$w"
+    # Anything the watcher did not get to: detach it (release, veth, netns).
+    if [ -d "$RUN/agent-$w" ]; then "${AGENT[@]}" --run-dir "$RUN/agent-$w" gc >/dev/null 2>&1 || true; fi
+  done
+  stop_daemon server
+  stop_dns
+  for ns in $(ip netns list | awk -v p="^$P-" '$1 ~ p {print $1}'); do ip netns del "$ns"; done
   rm -rf "$RUN"
   echo "lab: down"
 }
 
 case "${1:-}" in
-  up) up ;;
+  up) up "${2:-}" ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: lab/lab.sh up|status|down" >&2; exit 2 ;;
+  *) echo "usage: lab/lab.sh up [--no-demo] | status | down" >&2; exit 2 ;;
 esac

@@ -1,0 +1,98 @@
+import { reasonOf } from '../../server/errors.ts';
+import type { Logger } from '../../server/core/logger.ts';
+import { ATTACH_LABEL, WORKER_LABEL } from '../io/docker.ts';
+import type { Agent, AttachRequest } from './agent.ts';
+
+export interface WatchOptions {
+  /** Settings for containers attached because of their label (the bridge comes from the label). */
+  attach: Omit<AttachRequest, 'container' | 'bridge'>;
+  intervalMs: number;
+  /** Attach only containers labelled leasehold.worker=<worker> (agents sharing one engine). */
+  worker?: string;
+}
+
+/**
+ * `agent watch`: follows Docker events (attach on start when labelled,
+ * release on die/destroy) and reconciles every `intervalMs` — which also
+ * supervises the DHCP clients. Events are the fast path; the reconcile pass
+ * is the safety net for anything an event stream can miss (agent down,
+ * stream reconnect). Stopping the watcher leaves every client running.
+ */
+export async function runWatch(agent: Agent, opts: WatchOptions, log: Logger, signal: AbortSignal): Promise<void> {
+  let stopFollowing: (() => void) | undefined;
+  const pending = new Set<Promise<unknown>>();
+  const track = (p: Promise<unknown>) => {
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+  };
+
+  const onEvent = (action: string, id: string, labels: Record<string, string>) => {
+    const forUs = !opts.worker || labels[WORKER_LABEL] === opts.worker;
+    if (action === 'start' && labels[ATTACH_LABEL] && forUs) {
+      track(
+        agent
+          .attach({ ...opts.attach, container: id, bridge: labels[ATTACH_LABEL] })
+          .then((json) => log.info('event-attached', { container: json.Name, ip: json.NetworkSettings.IPAddress }))
+          .catch((err) => log.error('event-attach-failed', { container: id.slice(0, 12), error: reasonOf(err) })),
+      );
+    } else if (action === 'die' || action === 'destroy') {
+      track(
+        agent
+          .releaseContainer(id, `container ${action}`)
+          .catch((err) => log.error('event-release-failed', { container: id.slice(0, 12), error: reasonOf(err) })),
+      );
+    }
+  };
+
+  const follow = async () => {
+    while (!signal.aborted) {
+      try {
+        const ended = new Promise<Error | undefined>((resolve) => {
+          void agent.docker.followEvents(onEvent, resolve).then((stop) => (stopFollowing = stop), (err) => resolve(err));
+        });
+        log.always('watching', { intervalMs: opts.intervalMs });
+        const err = await Promise.race([ended, aborted(signal)]);
+        if (signal.aborted) return;
+        log.warn('docker-events-ended', { error: err ? reasonOf(err) : undefined });
+      } catch (err) {
+        log.warn('docker-events-failed', { error: reasonOf(err) });
+      }
+      await delay(1000, signal);
+    }
+  };
+
+  const reconcileLoop = async () => {
+    while (!signal.aborted) {
+      try {
+        const actions = await agent.reconcile({ autoAttach: opts.attach, worker: opts.worker });
+        for (const a of actions) if (a.kind !== 'wait') log.info('reconciled', { ...a });
+      } catch (err) {
+        log.error('reconcile-failed', { error: reasonOf(err) });
+      }
+      await delay(opts.intervalMs, signal);
+    }
+  };
+
+  await Promise.all([follow(), reconcileLoop()]);
+  stopFollowing?.();
+  await Promise.allSettled([...pending]);
+}
+
+function aborted(signal: AbortSignal): Promise<undefined> {
+  return new Promise((resolve) => signal.addEventListener('abort', () => resolve(undefined), { once: true }));
+}
+
+/** Sleeps `ms` or until aborted; the abort listener goes when the timer fires, so passes do not pile them up. */
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

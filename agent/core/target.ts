@@ -1,0 +1,86 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * What an attachment is for: a Docker container (run with `--net none`) or a
+ * named network namespace (`--netns`, for use and tests without Docker).
+ * Every derived name — state key, host-side veth, the container's named
+ * netns, DHCP hostname and client-id — is a pure function of the target, so
+ * a restarted agent finds the same things again.
+ */
+export type TargetKind = 'docker' | 'netns';
+
+export interface TargetIdentity {
+  kind: TargetKind;
+  /** Full container id, or the netns name. */
+  id: string;
+}
+
+// Linux interface names: at most IFNAMSIZ - 1 = 15 characters.
+const IFNAME_MAX = 15;
+
+/** Docker shows the first 12 hex digits of an id; so do we. */
+export function shortId(target: TargetIdentity): string {
+  return target.kind === 'docker' ? target.id.slice(0, 12) : target.id;
+}
+
+/** File name of the attachment's state record under the run directory. */
+export function stateKey(target: TargetIdentity): string {
+  return target.kind === 'docker' ? `docker-${target.id.slice(0, 12)}` : `netns-${target.id}`;
+}
+
+/**
+ * Host-side veth: `lh` + 12 hex digits. For a container these are its short
+ * id, so `ip link` on the worker says which container a port belongs to; for
+ * a netns target (whose name may be long or not hex) a hash of the name.
+ */
+export function hostVethName(target: TargetIdentity): string {
+  const tail = target.kind === 'docker' ? target.id.slice(0, 12) : digest(`netns\0${target.id}`).slice(0, 12);
+  const name = `lh${tail}`;
+  if (name.length > IFNAME_MAX) throw new Error(`internal: veth name ${name} is too long`);
+  return name;
+}
+
+/**
+ * Named netns (`ip netns attach`) for a container, so iproute2 can address
+ * it, and so it outlives the container's last process long enough for the
+ * DHCP client to send its DHCPRELEASE after the container died.
+ */
+export function containerNetnsName(target: TargetIdentity): string {
+  return target.kind === 'docker' ? `lhc-${target.id.slice(0, 12)}` : target.id;
+}
+
+/** DHCP hostname (option 12): the short container id, an RFC 1123 label. */
+export function dhcpHostname(target: TargetIdentity): string {
+  const label = shortId(target)
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 63);
+  return label || `h${digest(target.id).slice(0, 11)}`;
+}
+
+/** Client FQDN sent in option 81: `<hostname>.<app>` (the server adds its domain). */
+export function clientFqdn(target: TargetIdentity, app: string): string {
+  return `${dhcpHostname(target)}.${app}`;
+}
+
+/**
+ * Client identifier (option 61) as hex: type 0 (RFC 2132 §9.14: not a
+ * hardware address) followed by `leasehold:<short id>`. It depends only on
+ * the container, so a client restarted with another MAC keeps its binding.
+ */
+export function clientIdHex(target: TargetIdentity): string {
+  return '00' + Buffer.from(`leasehold:${shortId(target)}`, 'ascii').toString('hex');
+}
+
+/** RFC 1123 label rules for an app name given by flag or label. */
+export function checkAppLabel(app: string): string | undefined {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(app)) {
+    return `app ${JSON.stringify(app)} is not a DNS label (letters, digits and inner hyphens, at most 63)`;
+  }
+  return undefined;
+}
+
+function digest(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}

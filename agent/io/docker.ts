@@ -1,0 +1,112 @@
+import type Docker from 'dockerode';
+import { LeaseholdError, reasonOf } from '../../server/errors.ts';
+
+/** Labels the agent reads (ARCHITECTURE.md, "The flow of one attach"). */
+export const ATTACH_LABEL = 'leasehold.attach';
+export const APP_LABEL = 'leasehold.app';
+/**
+ * Which worker should attach a labelled container, for agents that share one
+ * Docker engine (the lab's workers are namespaces on one machine). Agents
+ * started with --worker attach only containers whose label names them.
+ */
+export const WORKER_LABEL = 'leasehold.worker';
+
+export class ContainerError extends LeaseholdError {
+  readonly code = 'CONTAINER';
+}
+
+export interface ContainerFacts {
+  id: string;
+  name: string;
+  pid: number;
+  running: boolean;
+  networkMode: string;
+  labels: Record<string, string>;
+  resolvConfPath?: string;
+}
+
+/** The Docker engine, through dockerode, as far as the agent needs it. */
+export class DockerEngine {
+  private client?: Promise<Docker>;
+
+  constructor(private readonly socketPath = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock') {}
+
+  /**
+   * dockerode is loaded on first use: it costs about 0.3 s of start-up, which
+   * an `agent attach --netns` (or `agent inspect`) should not pay.
+   */
+  private get docker(): Promise<Docker> {
+    this.client ??= import('dockerode').then(({ default: Dockerode }) => new Dockerode({ socketPath: this.socketPath }));
+    return this.client;
+  }
+
+  /** A name, a full id or an unambiguous id prefix — Docker resolves all three. */
+  async inspect(ref: string): Promise<ContainerFacts> {
+    let info: Docker.ContainerInspectInfo;
+    try {
+      info = await (await this.docker).getContainer(ref).inspect();
+    } catch (err) {
+      const status = (err as { statusCode?: number }).statusCode;
+      if (status === 404) throw new ContainerError(`no such container: ${ref}`);
+      if ((err as { code?: string }).code === 'ENOENT' || (err as { code?: string }).code === 'ECONNREFUSED') {
+        throw new ContainerError(`cannot reach the Docker engine (${reasonOf(err)}); is dockerd running?`);
+      }
+      throw new ContainerError(`docker inspect ${ref}: ${reasonOf(err)}`, { cause: err });
+    }
+    return {
+      id: info.Id,
+      name: info.Name.replace(/^\//, ''),
+      pid: info.State.Pid,
+      running: info.State.Running,
+      networkMode: info.HostConfig.NetworkMode ?? '',
+      labels: info.Config.Labels ?? {},
+      resolvConfPath: info.ResolvConfPath || undefined,
+    };
+  }
+
+  /** Running container ids; undefined ids in `ids` that are not running are left out. */
+  async runningIds(): Promise<Set<string>> {
+    const list = await (await this.docker).listContainers({ all: false });
+    return new Set(list.map((c) => c.Id));
+  }
+
+  /** Running containers that carry the attach label. */
+  async labelled(worker?: string): Promise<{ id: string; bridge: string }[]> {
+    const label = [ATTACH_LABEL, ...(worker ? [`${WORKER_LABEL}=${worker}`] : [])];
+    const list = await (await this.docker).listContainers({ all: false, filters: { label } });
+    return list.map((c) => ({ id: c.Id, bridge: c.Labels[ATTACH_LABEL] }));
+  }
+
+  /**
+   * Container start/die/destroy events as they happen. The callback gets the
+   * event's action and container id; the returned function stops following.
+   */
+  async followEvents(
+    onEvent: (action: string, id: string, labels: Record<string, string>) => void,
+    onEnd: (err?: Error) => void,
+  ): Promise<() => void> {
+    const stream = (await (await this.docker).getEvents({
+      filters: { type: ['container'], event: ['start', 'die', 'destroy'] },
+    })) as NodeJS.ReadableStream & { destroy(): void };
+    let buffered = '';
+    stream.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (!line) continue;
+        try {
+          const e = JSON.parse(line) as { Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+          const id = e.Actor?.ID ?? e.id;
+          if (id) onEvent(e.Action ?? e.status ?? '', id, e.Actor?.Attributes ?? {});
+        } catch {
+          // A torn or foreign line: the periodic reconcile covers what it meant.
+        }
+      }
+    });
+    stream.on('error', (err: Error) => onEnd(err));
+    stream.on('end', () => onEnd());
+    return () => stream.destroy();
+  }
+}

@@ -1,0 +1,168 @@
+# shellcheck shell=bash
+# Sourced by lab/lab.sh (namespaces on one machine) and lab/provision.sh
+# (Vagrant VMs): the lab's three roles, each given the topology as
+# parameters — the netns to act in ("" for the machine's own, as on a VM),
+# the interface on the L2 segment, addresses — never hard-coded names.
+# Needs ROOT (the checkout) and RUN (where state, logs and pid files go).
+# DAEMON_MODE says how daemons are started: "setsid" (the default, and
+# what lab/lab.sh uses) in the background in their own session; "systemd"
+# (lab/provision.sh on a VM whose PID 1 is systemd) as transient units
+# leasehold-<name> made by systemd-run, so they outlive the provisioning
+# shell and show in systemctl and journalctl. Pid files, logs and
+# stop_daemon are the same in both.
+
+# ip / commands in netns $1, or in the machine's own namespace when $1 is "".
+nsip() { local ns=$1; shift; if [ -n "$ns" ]; then ip -n "$ns" "$@"; else ip "$@"; fi; }
+nsrun() { local ns=$1; shift; if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi; }
+
+# pid of a daemon we started (pid file $RUN/$1.pid), if it still runs.
+daemon_pid() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null && cat "$RUN/$1.pid"; }
+
+# daemon NAME NS CMD...: start CMD in netns NS in the background, log to
+# $RUN/NAME.log, pid in $RUN/NAME.pid; setsid (or a systemd unit) so it
+# outlives this script.
+daemon() {
+  local name=$1 ns=$2 pid; shift 2
+  daemon_pid "$name" >/dev/null && return 0
+  # Appended, not truncated: a restarted daemon's log keeps what the last one said.
+  echo "--- $(date -u +%FT%TZ) starting $*" >>"$RUN/$name.log"
+  if [ "${DAEMON_MODE:-setsid}" = systemd ]; then
+    # KillMode=process, as with setsid: stopping a daemon stops that one
+    # process, never what it started (an agent's DHCP clients outlive it).
+    systemd_unit "$name" "$ns" KillMode=process \
+      "StandardOutput=append:$RUN/$name.log" "StandardError=append:$RUN/$name.log" -- "$@" || return 1
+    pid=$(systemctl show -p MainPID --value "leasehold-$name.service")
+    [ "${pid:-0}" != 0 ] || { echo "leasehold-$name exited at once: see $RUN/$name.log"; return 1; }
+    echo "$pid" >"$RUN/$name.pid"
+    return 0
+  fi
+  if [ -n "$ns" ]; then
+    setsid ip netns exec "$ns" "$@" >>"$RUN/$name.log" 2>&1 </dev/null &
+  else
+    setsid "$@" >>"$RUN/$name.log" 2>&1 </dev/null &
+  fi
+  echo $! >"$RUN/$name.pid"
+}
+
+# systemd_unit NAME NS PROPERTY... -- CMD...: CMD (in netns NS) as the
+# transient service leasehold-NAME with these unit properties. A unit that
+# is still loaded — running, or kept because processes it started remain —
+# is started again as it was made (same command) rather than made anew,
+# which systemd-run refuses for a loaded name.
+systemd_unit() {
+  local name=$1 ns=$2 unit=leasehold-$1.service props=()
+  shift 2
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do props+=(-p "$1"); shift; done
+  shift
+  systemctl reset-failed "$unit" >/dev/null 2>&1 || true
+  if [ "$(systemctl show -p LoadState --value "$unit" 2>/dev/null)" = loaded ]; then
+    systemctl start "$unit"
+  else
+    systemd-run --quiet --collect --unit="$unit" "${props[@]}" ${ns:+ip netns exec "$ns"} "$@"
+  fi
+}
+
+# stop_daemon NAME: SIGTERM, then SIGKILL after 5 s; only our own pid file.
+stop_daemon() {
+  local pid
+  pid=$(daemon_pid "$1") || { rm -f "$RUN/$1.pid"; return 0; }
+  kill -TERM "$pid"
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  rm -f "$RUN/$1.pid"
+}
+
+# The daemon's log since its latest start (daemon() writes a "--- … starting" line).
+since_start() { awk '/^--- .* starting /{buf=""} {buf=buf $0 "\n"} END{printf "%s", buf}' "$RUN/$1.log"; }
+
+# wait_log NAME PATTERN SECONDS: until the daemon's log shows PATTERN.
+wait_log() {
+  local name=$1 pattern=$2 tries=$(( $3 * 10 ))
+  for _ in $(seq "$tries"); do
+    since_start "$name" | grep -q "$pattern" && return 0
+    daemon_pid "$name" >/dev/null || { echo "$name exited: $(tail -n 3 "$RUN/$name.log")"; return 1; }
+    sleep 0.1
+  done
+  echo "$name not ready after $3 s: see $RUN/$name.log"
+  return 1
+}
+
+# role_dns NS IFACE V4/LEN V6/LEN KEYNAME: BIND with the lab's zones and a
+# fresh TSIG key (or $LAB_TSIG_SECRET, so several machines can share one).
+role_dns() {
+  local ns=$1 iface=$2 v4=$3 v6=$4 keyname=$5
+  nsip "$ns" addr replace "$v4" dev "$iface"
+  nsip "$ns" -6 addr replace "$v6" dev "$iface" nodad
+  mkdir -p "$RUN/named"
+  if [ ! -f "$RUN/ddns.key" ]; then
+    if [ -n "${LAB_TSIG_SECRET:-}" ]; then
+      printf 'key "%s" {\n\talgorithm hmac-sha256;\n\tsecret "%s";\n};\n' "$keyname" "$LAB_TSIG_SECRET" >"$RUN/ddns.key"
+    else
+      tsig-keygen -a hmac-sha256 "$keyname" >"$RUN/ddns.key"
+    fi
+  fi
+  if ! [ -f "$RUN/named/named.pid" ] || ! kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null; then
+    node "$ROOT/dist/lab/bind-config.js" "$RUN/named" "${v4%/*}" "$RUN/ddns.key"
+    if [ "${DAEMON_MODE:-setsid}" = systemd ]; then
+      # named daemonizes itself; the unit follows it by its pid file.
+      systemd_unit named "$ns" Type=forking "PIDFile=$RUN/named/named.pid" -- \
+        named -4 -c "$RUN/named/named.conf" -L "$RUN/named/named.log" ||
+        { echo "named did not start: see $RUN/named/named.log and journalctl -u leasehold-named"; return 1; }
+    else
+      nsrun "$ns" named -4 -c "$RUN/named/named.conf" -L "$RUN/named/named.log" ||
+        { echo "named did not start: see $RUN/named/named.log"; return 1; }
+    fi
+  fi
+  for _ in $(seq 50); do
+    nsrun "$ns" dig @"${v4%/*}" +short +time=1 +tries=1 leasehold.test SOA 2>/dev/null | grep -q . && return 0
+    sleep 0.1
+  done
+  echo "named does not answer on ${v4%/*}: see $RUN/named/named.log"
+  return 1
+}
+
+stop_dns() {
+  if [ -f "$RUN/named/named.pid" ] && kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null; then
+    local pid; pid=$(cat "$RUN/named/named.pid")
+    kill -TERM "$pid"
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  return 0
+}
+
+# role_appliance NS IFACE V4/LEN V6/LEN CONFIG: the leasehold server (DHCPv4,
+# RA, DDNS) on IFACE, with CONFIG's interface name and key file rewritten
+# for this machine.
+role_appliance() {
+  local ns=$1 iface=$2 v4=$3 v6=$4 config=$5
+  nsip "$ns" addr replace "$v4" dev "$iface"
+  nsip "$ns" -6 addr replace "$v6" dev "$iface" nodad
+  sed -e 's#secretFile: /etc/leasehold/ddns.key#secretFile: ddns.key#' \
+      -e "s#^\(\s*- name:\) eth0\$#\1 $iface#" -e "s#^\(\s*interface:\) eth0\$#\1 $iface#" \
+      "$config" >"$RUN/leasehold.yaml"
+  node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --check >/dev/null ||
+    { echo "config $config is invalid"; return 1; }
+  daemon server "$ns" node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
+  wait_log server '"event":"ready"' 10
+}
+
+# role_worker NS UPLINK V4/LEN NAME: bridge br0 with UPLINK as a port and the
+# worker's address on it (the MAC scheme takes its last three octets), and
+# `agent watch` attaching the containers labelled for worker NAME.
+role_worker() {
+  local ns=$1 uplink=$2 v4=$3 name=$4
+  nsip "$ns" link show br0 >/dev/null 2>&1 || nsip "$ns" link add br0 type bridge
+  # No STP: a container's port must forward at once, or its first DHCP
+  # DISCOVERs are lost in the listening/learning states.
+  nsip "$ns" link set br0 type bridge stp_state 0
+  nsip "$ns" -4 addr flush dev "$uplink"
+  nsip "$ns" link set "$uplink" master br0 up
+  nsip "$ns" link set br0 up
+  nsip "$ns" addr replace "$v4" dev br0
+  # Stable MACs (from the container id): a restarted container presents the
+  # same chaddr, as well as the same client-id, and gets its address back.
+  daemon "agent-$name" "" "$ROOT/bin/agent" --run-dir "$RUN/agent-$name" --default-app lab \
+    watch ${ns:+--bridge-netns "$ns"} --worker "$name" --mac-scheme "${LAB_MAC_SCHEME:-stable}" --interval 5
+  wait_log "agent-$name" '"event":"watching"' 15
+}

@@ -1,0 +1,371 @@
+// End to end, on a lab of our own: lab/lab.sh brings up the spine, BIND,
+// the appliance (leasehold server) and two workers with `agent watch`, under
+// a random prefix and in a temp run dir; containers started with
+// `--net none` and the agent's labels get an address, a name and a page
+// served across workers; then the server and BIND are killed mid-run and
+// what they hold must survive. Needs root, `make build` and `make docker`.
+//
+// The tests share one lab and run in order (each leaves it as the next
+// expects: web and client attached, nothing else). Every wait is a poll
+// with a deadline; nothing asserts how long anything took.
+import test, { type ExecutionContext } from 'ava';
+import type { InspectJson } from '../../agent/core/attachment.ts';
+import {
+  dockerClient,
+  ensureDockerReady,
+  execInContainer,
+  startNetNoneContainer,
+  sweepTestContainers,
+  TEST_IMAGES,
+  testRunId,
+  type NetNoneContainer,
+} from '../harness/docker.ts';
+import {
+  eui64Address,
+  expandIpv6,
+  inLabPool,
+  Lab,
+  LAB,
+  publishedBy,
+  randomLabPrefix,
+  retryable,
+  sweepStaleLabs,
+  type ConfigEdit,
+} from '../harness/lab.ts';
+import { pollUntil } from '../harness/poll.ts';
+
+/**
+ * The lab's config with shorter clocks, so that what the lab does in
+ * minutes happens within the suite: a 40 s lease (busybox udhcpc renews at
+ * half of it, so a client keeps its address through a server outage of at
+ * least 20 s) lets a lease whose RELEASE was lost expire during the run;
+ * DDNS retries back off to at most 2 s instead of 60 s. The reconciler keeps
+ * its 300 s, so DNS converging after a BIND restart is the queue's doing.
+ */
+const LEASE_SECONDS = 40;
+const CONFIG_EDITS: ConfigEdit[] = [
+  [['subnets', 0, 'leaseTime'], LEASE_SECONDS],
+  [['expiredReclaimIntervalSeconds'], 1],
+  [['ddns', 'retry', 'initialMs'], 250],
+  [['ddns', 'retry', 'maxMs'], 2000],
+];
+
+/** Deadlines, generous for a loaded two-core machine shared with other runs. */
+const ATTACH_MS = 45_000;
+const DNS_MS = 30_000;
+const RELEASE_MS = 30_000;
+const HTTP_MS = 30_000;
+const WELCOME = 'Welcome to Leasehold';
+
+interface Box {
+  container: NetNoneContainer;
+  worker: string;
+  app: string;
+}
+
+let lab: Lab | undefined;
+let web: Box;
+let client: Box;
+
+function theLab(): Lab {
+  if (!lab) throw new Error('the lab did not come up (see the before hook)');
+  return lab;
+}
+
+/** A `--net none` container labelled for `worker`'s agent, as `<id>.<app>.leasehold.test`. */
+async function startOn(worker: string, app: string, image: string, command?: string[]): Promise<Box> {
+  const l = theLab();
+  const container = await startNetNoneContainer({
+    image,
+    command,
+    name: `${l.prefix}-${app}-${Math.random().toString(36).slice(2, 6)}`,
+    labels: l.labels(worker, app),
+  });
+  return { container, worker, app };
+}
+
+const SLEEP = ['sleep', '3600'];
+
+function attached(box: Box, accept?: (j: InspectJson) => boolean): Promise<InspectJson> {
+  return theLab().waitAttached(box.worker, box.container.id, ATTACH_MS, accept);
+}
+
+/** On failure, the daemons' logs and the lab's status go to the test's log. */
+function diagnoseOnFailure(t: ExecutionContext): void {
+  t.teardown(async () => {
+    if (!t.passed && lab) t.log(await lab.diagnostics(25));
+  });
+}
+
+/** A container removed with the test, pass or fail (the agent then releases it). */
+function removeAfter(t: ExecutionContext, box: Box): void {
+  t.teardown(() => box.container.stop());
+}
+
+/** The expected A/AAAA/DHCID/PTR answers of one attachment, polled until BIND gives them. */
+async function waitPublished(t: ExecutionContext, j: InspectJson): Promise<void> {
+  const p = publishedBy(j);
+  const want = { a: [p.ip], aaaa: [expandIpv6(p.ipv6)], dhcid: 1, ptr4: [`${p.fqdn}.`], ptr6: [`${p.fqdn}.`] };
+  let last: unknown;
+  await pollUntil(`BIND to publish ${p.fqdn}`, async () => {
+    last = await theLab().lookup(p);
+    return JSON.stringify(last) === JSON.stringify(want);
+  }, { timeoutMs: DNS_MS, intervalMs: 250, describe: () => `want ${JSON.stringify(want)}\nlast ${JSON.stringify(last)}` });
+  t.deepEqual(last, want, `${p.fqdn}: A, AAAA, DHCID and both PTRs`);
+}
+
+/** Polls until BIND has no A, AAAA, DHCID or PTR left for the attachment. */
+async function waitWithdrawn(t: ExecutionContext, j: InspectJson): Promise<void> {
+  const p = publishedBy(j);
+  const none = { a: [], aaaa: [], dhcid: 0, ptr4: [], ptr6: [] };
+  let last: unknown;
+  await pollUntil(`BIND to withdraw ${p.fqdn}`, async () => {
+    last = await theLab().lookup(p);
+    return JSON.stringify(last) === JSON.stringify(none);
+  }, { timeoutMs: DNS_MS, intervalMs: 250, describe: async () => `last ${JSON.stringify(last)}\n${await theLab().diagnostics()}` });
+  t.deepEqual(last, none, `${p.fqdn}: no records left`);
+}
+
+/** The addresses busybox nslookup (the container's resolver config) gives for `name`. */
+async function resolveIn(box: Box, name: string, type: 'A' | 'AAAA'): Promise<string[]> {
+  const r = await execInContainer(box.container.id, ['nslookup', `-type=${type}`, name], { timeoutMs: 15_000 });
+  const answer = r.stdout.split(/^Name:/m).slice(1).join('\n');
+  return [...answer.matchAll(/^Address:\s*(\S+)/gm)].map((m) => m[1]);
+}
+
+/**
+ * The page at `url`, fetched from inside `box` (busybox wget under busybox
+ * timeout: the static build's `wget -T` crashes); polled, as the first
+ * packets to a fresh neighbour can be lost while ARP or ND resolves.
+ */
+async function fetchIn(box: Box, url: string): Promise<string> {
+  let last = '';
+  return pollUntil(`${url} from ${box.container.name}`, async () => {
+    const r = await execInContainer(box.container.id, ['timeout', '5', 'wget', '-q', '-O', '-', url], { timeoutMs: 15_000 });
+    last = `exit ${r.exitCode}: ${r.stdout}${r.stderr}`;
+    return r.exitCode === 0 && r.stdout.includes(WELCOME) && r.stdout;
+  }, { timeoutMs: HTTP_MS, intervalMs: 500, describe: () => `last: ${last}` });
+}
+
+let downSince = 0;
+
+/**
+ * `lab.sh up --no-demo` again, to bring back a daemon the test killed; logs
+ * how long it was down (for the record, never asserted) and any retry.
+ */
+async function upAgain(t: ExecutionContext, what: string): Promise<void> {
+  const { output, retried } = await theLab().up({ attempts: 2 });
+  t.log(`${what} was down for ${((Date.now() - downSince) / 1000).toFixed(1)} s`);
+  if (retried) t.log(`lab.sh up needed a second attempt:\n${output}`);
+}
+
+function macOctets(mac: string): number[] {
+  return mac.split(':').map((h) => parseInt(h, 16));
+}
+
+test.before(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the e2e suite needs root (network namespaces, the lab\'s daemons)');
+  await ensureDockerReady();
+  // What crashed runs left: their containers, then their labs.
+  await sweepTestContainers();
+  await sweepStaleLabs();
+  lab = await Lab.start({ prefix: randomLabPrefix(), configEdits: CONFIG_EDITS });
+  web = await startOn(lab.workers[0], 'web', TEST_IMAGES.httpd);
+  client = await startOn(lab.workers[1], 'lab', TEST_IMAGES.busybox, SLEEP);
+});
+
+test.after.always(async (t) => {
+  // lab.sh down removes the containers labelled for the lab first (so the
+  // agents release them), then everything else; the sweep is for any
+  // container of this run it did not know.
+  try {
+    if (lab) t.log((await lab.down()).trim());
+  } finally {
+    await sweepTestContainers(testRunId());
+  }
+});
+
+test.serial('containers on two workers get IPv4 from the server, IPv6 by SLAAC, and A/AAAA/PTR in BIND', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  const jsons = await Promise.all([attached(web), attached(client)]);
+  const leases = await l.leases();
+  for (const [box, j] of [[web, jsons[0]], [client, jsons[1]]] as const) {
+    const n = j.NetworkSettings;
+    const what = `${box.container.name} on ${box.worker}`;
+    t.true(inLabPool(n.IPAddress), `${what}: ${n.IPAddress} is in the pool ${LAB.pool.start}-${LAB.pool.end}`);
+    t.is(n.IPPrefixLen, LAB.prefixLen);
+    t.is(n.Gateway, LAB.serverIp);
+    t.deepEqual(n.DNS, [LAB.dnsIp]);
+    t.is(n.FQDN, `${box.container.shortId}.${box.app}.${LAB.domain}`);
+    // The seed's MAC scheme: locally administered unicast, then the worker's last three octets.
+    const mac = macOctets(n.HWAddr);
+    t.is(mac[0] & 0x03, 0x02, `${what}: ${n.HWAddr} is unicast and locally administered`);
+    t.deepEqual(mac.slice(1, 4), l.workerIp(box.worker).split('.').slice(1).map(Number), `${what}: ${n.HWAddr} carries the worker's address`);
+    t.is(expandIpv6(n.GlobalIPv6Address), eui64Address(LAB.slaacPrefix, n.HWAddr), `${what}: the EUI-64 address of its MAC`);
+    t.is(n.GlobalIPv6PrefixLen, 64);
+
+    // What the container itself has: both addresses on eth0, the lease's resolver.
+    const addrs = await box.container.exec(['ip', '-o', 'addr', 'show', 'dev', 'eth0']);
+    t.true(addrs.stdout.includes(`inet ${n.IPAddress}/${LAB.prefixLen}`), addrs.stdout);
+    t.true(addrs.stdout.includes(`inet6 ${n.GlobalIPv6Address}/64`), addrs.stdout);
+    const resolv = await box.container.exec(['cat', '/etc/resolv.conf']);
+    t.regex(resolv.stdout, new RegExp(`^nameserver ${LAB.dnsIp.replace(/\./g, '\\.')}$`, 'm'));
+
+    // The server's side: a bound lease for that MAC, with the name and the SLAAC address it registers.
+    const lease = leases.find((x) => x.ip === n.IPAddress);
+    t.like(lease, { state: 'bound', hwAddress: n.HWAddr, fqdn: n.FQDN, subnetId: 'lab' }, `${what}: the server's lease`);
+    t.is(expandIpv6(lease?.ipv6 ?? '::'), expandIpv6(n.GlobalIPv6Address));
+
+    await waitPublished(t, j);
+  }
+  // And nothing else: the zones hold exactly these two attachments' records.
+  await l.waitForExactlyPublished(jsons.map(publishedBy), DNS_MS);
+});
+
+test.serial('HTTP by name works across workers over IPv4 and IPv6', async (t) => {
+  diagnoseOnFailure(t);
+  const w = (await attached(web)).NetworkSettings;
+  await attached(client);
+  // By name, as the seed's demo did: whichever family the resolver gives first.
+  t.true((await fetchIn(client, `http://${w.FQDN}/`)).includes(WELCOME));
+  // Each family on its own: busybox wget has no -4/-6, so resolve first.
+  for (const [type, expected] of [['A', w.IPAddress], ['AAAA', w.GlobalIPv6Address]] as const) {
+    const answers = await pollUntil(`${client.container.name} to resolve ${w.FQDN} ${type}`, async () => {
+      const got = await resolveIn(client, w.FQDN, type);
+      return got.length > 0 && got;
+    }, { timeoutMs: DNS_MS, intervalMs: 500 });
+    t.deepEqual(answers.map((a) => (type === 'AAAA' ? expandIpv6(a) : a)), [type === 'AAAA' ? expandIpv6(expected) : expected]);
+    const url = type === 'A' ? `http://${answers[0]}/` : `http://[${answers[0]}]/`;
+    t.true((await fetchIn(client, url)).includes(WELCOME), `over ${type === 'A' ? 'IPv4' : 'IPv6'}`);
+  }
+});
+
+test.serial('stopping a container withdraws its names and frees its lease', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  const box = await startOn(l.workers[1], 'gone', TEST_IMAGES.busybox, SLEEP);
+  removeAfter(t, box);
+  const j = await attached(box);
+  await waitPublished(t, j);
+  t.is((await l.lease(j.NetworkSettings.IPAddress))?.state, 'bound');
+
+  await box.container.stop();
+  await l.waitDetached(box.worker, box.container.id, RELEASE_MS);
+  const lease = await l.waitForLease(j.NetworkSettings.IPAddress, 'released', (x) => x?.state === 'released', RELEASE_MS);
+  t.is(lease?.hwAddress, j.NetworkSettings.HWAddr);
+  await waitWithdrawn(t, j);
+  // Nothing else moved: web and client are still published, and only they.
+  await l.waitForExactlyPublished([publishedBy(await attached(web)), publishedBy(await attached(client))], DNS_MS);
+});
+
+test.serial('a restarted container gets its address back with the same MAC', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  const before = await attached(web);
+  await dockerClient().getContainer(web.container.id).restart({ t: 1 });
+  // A new attachment: another DHCP client, after the old one was released.
+  const after = await attached(web, (j) => j.NetworkSettings.DHCP_PID !== before.NetworkSettings.DHCP_PID);
+  t.is(after.NetworkSettings.HWAddr, before.NetworkSettings.HWAddr, 'stable MAC scheme: the same MAC');
+  t.is(after.NetworkSettings.IPAddress, before.NetworkSettings.IPAddress, 'the same IPv4 address');
+  t.is(after.NetworkSettings.GlobalIPv6Address, before.NetworkSettings.GlobalIPv6Address, 'the same SLAAC address');
+  t.like(await l.lease(after.NetworkSettings.IPAddress), { state: 'bound', hwAddress: before.NetworkSettings.HWAddr });
+  await waitPublished(t, after);
+  // And it serves again, by name, from the other worker.
+  t.true((await fetchIn(client, `http://${after.NetworkSettings.FQDN}/`)).includes(WELCOME));
+});
+
+test.serial('a server killed mid-run loses no lease and no name, and catches up when it is back', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  const [webJ, clientJ] = await Promise.all([attached(web), attached(client)]);
+  // A container that will stop while the server is down.
+  const orphan = await startOn(l.workers[0], 'orphan', TEST_IMAGES.busybox, SLEEP);
+  removeAfter(t, orphan);
+  const orphanJ = await attached(orphan);
+  await waitPublished(t, orphanJ);
+  const before = await l.leases();
+
+  await l.killServer();
+  downSince = Date.now();
+  // Stopped while the server is down: the agent releases it, but udhcpc's
+  // DHCPRELEASE reaches no one (RFC 2131 §4.4.6: the client expects no
+  // answer, so nothing retries it).
+  await orphan.container.stop();
+  await l.waitDetached(orphan.worker, orphan.container.id, RELEASE_MS);
+  // Started while the server is down: attached, its client asking in vain.
+  const late = await startOn(l.workers[1], 'late', TEST_IMAGES.busybox, SLEEP);
+  removeAfter(t, late);
+  const waiting = await pollUntil(`${l.workers[1]}'s agent to start a client for ${late.container.name}`, async () => {
+    const j = await retryable(() => l.inspect(late.worker, late.container.id));
+    return typeof j === 'object' && j;
+  }, { timeoutMs: ATTACH_MS, intervalMs: 250 });
+  t.is(waiting.NetworkSettings.IPAddress, '', 'no lease while the server is down');
+
+  await upAgain(t, 'the server');
+  // Every lease is still in the table, unchanged.
+  const readAt = Date.now();
+  const after = await l.leases();
+  for (const j of [webJ, clientJ, orphanJ]) {
+    const old = before.find((x) => x.ip === j.NetworkSettings.IPAddress);
+    const now = after.find((x) => x.ip === j.NetworkSettings.IPAddress);
+    t.like(now, { hwAddress: old?.hwAddress, clientId: old?.clientId, fqdn: old?.fqdn, ipv6: old?.ipv6 }, `the lease of ${j.Name} survived`);
+    if (j === orphanJ) {
+      // Bound too, until it expires: the server never heard its RELEASE.
+      if (now && now.expiresAt > readAt) t.is(now.state, 'bound', `the lease of ${j.Name} is bound until it expires`);
+    } else {
+      // Web and client renew at half the lease: an outage this short costs them nothing.
+      t.is(now?.state, 'bound', `the lease of ${j.Name} is still bound`);
+    }
+  }
+  const orphanLease = after.find((x) => x.ip === orphanJ.NetworkSettings.IPAddress)!;
+  // Names intact for the containers that kept running.
+  await waitPublished(t, webJ);
+  await waitPublished(t, clientJ);
+
+  // The container started during the outage gets its lease and its names.
+  const lateJ = await attached(late);
+  t.true(inLabPool(lateJ.NetworkSettings.IPAddress));
+  t.like(await l.lease(lateJ.NetworkSettings.IPAddress), { state: 'bound', hwAddress: lateJ.NetworkSettings.HWAddr });
+  await waitPublished(t, lateJ);
+
+  // One stopped now that the server is back: released, names withdrawn.
+  await late.container.stop();
+  await l.waitDetached(late.worker, late.container.id, RELEASE_MS);
+  await l.waitForLease(lateJ.NetworkSettings.IPAddress, 'released', (x) => x?.state === 'released', RELEASE_MS);
+  await waitWithdrawn(t, lateJ);
+
+  // The orphan: its lease runs out (40 s after its last ACK), the server
+  // reclaims it and withdraws the names — no stale name outlives the lease.
+  const orphanDeadline = Math.max(0, orphanLease.expiresAt - Date.now()) + 30_000;
+  await l.waitForLease(orphanJ.NetworkSettings.IPAddress, 'expired', (x) => x?.state === 'expired', orphanDeadline);
+  await waitWithdrawn(t, orphanJ);
+  await l.waitForExactlyPublished([publishedBy(webJ), publishedBy(clientJ)], DNS_MS);
+  // The web page still comes through, the server back in charge.
+  t.true((await fetchIn(client, `http://${webJ.NetworkSettings.FQDN}/`)).includes(WELCOME));
+});
+
+test.serial('BIND killed mid-run: DNS converges to exactly the running containers', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  const [webJ, clientJ] = await Promise.all([attached(web), attached(client)]);
+  const goner = await startOn(l.workers[0], 'goner', TEST_IMAGES.busybox, SLEEP);
+  removeAfter(t, goner);
+  const gonerJ = await attached(goner);
+  await waitPublished(t, gonerJ);
+
+  await l.killNamed();
+  downSince = Date.now();
+  // While BIND is down: one container goes, another comes. DHCP does not
+  // wait for DNS; both name changes wait in the server's queue.
+  await goner.container.stop();
+  await l.waitDetached(goner.worker, goner.container.id, RELEASE_MS);
+  await l.waitForLease(gonerJ.NetworkSettings.IPAddress, 'released', (x) => x?.state === 'released', RELEASE_MS);
+  const fresh = await startOn(l.workers[1], 'fresh', TEST_IMAGES.busybox, SLEEP);
+  removeAfter(t, fresh);
+  const freshJ = await attached(fresh);
+
+  await upAgain(t, 'named');
+  await l.waitForExactlyPublished([publishedBy(webJ), publishedBy(clientJ), publishedBy(freshJ)], 90_000);
+  t.pass('DNS holds web, client and the container started while BIND was down, and nothing of the one that stopped');
+});

@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SYSTEM_PATH } from './netns.ts';
+
+export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface CommandResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Wall time of the whole process, spawn to exit. */
+  ms: number;
+}
+
+/**
+ * Runs argv (no shell) to its end and collects its output; killed after
+ * `timeoutMs`. A daemon started by the command may keep our pipes open (it
+ * inherits them), so the result is taken at exit, with whatever output had
+ * arrived a moment later, not at the pipes' close.
+ */
+export function runCommand(
+  argv: readonly string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+): Promise<CommandResult> {
+  const started = performance.now();
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: options.cwd ?? REPO_ROOT,
+    env: { ...process.env, ...options.env, PATH: SYSTEM_PATH },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+  return new Promise((resolve, reject) => {
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      const done = () => resolve({ code, signal, stdout, stderr, ms: performance.now() - started });
+      const grace = setTimeout(() => {
+        child.stdout.destroy();
+        child.stderr.destroy();
+        done();
+      }, 1000);
+      child.once('close', () => {
+        clearTimeout(grace);
+        done();
+      });
+    });
+  });
+}
+
