@@ -15,6 +15,8 @@ import {
   type TargetIdentity,
 } from '../core/target.ts';
 import { planReconcile, type ReconcileAction, type RestartBackoff } from '../core/reconcile.ts';
+import { afterSend, buildRelease, releaseRepeatDelayMs, releaseStep } from '../core/pending-release.ts';
+import { sendRelease } from '../io/release-sender.ts';
 import { APP_LABEL, DockerEngine } from '../io/docker.ts';
 import { clientAlive, startClient, stopClient } from '../io/dhcp-client.ts';
 import * as iproute from '../io/iproute.ts';
@@ -112,6 +114,9 @@ export class Agent {
 
   private async attachNew(target: ResolvedTarget, key: string, req: AttachRequest): Promise<InspectJson> {
     const undo: { what: string; run: () => Promise<unknown> }[] = [];
+    // The target comes back under the same client-id: an old release still
+    // being repeated would now take its new lease away.
+    await this.store.removePendingRelease(key);
     try {
       if (req.bridgeNetns && !(await iproute.netnsExists(req.bridgeNetns))) {
         throw new AttachError(`bridge netns ${req.bridgeNetns} does not exist`);
@@ -321,7 +326,19 @@ export class Agent {
    * netns name and the record. Idempotent: each part checks before acting.
    */
   private async release(a: Attachment, reason: string): Promise<void> {
+    const lease = await this.store.readLease(a.key);
     const how = await stopClient(a.client);
+    if (lease?.serverId) {
+      // Keep repeating the release until the lease would end anyway: the
+      // client's own was lost if the server was down (pending-release.ts).
+      const now = Date.now();
+      const sent = how === 'released' ? 1 : 0;
+      await this.store.writePendingRelease({
+        version: 1, key: a.key, name: a.name, mac: a.mac, clientIdHex: a.clientIdHex, ip: lease.ip,
+        serverId: lease.serverId, bridgeNetns: a.bridgeNetns, expiresAtMs: (lease.boundAt + lease.leaseSeconds) * 1000,
+        attempts: sent, nextAtMs: sent ? now + releaseRepeatDelayMs(sent) : now,
+      });
+    }
     await iproute.deleteLink(a.bridgeNetns, a.hostVeth);
     // The worker's neighbour entries for this MAC point at nothing now, and
     // chooseMac would read them as a clash: a stable MAC would not come back.
@@ -443,7 +460,31 @@ export class Agent {
         this.log.error('reconcile-failed', { action: action.kind, error: reasonOf(err) });
       }
     }
+    await this.repeatReleases();
     return actions;
+  }
+
+  /** One pass over the releases still being repeated (pending-release.ts). */
+  private async repeatReleases(): Promise<void> {
+    for (const p of await this.store.listPendingReleases()) {
+      const unlock = await this.store.lock(p.key);
+      try {
+        const step = releaseStep(p, Date.now(), (await this.store.read(p.key)) !== undefined);
+        if (step.kind === 'drop') {
+          await this.store.removePendingRelease(p.key);
+        } else if (step.kind === 'send') {
+          try {
+            await sendRelease(p.bridgeNetns, p.serverId, buildRelease(p, randomBytes(4).readUInt32BE(0)));
+            this.log.info('release-repeated', { container: p.name, ip: p.ip, attempt: p.attempts + 1 });
+          } catch (err) {
+            this.log.warn('release-repeat-failed', { container: p.name, ip: p.ip, error: reasonOf(err) });
+          }
+          await this.store.writePendingRelease(afterSend(p, Date.now()));
+        }
+      } finally {
+        await unlock();
+      }
+    }
   }
 
   private async apply(

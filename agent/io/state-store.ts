@@ -1,6 +1,7 @@
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAttachment, parseLeaseFile, type Attachment, type RecordedLease } from '../core/attachment.ts';
+import type { PendingRelease } from '../core/pending-release.ts';
 import { isAlive } from './process.ts';
 
 /**
@@ -11,19 +12,47 @@ import { isAlive } from './process.ts';
  *   <runDir>/attachments/<key>.lease       written by the udhcpc hook
  *   <runDir>/attachments/<key>.log         the DHCP client's output
  *   <runDir>/locks/<key>.lock              held while one command changes <key>
+ *   <runDir>/releases/<key>.json           a DHCPRELEASE still being repeated
  */
 export class StateStore {
   readonly attachmentsDir: string;
   private readonly locksDir: string;
+  private readonly releasesDir: string;
 
   constructor(readonly runDir: string) {
     this.attachmentsDir = join(runDir, 'attachments');
     this.locksDir = join(runDir, 'locks');
+    this.releasesDir = join(runDir, 'releases');
   }
 
   async init(): Promise<void> {
     await mkdir(this.attachmentsDir, { recursive: true, mode: 0o755 });
     await mkdir(this.locksDir, { recursive: true, mode: 0o755 });
+    await mkdir(this.releasesDir, { recursive: true, mode: 0o755 });
+  }
+
+  async writePendingRelease(p: PendingRelease): Promise<void> {
+    const file = join(this.releasesDir, `${p.key}.json`);
+    await writeFile(`${file}.tmp.${process.pid}`, JSON.stringify(p) + '\n');
+    await rename(`${file}.tmp.${process.pid}`, file);
+  }
+
+  async removePendingRelease(key: string): Promise<void> {
+    await rm(join(this.releasesDir, `${key}.json`), { force: true });
+  }
+
+  /** Pending releases; unreadable files are dropped (a repeat is an optimisation, not a duty). */
+  async listPendingReleases(): Promise<PendingRelease[]> {
+    const names = await readdir(this.releasesDir).catch(() => [] as string[]);
+    const out: PendingRelease[] = [];
+    for (const name of names.filter((n) => n.endsWith('.json'))) {
+      try {
+        out.push(JSON.parse(await readFile(join(this.releasesDir, name), 'utf8')) as PendingRelease);
+      } catch {
+        await rm(join(this.releasesDir, name), { force: true });
+      }
+    }
+    return out;
   }
 
   recordPath(key: string): string {
