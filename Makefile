@@ -70,8 +70,11 @@ lab-up: install docker
 lab-status:
 	@lab/lab.sh status
 
+# The Docker engine goes too, if this project's script started it (an
+# engine that was already running is never touched).
 lab-down:
 	@lab/lab.sh down
+	@lab/docker-engine.sh stop
 
 bench: bench-dhcp4 bench-ddns bench-ra bench-agent
 
