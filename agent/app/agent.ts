@@ -15,8 +15,8 @@ import {
   type TargetIdentity,
 } from '../core/target.ts';
 import { planReconcile, type ReconcileAction, type RestartBackoff } from '../core/reconcile.ts';
-import { afterSend, buildRelease, releaseRepeatDelayMs, releaseStep } from '../core/pending-release.ts';
-import { sendRelease } from '../io/release-sender.ts';
+import { afterSend, buildRelease, releaseRepeatDelayMs, releaseStep, type PendingRelease } from '../core/pending-release.ts';
+import { sendReleases } from '../io/release-sender.ts';
 import { APP_LABEL, DockerEngine } from '../io/docker.ts';
 import { clientAlive, startClient, stopClient } from '../io/dhcp-client.ts';
 import * as iproute from '../io/iproute.ts';
@@ -131,36 +131,41 @@ export class Agent {
       const appProblem = checkAppLabel(app);
       if (appProblem) throw new AttachError(appProblem);
 
-      const workerIp = req.workerIp ?? (await iproute.firstIpv4(req.bridgeNetns, req.bridge));
-      if (!workerIp) {
-        throw new AttachError(`bridge ${req.bridge} has no IPv4 address for the MAC scheme; give --worker-ip`);
-      }
-      const mac = await this.chooseMac(target.identity, req, workerIp);
-
       // The container's netns gets a name (ip netns attach), so iproute2 can
       // reach it, and it outlives the container long enough for a release.
       const netns = containerNetnsName(target.identity);
       const ownsNetns = target.identity.kind === 'docker';
+      const hostVeth = hostVethName(target.identity);
+      // Independent look-ups, in parallel: each is a process to start.
+      const [workerIp, macsTaken, vethTaken, ifnameTaken] = await Promise.all([
+        req.workerIp ?? iproute.firstIpv4(req.bridgeNetns, req.bridge),
+        this.macsTaken(req),
+        iproute.linkExists(req.bridgeNetns, hostVeth),
+        // A container attached already (by another agent, or one whose state
+        // was lost) has its interface, and its netns name belongs to that
+        // attachment: checked through /proc before the name is touched.
+        ownsNetns
+          ? iproute.linksOfProcess(target.pid!).then((links) => links.includes(req.ifname))
+          : iproute.netnsExists(netns).then((exists) => {
+              if (!exists) throw new AttachError(`netns ${netns} does not exist`);
+              return iproute.linkExists(netns, req.ifname);
+            }),
+      ]);
+      if (!workerIp) {
+        throw new AttachError(`bridge ${req.bridge} has no IPv4 address for the MAC scheme; give --worker-ip`);
+      }
+      if (ifnameTaken) {
+        throw new AttachError(`${req.ifname} already exists in ${ownsNetns ? 'the container' : `netns ${netns}`}`);
+      }
+      if (vethTaken) {
+        throw new AttachError(`link ${hostVeth} already exists (left by another attach of ${target.name}?); run agent gc`);
+      }
+      const mac = this.chooseMac(target.identity, req, workerIp, macsTaken);
+
       if (ownsNetns) {
-        // Checked before the name is touched: a container attached already
-        // (by another agent, or one whose state was lost) has its interface,
-        // and its netns name belongs to that attachment.
-        if ((await iproute.linksOfProcess(target.pid!)).includes(req.ifname)) {
-          throw new AttachError(`${req.ifname} already exists in the container`);
-        }
         await iproute.deleteNetns(netns); // a name left by a crashed agent points at a dead netns
         await iproute.attachNetns(netns, target.pid!);
         undo.push({ what: `netns ${netns}`, run: () => iproute.deleteNetns(netns) });
-      } else if (!(await iproute.netnsExists(netns))) {
-        throw new AttachError(`netns ${netns} does not exist`);
-      }
-      if (await iproute.linkExists(netns, req.ifname)) {
-        throw new AttachError(`${req.ifname} already exists in ${target.identity.kind === 'docker' ? 'the container' : `netns ${netns}`}`);
-      }
-
-      const hostVeth = hostVethName(target.identity);
-      if (await iproute.linkExists(req.bridgeNetns, hostVeth)) {
-        throw new AttachError(`link ${hostVeth} already exists (left by another attach of ${target.name}?); run agent gc`);
       }
       await iproute.createVethPair({
         bridgeNs: req.bridgeNetns,
@@ -178,13 +183,15 @@ export class Agent {
       // Router Solicitation goes out with them. Docker turns IPv6 off in a
       // --net none container; these are per-interface, so only ours changes.
       const dev = `net.ipv6.conf.${req.ifname}`;
-      await iproute.sysctlIn(
-        netns,
-        req.ipv6 === 'slaac'
-          ? { [`${dev}.disable_ipv6`]: 0, [`${dev}.accept_ra`]: 1, [`${dev}.autoconf`]: 1, [`${dev}.addr_gen_mode`]: 0, [`${dev}.use_tempaddr`]: 0 }
-          : { [`${dev}.disable_ipv6`]: 1 },
-      );
-      await iproute.setLinkUp(netns, 'lo');
+      await Promise.all([
+        iproute.sysctlIn(
+          netns,
+          req.ipv6 === 'slaac'
+            ? { [`${dev}.disable_ipv6`]: 0, [`${dev}.accept_ra`]: 1, [`${dev}.autoconf`]: 1, [`${dev}.addr_gen_mode`]: 0, [`${dev}.use_tempaddr`]: 0 }
+            : { [`${dev}.disable_ipv6`]: 1 },
+        ),
+        iproute.setLinkUp(netns, 'lo'),
+      ]);
       await iproute.setLinkUp(netns, req.ifname);
 
       const hostname = dhcpHostname(target.identity);
@@ -256,9 +263,15 @@ export class Agent {
   }
 
   /** --mac, or the scheme's MAC checked against the bridge FDB, the neighbours and our own records. */
-  private async chooseMac(target: TargetIdentity, req: AttachRequest, workerIp: string): Promise<string> {
-    const inUse = await iproute.macsInUse(req.bridgeNetns, req.bridge);
-    for (const a of (await this.store.list()).attachments) inUse.add(a.mac);
+  /** MACs on the bridge (FDB), in its neighbour table, and in our own records. */
+  private async macsTaken(req: AttachRequest): Promise<Set<string>> {
+    const [inUse, { attachments }] = await Promise.all([iproute.macsInUse(req.bridgeNetns, req.bridge), this.store.list()]);
+    for (const a of attachments) inUse.add(a.mac);
+    return inUse;
+  }
+
+  /** --mac, or the scheme's MAC, checked against what is taken. */
+  private chooseMac(target: TargetIdentity, req: AttachRequest, workerIp: string, inUse: Set<string>): string {
     if (req.mac) {
       const problem = checkUserMac(req.mac);
       if (problem) throw new AttachError(`--mac: ${problem}`);
@@ -464,25 +477,36 @@ export class Agent {
     return actions;
   }
 
-  /** One pass over the releases still being repeated (pending-release.ts). */
+  /** One pass over the releases still being repeated (pending-release.ts): one sender per bridge netns. */
   private async repeatReleases(): Promise<void> {
+    const due = new Map<string, PendingRelease[]>();
     for (const p of await this.store.listPendingReleases()) {
-      const unlock = await this.store.lock(p.key);
+      const step = releaseStep(p, Date.now(), (await this.store.read(p.key)) !== undefined);
+      if (step.kind === 'drop') await this.store.removePendingRelease(p.key);
+      if (step.kind !== 'send') continue;
+      const ns = p.bridgeNetns ?? '';
+      due.set(ns, [...(due.get(ns) ?? []), p]);
+    }
+    for (const [ns, candidates] of due) {
+      // Every key stays locked from the check to the send: an attach of the
+      // same target in between would get a lease under the same client-id,
+      // and this release would take it away.
+      const unlocks = await Promise.all(candidates.map((p) => this.store.lock(p.key)));
       try {
-        const step = releaseStep(p, Date.now(), (await this.store.read(p.key)) !== undefined);
-        if (step.kind === 'drop') {
-          await this.store.removePendingRelease(p.key);
-        } else if (step.kind === 'send') {
-          try {
-            await sendRelease(p.bridgeNetns, p.serverId, buildRelease(p, randomBytes(4).readUInt32BE(0)));
-            this.log.info('release-repeated', { container: p.name, ip: p.ip, attempt: p.attempts + 1 });
-          } catch (err) {
-            this.log.warn('release-repeat-failed', { container: p.name, ip: p.ip, error: reasonOf(err) });
-          }
-          await this.store.writePendingRelease(afterSend(p, Date.now()));
+        const releases: PendingRelease[] = [];
+        for (const p of candidates) {
+          if ((await this.store.read(p.key)) === undefined) releases.push(p);
+          else await this.store.removePendingRelease(p.key);
         }
+        try {
+          await sendReleases(ns || undefined, releases.map((p) => ({ serverId: p.serverId, packet: buildRelease(p, randomBytes(4).readUInt32BE(0)) })));
+          if (releases.length) this.log.info('releases-repeated', { bridgeNetns: ns || undefined, containers: releases.map((p) => p.name) });
+        } catch (err) {
+          this.log.warn('release-repeat-failed', { bridgeNetns: ns || undefined, error: reasonOf(err) });
+        }
+        for (const p of releases) await this.store.writePendingRelease(afterSend(p, Date.now()));
       } finally {
-        await unlock();
+        for (const unlock of unlocks) await unlock();
       }
     }
   }

@@ -67,8 +67,13 @@ case "$1" in
     ip link set dev "$interface" up
     ;;
   bound|renew)
-    # A renewal that keeps the address must not remove it, even briefly.
-    if ! ip -4 -o addr show dev "$interface" | grep -q " $ip/"; then
+    # A renewal that keeps the address must not remove it, even briefly;
+    # the previous address is in our lease record (read without a process).
+    prev=
+    if [ -f "$LH_LEASE_FILE" ]; then
+      while IFS='=' read -r key value; do [ "$key" = ip ] && prev=$value; done < "$LH_LEASE_FILE"
+    fi
+    if [ -n "$prev" ] && [ "$prev" != "$ip" ]; then
       ip -4 addr flush dev "$interface"
     fi
     ip addr replace "$ip/${mask:-32}" dev "$interface"

@@ -117,11 +117,11 @@ export async function createVethPair(opts: {
   mac: string;
   mtu: number;
 }): Promise<void> {
+  // Host end created on the bridge and up in the same call.
   await run(
-    ip(opts.bridgeNs, 'link', 'add', opts.host, 'mtu', String(opts.mtu), 'type', 'veth', 'peer', 'name', opts.ifname,
-      'address', opts.mac, 'mtu', String(opts.mtu), 'netns', opts.targetNs),
+    ip(opts.bridgeNs, 'link', 'add', opts.host, 'mtu', String(opts.mtu), 'master', opts.bridge, 'up', 'type', 'veth',
+      'peer', 'name', opts.ifname, 'address', opts.mac, 'mtu', String(opts.mtu), 'netns', opts.targetNs),
   );
-  await run(ip(opts.bridgeNs, 'link', 'set', 'dev', opts.host, 'master', opts.bridge, 'up'));
 }
 
 export async function deleteLink(ns: string | undefined, name: string): Promise<void> {

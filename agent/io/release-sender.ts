@@ -1,16 +1,24 @@
 import { run } from './exec.ts';
 
 /**
- * Sends one DHCPRELEASE to the server (UDP port 67, unicast as RFC 2131
+ * Sends DHCPRELEASEs to their servers (UDP port 67, unicast as RFC 2131
  * §4.4.6 has it) from the bridge's namespace. Node cannot enter another
- * netns, so a short node child does the send under nsenter; releases are
- * rare (one per dead attachment, with back-off), so its start-up is fine.
+ * netns, so a short node child does the sending under nsenter — one child
+ * for every release due in that namespace in a pass.
  */
 const SEND_SCRIPT =
-  "const s=require('dgram').createSocket('udp4');" +
-  "s.send(Buffer.from(process.argv[1],'hex'),67,process.argv[2],(e)=>{s.close();process.exit(e?1:0)})";
+  "const s=require('dgram').createSocket('udp4');const a=process.argv.slice(1);let n=a.length/2,bad=0;" +
+  "if(!n)process.exit(0);" +
+  "for(let i=0;i<a.length;i+=2)s.send(Buffer.from(a[i],'hex'),67,a[i+1],(e)=>{if(e)bad++;if(--n===0){s.close();process.exit(bad?1:0)}})";
 
-export async function sendRelease(bridgeNetns: string | undefined, serverId: string, packet: Buffer): Promise<void> {
+export interface ReleaseDatagram {
+  serverId: string;
+  packet: Buffer;
+}
+
+export async function sendReleases(bridgeNetns: string | undefined, datagrams: readonly ReleaseDatagram[]): Promise<void> {
+  if (datagrams.length === 0) return;
   const enter = bridgeNetns ? ['nsenter', `--net=/run/netns/${bridgeNetns}`] : [];
-  await run([...enter, process.execPath, '-e', SEND_SCRIPT, packet.toString('hex'), serverId], { timeoutMs: 10_000 });
+  const args = datagrams.flatMap((d) => [d.packet.toString('hex'), d.serverId]);
+  await run([...enter, process.execPath, '-e', SEND_SCRIPT, ...args], { timeoutMs: 10_000 });
 }
