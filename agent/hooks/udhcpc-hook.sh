@@ -57,6 +57,10 @@ case "$1" in
     # (LH_KEEP_ADDRESS=1) asks for its old address again with -r, so that
     # first deconfig must not take the address away from running traffic.
     marker="$LH_LEASE_FILE.started-$PPID"
+    # Markers of earlier clients of this attachment are of no use any more.
+    for old in "$LH_LEASE_FILE".started-*; do
+      [ "$old" = "$marker" ] || rm -f "$old"
+    done
     if [ "${LH_KEEP_ADDRESS:-0}" = 1 ] && [ ! -e "$marker" ]; then
       : > "$marker"
     else

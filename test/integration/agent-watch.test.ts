@@ -6,6 +6,8 @@
 // The watch follows every container on the engine, so this file's bridge
 // has a name of its own (not br0): a labelled container of another run is
 // never attached here, nor ours by another run's watch.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import test from 'ava';
 import type { Attachment } from '../../agent/core/attachment.ts';
 import {
@@ -143,6 +145,9 @@ test('a DHCP client killed with SIGKILL is restarted by watch and keeps its addr
   t.like(await l.serverLease(ip), { state: 'bound', hwAddress: json.NetworkSettings.HWAddr });
   // Still exactly one client for the attachment.
   t.deepEqual(l.clients().filter((pid) => pid === after.client.pid || pid === before.client.pid), [after.client.pid]);
+  // And one start marker (the hook's): the dead client's is gone.
+  const markers = readdirSync(join(l.runDir, 'attachments')).filter((f) => f.startsWith(`${keyOf(c)}.lease.started-`));
+  t.deepEqual(markers, [`${keyOf(c)}.lease.started-${after.client.pid}`]);
 });
 
 test('without watch, gc releases the attachment of a container that was removed', async (t) => {
