@@ -68,7 +68,10 @@ dig_lab() { ip netns exec "$DNS" dig @"${DNS_V4%/*}" +short +time=1 +tries=1 "$@
 
 # inspect WORKER CONTAINER: the agent's JSON for a container, or nothing.
 inspect() { "${AGENT[@]}" --run-dir "$RUN/agent-$1" inspect "$2" --json 2>/dev/null || true; }
-json_field() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const v=process.argv[1].split(".").reduce((o,k)=>o?.[k],JSON.parse(s));process.stdout.write(v===undefined?"":String(v))}catch{}})' "$1"; }
+# json_fields PATH...: the values at those dotted paths of the JSON on stdin,
+# on one line separated by \x1f ("" where missing; not a tab, which `read`
+# would merge when a field is empty) — one node for all of them.
+json_fields() { node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let j={};try{j=JSON.parse(s)}catch{}process.stdout.write(process.argv.slice(1).map(p=>{const v=p.split(".").reduce((o,k)=>o?.[k],j);return v===undefined?"":String(v)}).join("\x1f")+"\n")})' "$@"; }
 
 # run_container NAME WORKER APP IMAGE [CMD...]: a --net none container
 # labelled for WORKER's agent; an existing running one is kept.
@@ -86,8 +89,7 @@ wait_attached() {
   local json ip v6
   for _ in $(seq 300); do
     json=$(inspect "$1" "$2")
-    ip=$(json_field NetworkSettings.IPAddress <<<"$json")
-    v6=$(json_field NetworkSettings.GlobalIPv6Address <<<"$json")
+    IFS=$'\x1f' read -r ip v6 < <(json_fields NetworkSettings.IPAddress NetworkSettings.GlobalIPv6Address <<<"$json")
     [ -n "$ip" ] && [ -n "$v6" ] && { echo "$json"; return 0; }
     sleep 0.1
   done
@@ -146,9 +148,7 @@ up() {
   ok
 
   local web_fqdn web_ip web_v6 a='' aaaa=''
-  web_fqdn=$(json_field NetworkSettings.FQDN <<<"$web_json")
-  web_ip=$(json_field NetworkSettings.IPAddress <<<"$web_json")
-  web_v6=$(json_field NetworkSettings.GlobalIPv6Address <<<"$web_json")
+  IFS=$'\x1f' read -r web_fqdn web_ip web_v6 < <(json_fields NetworkSettings.FQDN NetworkSettings.IPAddress NetworkSettings.GlobalIPv6Address <<<"$web_json")
   step "demo: $web_fqdn A and AAAA in BIND"
   for _ in $(seq 100); do
     a=$(dig_lab "$web_fqdn" A) aaaa=$(dig_lab "$web_fqdn" AAAA)
@@ -206,9 +206,7 @@ summary() {
   printf '%-10s %-13s %-11s %-31s %s\n' CONTAINER ID IPV4 IPV6 FQDN
   for json in "$@"; do
     local name id fqdn ip v6
-    name=$(json_field Name <<<"$json") id=$(json_field Container <<<"$json")
-    fqdn=$(json_field NetworkSettings.FQDN <<<"$json")
-    ip=$(json_field NetworkSettings.IPAddress <<<"$json") v6=$(json_field NetworkSettings.GlobalIPv6Address <<<"$json")
+    IFS=$'\x1f' read -r name id fqdn ip v6 < <(json_fields Name Container NetworkSettings.FQDN NetworkSettings.IPAddress NetworkSettings.GlobalIPv6Address <<<"$json")
     printf '%-10s %-13s %-11s %-31s %s\n' "$name" "$id" "$ip" "$v6" "$fqdn"
     printf '%10s BIND: A %s  AAAA %s\n' '' "$(dig_lab "$fqdn" A | xargs)" "$(dig_lab "$fqdn" AAAA | xargs)"
     printf '%10s       PTR %s → %s  PTR %s → %s\n' '' "$ip" "$(dig_lab -x "$ip" | xargs)" "$v6" "$(dig_lab -x "$v6" | xargs)"
@@ -218,8 +216,7 @@ summary() {
 status() {
   echo "namespaces: $(ip netns list | awk -v p="^$P-" '$1 ~ p {print $1}' | xargs echo)"
   if pid=$(daemon_pid server); then echo "server: running (pid $pid)"; else echo "server: not running"; fi
-  if [ -f "$RUN/named/named.pid" ] && kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null; then
-    echo "named: running (pid $(cat "$RUN/named/named.pid"))"; else echo "named: not running"; fi
+  if pid=$(named_pid); then echo "named: running (pid $pid)"; else echo "named: not running"; fi
   echo
   echo "attachments:"
   printf '  %-8s %-14s %-16s %-18s %-15s %-30s %s\n' WORKER CONTAINER NAME MAC IPV4 IPV6 FQDN

@@ -16,7 +16,18 @@ nsip() { local ns=$1; shift; if [ -n "$ns" ]; then ip -n "$ns" "$@"; else ip "$@
 nsrun() { local ns=$1; shift; if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; else "$@"; fi; }
 
 # pid of a daemon we started (pid file $RUN/$1.pid), if it still runs.
-daemon_pid() { [ -f "$RUN/$1.pid" ] && kill -0 "$(cat "$RUN/$1.pid")" 2>/dev/null && cat "$RUN/$1.pid"; }
+daemon_pid() { pid_in "$RUN/$1.pid"; }
+# named writes its own pid file.
+named_pid() { pid_in "$RUN/named/named.pid"; }
+# pid_in FILE: the pid in FILE, if that process still runs.
+pid_in() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && cat "$1"; }
+
+# stop_pid PID: SIGTERM, then SIGKILL after 5 s.
+stop_pid() {
+  kill -TERM "$1"
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+}
 
 # daemon NAME NS CMD...: start CMD in netns NS in the background, log to
 # $RUN/NAME.log, pid in $RUN/NAME.pid; setsid (or a systemd unit) so it
@@ -66,9 +77,7 @@ systemd_unit() {
 stop_daemon() {
   local pid
   pid=$(daemon_pid "$1") || { rm -f "$RUN/$1.pid"; return 0; }
-  kill -TERM "$pid"
-  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  stop_pid "$pid"
   rm -f "$RUN/$1.pid"
 }
 
@@ -101,7 +110,7 @@ role_dns() {
       tsig-keygen -a hmac-sha256 "$keyname" >"$RUN/ddns.key"
     fi
   fi
-  if ! [ -f "$RUN/named/named.pid" ] || ! kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null; then
+  if ! named_pid >/dev/null; then
     node "$ROOT/dist/lab/bind-config.js" "$RUN/named" "${v4%/*}" "$RUN/ddns.key"
     if [ "${DAEMON_MODE:-setsid}" = systemd ]; then
       # named daemonizes itself; the unit follows it by its pid file.
@@ -122,12 +131,8 @@ role_dns() {
 }
 
 stop_dns() {
-  if [ -f "$RUN/named/named.pid" ] && kill -0 "$(cat "$RUN/named/named.pid")" 2>/dev/null; then
-    local pid; pid=$(cat "$RUN/named/named.pid")
-    kill -TERM "$pid"
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
-  fi
+  local pid
+  if pid=$(named_pid); then stop_pid "$pid"; fi
   return 0
 }
 

@@ -64,7 +64,7 @@ export class DockerEngine {
     };
   }
 
-  /** Running container ids; undefined ids in `ids` that are not running are left out. */
+  /** Ids of the running containers. */
   async runningIds(): Promise<Set<string>> {
     const list = await (await this.docker).listContainers({ all: false });
     return new Set(list.map((c) => c.Id));

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { SYSTEM_PATH } from '../../agent/io/exec.ts';
 import { mapLimit } from './map-limit.ts';
 import { TrackedProcess } from './tracked-process.ts';
 
@@ -16,10 +17,11 @@ const NAME_MAX = 15;
 const BRIDGE = 'br0';
 
 /**
- * PATH for every program the harness starts. Under `npx`, node_modules/.bin
- * comes first and shadows system tools: `nft` there is @vercel/nft.
+ * PATH for every program the harness starts (the agent's own): under `npx`,
+ * node_modules/.bin comes first and shadows system tools (`nft` there is
+ * @vercel/nft).
  */
-export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export { SYSTEM_PATH };
 
 export interface Host {
   /** Short name inside the segment, e.g. `srv`. */
