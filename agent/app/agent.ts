@@ -17,6 +17,7 @@ import {
 import { planReconcile, type ReconcileAction, type RestartBackoff } from '../core/reconcile.ts';
 import { afterSend, buildRelease, releaseRepeatDelayMs, releaseStep, type PendingRelease } from '../core/pending-release.ts';
 import { sendReleases } from '../io/release-sender.ts';
+import { CommandError } from '../io/exec.ts';
 import { APP_LABEL, DockerEngine } from '../io/docker.ts';
 import { clientAlive, startClient, stopClient } from '../io/dhcp-client.ts';
 import * as iproute from '../io/iproute.ts';
@@ -74,11 +75,14 @@ export class Agent {
   /** Restart back-off per attachment, for the supervisor (watch). */
   private readonly backoff = new Map<string, RestartBackoff>();
 
+  /** `docker`: a client to share (the watch daemon's, already loaded), else one made on first use. */
   constructor(
     private readonly settings: AgentSettings,
     private readonly log: Logger,
+    docker?: DockerEngine,
   ) {
     this.store = new StateStore(settings.runDir);
+    this.dockerEngine = docker;
   }
 
   get docker(): DockerEngine {
@@ -121,67 +125,85 @@ export class Agent {
       if (req.bridgeNetns && !(await iproute.netnsExists(req.bridgeNetns))) {
         throw new AttachError(`bridge netns ${req.bridgeNetns} does not exist`);
       }
-      const bridge = await iproute.showLink(req.bridgeNetns, req.bridge);
-      if (!bridge || bridge.linkinfo?.info_kind !== 'bridge') {
-        throw new AttachError(
-          `${bridge ? `${req.bridge} is not a bridge` : `no bridge ${req.bridge}`}${req.bridgeNetns ? ` in netns ${req.bridgeNetns}` : ''}`,
-        );
-      }
-      const app = req.app ?? target.labels[APP_LABEL] ?? this.settings.defaultApp;
-      const appProblem = checkAppLabel(app);
-      if (appProblem) throw new AttachError(appProblem);
-
       // The container's netns gets a name (ip netns attach), so iproute2 can
       // reach it, and it outlives the container long enough for a release.
       const netns = containerNetnsName(target.identity);
       const ownsNetns = target.identity.kind === 'docker';
       const hostVeth = hostVethName(target.identity);
-      // Independent look-ups, in parallel: each is a process to start.
-      const [workerIp, macsTaken, vethTaken, ifnameTaken] = await Promise.all([
-        req.workerIp ?? iproute.firstIpv4(req.bridgeNetns, req.bridge),
-        this.macsTaken(req),
-        iproute.linkExists(req.bridgeNetns, hostVeth),
-        // A container attached already (by another agent, or one whose state
-        // was lost) has its interface, and its netns name belongs to that
-        // attachment: checked through /proc before the name is touched.
-        ownsNetns
-          ? iproute.linksOfProcess(target.pid!).then((links) => links.includes(req.ifname))
-          : iproute.netnsExists(netns).then((exists) => {
-              if (!exists) throw new AttachError(`netns ${netns} does not exist`);
-              return iproute.linkExists(netns, req.ifname);
-            }),
+      // A container attached already (by another agent, or one whose state
+      // was lost) has its interface, and its netns name belongs to that
+      // attachment: checked through /proc before the name is touched.
+      if (ownsNetns) {
+        if ((await iproute.linksOfProcess(target.pid!)).includes(req.ifname)) {
+          throw new AttachError(`${req.ifname} already exists in the container`);
+        }
+      } else if (!(await iproute.netnsExists(netns))) {
+        throw new AttachError(`netns ${netns} does not exist`);
+      }
+
+      // Independent steps in parallel: each is a process to start, and the
+      // attach's latency is mostly their number in a row.
+      const naming = ownsNetns
+        ? (async () => {
+            await iproute.deleteNetns(netns); // a name left by a crashed agent points at a dead netns
+            await iproute.attachNetns(netns, target.pid!);
+          })()
+        : undefined;
+      if (naming) {
+        undo.push({
+          what: `netns ${netns}`,
+          run: async () => {
+            await naming.catch(() => undefined);
+            await iproute.deleteNetns(netns);
+          },
+        });
+      }
+      const [bridge, macsTaken, ifnameTaken] = await Promise.all([
+        iproute.bridgeFacts(req.bridgeNetns, req.bridge),
+        // Fails when the bridge does not exist: reported as that, below.
+        this.macsTaken(req).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
+        naming ? naming.then(() => false) : iproute.linkExists(netns, req.ifname),
       ]);
+      if (!bridge || bridge.kind !== 'bridge') {
+        throw new AttachError(
+          `${bridge ? `${req.bridge} is not a bridge` : `no bridge ${req.bridge}`}${req.bridgeNetns ? ` in netns ${req.bridgeNetns}` : ''}`,
+        );
+      }
+      if (macsTaken instanceof Error) throw macsTaken;
+      const app = req.app ?? target.labels[APP_LABEL] ?? this.settings.defaultApp;
+      const appProblem = checkAppLabel(app);
+      if (appProblem) throw new AttachError(appProblem);
+      const workerIp = req.workerIp ?? bridge.ipv4;
       if (!workerIp) {
         throw new AttachError(`bridge ${req.bridge} has no IPv4 address for the MAC scheme; give --worker-ip`);
       }
-      if (ifnameTaken) {
-        throw new AttachError(`${req.ifname} already exists in ${ownsNetns ? 'the container' : `netns ${netns}`}`);
-      }
-      if (vethTaken) {
-        throw new AttachError(`link ${hostVeth} already exists (left by another attach of ${target.name}?); run agent gc`);
-      }
+      if (ifnameTaken) throw new AttachError(`${req.ifname} already exists in netns ${netns}`);
       const mac = this.chooseMac(target.identity, req, workerIp, macsTaken);
 
-      if (ownsNetns) {
-        await iproute.deleteNetns(netns); // a name left by a crashed agent points at a dead netns
-        await iproute.attachNetns(netns, target.pid!);
-        undo.push({ what: `netns ${netns}`, run: () => iproute.deleteNetns(netns) });
+      try {
+        await iproute.createVethPair({
+          bridgeNs: req.bridgeNetns,
+          bridge: req.bridge,
+          host: hostVeth,
+          targetNs: netns,
+          ifname: req.ifname,
+          mac,
+          mtu: bridge.mtu,
+        });
+      } catch (err) {
+        // The peer's name was checked above, so an existing link is the host end.
+        if (err instanceof CommandError && /File exists/.test(err.stderr)) {
+          throw new AttachError(`link ${hostVeth} already exists (left by another attach of ${target.name}?); run agent gc`);
+        }
+        throw err;
       }
-      await iproute.createVethPair({
-        bridgeNs: req.bridgeNetns,
-        bridge: req.bridge,
-        host: hostVeth,
-        targetNs: netns,
-        ifname: req.ifname,
-        mac,
-        mtu: bridge.mtu,
-      });
       undo.push({ what: `veth ${hostVeth}`, run: () => iproute.deleteLink(req.bridgeNetns, hostVeth) });
 
       // SLAAC needs IPv6 on, RAs accepted and EUI-64 addresses (RFC 4862
       // §5.5; addr_gen_mode 0), set before the link comes up so the first
       // Router Solicitation goes out with them. Docker turns IPv6 off in a
       // --net none container; these are per-interface, so only ours changes.
+      // The link itself is brought up by the DHCP client's hook (deconfig).
       const dev = `net.ipv6.conf.${req.ifname}`;
       await Promise.all([
         iproute.sysctlIn(
@@ -192,7 +214,6 @@ export class Agent {
         ),
         iproute.setLinkUp(netns, 'lo'),
       ]);
-      await iproute.setLinkUp(netns, req.ifname);
 
       const hostname = dhcpHostname(target.identity);
       const attachment: Attachment = {
@@ -297,7 +318,7 @@ export class Agent {
       if (Date.now() > deadline) {
         throw new AttachError(`no DHCP lease for ${a.name} within ${Math.round(timeoutMs / 1000)} s (is a DHCP server on ${a.bridge}?)`);
       }
-      await sleep(10);
+      await sleep(5);
     }
   }
 

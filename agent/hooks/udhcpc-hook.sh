@@ -31,24 +31,24 @@ write_resolv_conf() {
   # Only an existing file is rewritten: creating one inside Docker's
   # container directory while Docker removes it makes `docker rm` fail.
   [ -n "${LH_RESOLV_CONF:-}" ] && [ -f "$LH_RESOLV_CONF" ] || return 0
-  tmp="$LH_LEASE_FILE.resolv.$$"
-  {
-    echo "# written by the leasehold agent from DHCP (options 6, 15, 119)"
-    # Option 119 (RFC 3397) is the search list; without it, option 15.
-    if [ -n "${search:-}" ]; then
-      echo "search $search"
-    elif [ -n "${domain:-}" ]; then
-      echo "search $domain"
-    fi
-    for server in ${dns:-}; do echo "nameserver $server"; done
-  } > "$tmp"
-  # Overwrite in place (1<> opens without truncating; truncate cuts the old
-  # tail): Docker bind-mounts this very inode into the container, so a
-  # rename would leave the container with the old file.
-  if [ -f "$LH_RESOLV_CONF" ]; then
-    cat "$tmp" 1<> "$LH_RESOLV_CONF" && truncate -s "$(wc -c < "$tmp")" "$LH_RESOLV_CONF"
+  # Built in the shell and written with one redirection, no processes: the
+  # hook runs on every attach's critical path. `>` truncates the same inode,
+  # which matters: Docker bind-mounts this very inode into the container,
+  # so a rename would leave the container with the old file.
+  content="# written by the leasehold agent from DHCP (options 6, 15, 119)"
+  # Option 119 (RFC 3397) is the search list; without it, option 15.
+  if [ -n "${search:-}" ]; then
+    content="$content
+search $search"
+  elif [ -n "${domain:-}" ]; then
+    content="$content
+search $domain"
   fi
-  rm -f "$tmp"
+  for server in ${dns:-}; do
+    content="$content
+nameserver $server"
+  done
+  printf '%s\n' "$content" > "$LH_RESOLV_CONF"
 }
 
 case "$1" in
@@ -63,12 +63,13 @@ case "$1" in
     done
     if [ "${LH_KEEP_ADDRESS:-0}" = 1 ] && [ ! -e "$marker" ]; then
       : > "$marker"
+      ip link set dev "$interface" up
     else
       : > "$marker"
-      ip -4 addr flush dev "$interface"
+      # One process for both: this hook is on every attach's critical path.
+      printf 'addr flush dev %s\nlink set dev %s up\n' "$interface" "$interface" | ip -4 -batch -
       [ -e "$LH_LEASE_FILE" ] && write_lease deconfig
     fi
-    ip link set dev "$interface" up
     ;;
   bound|renew)
     # A renewal that keeps the address must not remove it, even briefly;
@@ -77,15 +78,20 @@ case "$1" in
     if [ -f "$LH_LEASE_FILE" ]; then
       while IFS='=' read -r key value; do [ "$key" = ip ] && prev=$value; done < "$LH_LEASE_FILE"
     fi
+    # One `ip -4 -batch` for all of it (one process, not three).
+    batch=
     if [ -n "$prev" ] && [ "$prev" != "$ip" ]; then
-      ip -4 addr flush dev "$interface"
+      batch="addr flush dev $interface
+"
     fi
-    ip addr replace "$ip/${mask:-32}" dev "$interface"
+    batch="${batch}addr replace $ip/${mask:-32} dev $interface"
     # Exactly one default route: the first router the server gave.
     if [ -n "${router:-}" ]; then
       gw=${router%% *}
-      ip -4 route replace default via "$gw" dev "$interface"
+      batch="$batch
+route replace default via $gw dev $interface"
     fi
+    printf '%s\n' "$batch" | ip -4 -batch -
     write_resolv_conf
     write_lease "$1"
     # Gratuitous ARP so neighbours (and the bridge) learn the new address at

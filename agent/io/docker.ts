@@ -25,11 +25,18 @@ export interface ContainerFacts {
   resolvConfPath?: string;
 }
 
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+/** The engine a command talks to: --docker-socket, else $DOCKER_SOCKET, else Docker's default. */
+export function dockerSocketPath(option: string | undefined, env: string | undefined): string {
+  return option ?? env ?? DEFAULT_DOCKER_SOCKET;
+}
+
 /** The Docker engine, through dockerode, as far as the agent needs it. */
 export class DockerEngine {
   private client?: Promise<Docker>;
 
-  constructor(private readonly socketPath = process.env.DOCKER_SOCKET ?? '/var/run/docker.sock') {}
+  constructor(private readonly socketPath = dockerSocketPath(undefined, process.env.DOCKER_SOCKET)) {}
 
   /**
    * dockerode is loaded on first use: it costs about 0.3 s of start-up, which

@@ -42,26 +42,24 @@ export async function linkNames(ns: string | undefined): Promise<Set<string>> {
   return new Set(links.map((l) => l.ifname));
 }
 
-interface LinkJson {
-  ifname: string;
+/** What an attach needs to know of its bridge, from one `ip` call. */
+export interface BridgeFacts {
+  kind: string | undefined;
   mtu: number;
-  address?: string;
-  linkinfo?: { info_kind?: string };
+  /** Its first IPv4 address (the MAC scheme's worker address). */
+  ipv4: string | undefined;
 }
 
-export async function showLink(ns: string | undefined, name: string): Promise<LinkJson | undefined> {
+export async function bridgeFacts(ns: string | undefined, name: string): Promise<BridgeFacts | undefined> {
+  let out: string;
   try {
-    const out = await run(ip(ns, '-j', '-d', 'link', 'show', 'dev', name));
-    return (JSON.parse(out) as LinkJson[])[0];
+    out = await run(ip(ns, '-j', '-d', 'addr', 'show', 'dev', name));
   } catch {
     return undefined;
   }
-}
-
-export async function firstIpv4(ns: string | undefined, dev: string): Promise<string | undefined> {
-  const out = await run(ip(ns, '-j', '-4', 'addr', 'show', 'dev', dev));
-  const parsed = JSON.parse(out) as { addr_info?: { local: string }[] }[];
-  return parsed[0]?.addr_info?.[0]?.local;
+  const link = (JSON.parse(out) as { mtu: number; linkinfo?: { info_kind?: string }; addr_info?: { family: string; local: string }[] }[])[0];
+  if (!link) return undefined;
+  return { kind: link.linkinfo?.info_kind, mtu: link.mtu, ipv4: link.addr_info?.find((a) => a.family === 'inet')?.local };
 }
 
 export async function globalIpv6(
@@ -76,13 +74,13 @@ export async function globalIpv6(
 
 /** MACs the bridge has learned and the neighbour table knows, for the clash check. */
 export async function macsInUse(ns: string | undefined, bridge: string): Promise<Set<string>> {
+  const [fdbOut, neighOut] = await Promise.all([
+    run(['bridge', ...(ns ? ['-n', ns] : []), '-j', 'fdb', 'show', 'br', bridge]),
+    run(ip(ns, '-j', 'neigh', 'show')),
+  ]);
   const macs = new Set<string>();
-  const fdb = JSON.parse(await run(['bridge', ...(ns ? ['-n', ns] : []), '-j', 'fdb', 'show', 'br', bridge])) as {
-    mac: string;
-  }[];
-  for (const e of fdb) macs.add(e.mac.toLowerCase());
-  const neigh = JSON.parse(await run(ip(ns, '-j', 'neigh', 'show'))) as { lladdr?: string }[];
-  for (const e of neigh) if (e.lladdr) macs.add(e.lladdr.toLowerCase());
+  for (const e of JSON.parse(fdbOut) as { mac: string }[]) macs.add(e.mac.toLowerCase());
+  for (const e of JSON.parse(neighOut) as { lladdr?: string }[]) if (e.lladdr) macs.add(e.lladdr.toLowerCase());
   return macs;
 }
 

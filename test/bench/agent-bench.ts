@@ -20,14 +20,19 @@
 // What is measured:
 // 1. attach: `bin/agent attach <id> --json` for each of N running
 //    containers, one after another, timed from spawn to exit (the agent
-//    exits once the DHCP client's hook has recorded the lease). One warm-up
-//    attach first, not counted. p50 and p95 over the N.
-// 2. Breakdown (printed, not in the last line): a CLI that does nothing
-//    (`inspect --all` on an empty run dir: node + module loading), `attach
-//    --netns` through the CLI, `inspect` of a container not attached (start-up
-//    with the Docker client and one Docker call), and the Agent class in this process for
-//    both kinds of target (no process start), so the container-specific
-//    cost (Docker inspect, netns naming) and the start-up cost show apart.
+//    exits once the DHCP client's hook has recorded the lease), with
+//    `agent watch` running for the run dir, as on a worker: the CLI has
+//    the daemon do the attach over its control socket. One warm-up attach
+//    first, not counted. p50 and p95 over the N; the daemon's own time per
+//    attach (its `served` log lines) is printed under it.
+// 2. Breakdown (printed, not in the last line): the same CLI attach with
+//    no `agent watch` (the CLI does the work itself), a CLI that does
+//    nothing (`inspect --all` on an empty run dir: node + module loading),
+//    `attach --netns` through the CLI, `inspect` of a container not
+//    attached (start-up with the Docker client and one Docker call), and
+//    the Agent class in this process for both kinds of target (no process
+//    start), so the container-specific cost (Docker inspect, netns naming)
+//    and the start-up cost show apart.
 // 3. rss: the in-process agent attaches M netns targets; then one of their
 //    clients is killed and `bin/agent watch --interval 2` is started. Its
 //    log line for the restart of that client marks the end of its first
@@ -167,6 +172,9 @@ async function main(): Promise<void> {
     startNetNoneContainer({ image: TEST_IMAGES.busybox, command: ['sleep', '3600'], runId }))));
   for (const c of containers) l.track(c.id);
 
+  // The deployed set-up: `agent watch` runs on the worker, and the CLI has
+  // it do the attach over its control socket (core/control-protocol.ts).
+  const daemon = await l.startWatch([], { intervalSeconds: 5 });
   const warm = await runAgent(attachArgs([containers[0].id]), { command });
   jsonOf(warm);
   log(`warm-up attach: ${fmt(warm.ms, 0)} ms (not counted)`);
@@ -177,7 +185,25 @@ async function main(): Promise<void> {
     if (!json.NetworkSettings.IPAddress) throw new Error(`attach ${c.shortId} printed no address`);
     attachMs.push(r.ms);
   }
-  log(`CLI attach <container> (bound IPv4):  ${summary(attachMs)}`);
+  const served = [...daemon.output.matchAll(/"event":"served","command":"attach","exitCode":0,"ms":(\d+)/g)].map((m) => Number(m[1]));
+  if (served.length !== containers.length) throw new Error(`agent watch served ${served.length} of ${containers.length} attaches`);
+  log(`CLI attach <container> (bound IPv4), agent watch running:  ${summary(attachMs)}`);
+  log(`  of which the attach in agent watch:                      ${summary(served.slice(1))}`);
+  await daemon.stop();
+
+  // -- 2. Breakdown ------------------------------------------------------------
+  const agent = new Agent({ runDir: l.runDir, defaultApp: 'app' }, createLogger({ level: 'warn', write: (line) => process.stderr.write(line + '\n') }));
+  await agent.init();
+  // The same attach with no agent watch: the CLI does the work itself.
+  const alone = containers.slice(1, 1 + Math.min(opts.samples, opts.containers));
+  for (const c of alone) await agent.detach({ container: c.id });
+  const aloneMs: number[] = [];
+  for (const c of alone) {
+    const r = await runAgent(attachArgs([c.id]), { command });
+    jsonOf(r);
+    aloneMs.push(r.ms);
+  }
+  log(`CLI attach <container>, no agent watch:  ${summary(aloneMs)}`);
 
   // -- 2. Breakdown ------------------------------------------------------------
   const emptyRunDir = join(l.runDir, 'empty');
@@ -185,8 +211,6 @@ async function main(): Promise<void> {
   for (let i = 0; i < opts.samples; i++) noop.push((await runAgent(['--run-dir', emptyRunDir, 'inspect', '--all'], { command })).ms);
   log(`CLI doing nothing (inspect --all):    ${summary(noop)}`);
 
-  const agent = new Agent({ runDir: l.runDir, defaultApp: 'app' }, createLogger({ level: 'warn', write: (line) => process.stderr.write(line + '\n') }));
-  await agent.init();
   const base: Omit<AttachRequest, 'container' | 'netns'> = {
     bridge: l.bridge,
     bridgeNetns: l.bridgeNetns,
