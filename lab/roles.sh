@@ -19,13 +19,25 @@ nsrun() { local ns=$1; shift; if [ -n "$ns" ]; then ip netns exec "$ns" "$@"; el
 daemon_pid() { pid_in "$RUN/$1.pid"; }
 # named writes its own pid file.
 named_pid() { pid_in "$RUN/named/named.pid"; }
+# running PID: the process exists and is not a zombie. A daemon killed
+# after lab.sh exited is an orphan, and the reaper (PID 1, or a container
+# runtime's init) may take seconds to collect it; `kill -0` succeeds on a
+# zombie, and `lab.sh up` would then not restart a daemon that is dead.
+# /proc/PID/stat: the state follows the command name, which is in
+# parentheses and may itself hold spaces.
+running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [ "${stat%% *}" != Z ]
+}
 # pid_in FILE: the pid in FILE, if that process still runs.
-pid_in() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null && cat "$1"; }
+pid_in() { local pid; [ -f "$1" ] && pid=$(cat "$1") && [ -n "$pid" ] && running "$pid" && echo "$pid"; }
 
 # stop_pid PID: SIGTERM, then SIGKILL after 5 s.
 stop_pid() {
   kill -TERM "$1"
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  for _ in $(seq 50); do running "$1" || return 0; sleep 0.1; done
   kill -KILL "$1" 2>/dev/null || true
 }
 
