@@ -59,11 +59,7 @@ daemon() {
     echo "$pid" >"$RUN/$name.pid"
     return 0
   fi
-  if [ -n "$ns" ]; then
-    setsid ip netns exec "$ns" "$@" >>"$RUN/$name.log" 2>&1 </dev/null &
-  else
-    setsid "$@" >>"$RUN/$name.log" 2>&1 </dev/null &
-  fi
+  setsid ${ns:+ip netns exec "$ns"} "$@" >>"$RUN/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
 }
 

@@ -130,38 +130,35 @@ export class Agent {
       const netns = containerNetnsName(target.identity);
       const ownsNetns = target.identity.kind === 'docker';
       const hostVeth = hostVethName(target.identity);
-      // A container attached already (by another agent, or one whose state
-      // was lost) has its interface, and its netns name belongs to that
-      // attachment: checked through /proc before the name is touched.
+      // Independent steps in parallel: each is a process to start, and the
+      // attach's latency is mostly their number in a row. (A netns target's
+      // existence was checked by resolveTarget.)
+      let naming: Promise<void> | undefined;
       if (ownsNetns) {
+        // A container attached already (by another agent, or one whose state
+        // was lost) has its interface, and its netns name belongs to that
+        // attachment: checked through /proc before the name is touched.
         if ((await iproute.linksOfProcess(target.pid!)).includes(req.ifname)) {
           throw new AttachError(`${req.ifname} already exists in the container`);
         }
-      } else if (!(await iproute.netnsExists(netns))) {
-        throw new AttachError(`netns ${netns} does not exist`);
-      }
-
-      // Independent steps in parallel: each is a process to start, and the
-      // attach's latency is mostly their number in a row.
-      const naming = ownsNetns
-        ? (async () => {
-            await iproute.deleteNetns(netns); // a name left by a crashed agent points at a dead netns
-            await iproute.attachNetns(netns, target.pid!);
-          })()
-        : undefined;
-      if (naming) {
+        const named = (async () => {
+          await iproute.deleteNetns(netns); // a name left by a crashed agent points at a dead netns
+          await iproute.attachNetns(netns, target.pid!);
+        })();
+        naming = named;
         undo.push({
           what: `netns ${netns}`,
           run: async () => {
-            await naming.catch(() => undefined);
+            await named.catch(() => undefined);
             await iproute.deleteNetns(netns);
           },
         });
       }
-      const [bridge, macsTaken, ifnameTaken] = await Promise.all([
+      // Fails when the bridge does not exist: awaited after the bridge check, which says so.
+      const macsTaken = this.macsTaken(req);
+      macsTaken.catch(() => undefined);
+      const [bridge, ifnameTaken] = await Promise.all([
         iproute.bridgeFacts(req.bridgeNetns, req.bridge),
-        // Fails when the bridge does not exist: reported as that, below.
-        this.macsTaken(req).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err)))),
         naming ? naming.then(() => false) : iproute.linkExists(netns, req.ifname),
       ]);
       if (!bridge || bridge.kind !== 'bridge') {
@@ -169,7 +166,6 @@ export class Agent {
           `${bridge ? `${req.bridge} is not a bridge` : `no bridge ${req.bridge}`}${req.bridgeNetns ? ` in netns ${req.bridgeNetns}` : ''}`,
         );
       }
-      if (macsTaken instanceof Error) throw macsTaken;
       const app = req.app ?? target.labels[APP_LABEL] ?? this.settings.defaultApp;
       const appProblem = checkAppLabel(app);
       if (appProblem) throw new AttachError(appProblem);
@@ -178,7 +174,7 @@ export class Agent {
         throw new AttachError(`bridge ${req.bridge} has no IPv4 address for the MAC scheme; give --worker-ip`);
       }
       if (ifnameTaken) throw new AttachError(`${req.ifname} already exists in netns ${netns}`);
-      const mac = this.chooseMac(target.identity, req, workerIp, macsTaken);
+      const mac = this.chooseMac(target.identity, req, workerIp, await macsTaken);
 
       try {
         await iproute.createVethPair({
@@ -283,7 +279,6 @@ export class Agent {
     return { identity: { kind: 'docker', id: c.id }, name: c.name, pid: c.pid, labels: c.labels, resolvConfPath: c.resolvConfPath };
   }
 
-  /** --mac, or the scheme's MAC checked against the bridge FDB, the neighbours and our own records. */
   /** MACs on the bridge (FDB), in its neighbour table, and in our own records. */
   private async macsTaken(req: AttachRequest): Promise<Set<string>> {
     const [inUse, { attachments }] = await Promise.all([iproute.macsInUse(req.bridgeNetns, req.bridge), this.store.list()]);

@@ -104,6 +104,8 @@ export async function runCli(args: readonly string[], io: CliIo, serving?: Servi
   // Paths in the arguments are the CLI's, wherever the command runs.
   const cwd = serving?.cwd ?? process.cwd();
   const absolute = (path: string) => resolve(cwd, path);
+  /** The engine a command talks to; a relative $DOCKER_SOCKET is relative to the cwd too. */
+  const dockerSocketOf = (option: string | undefined, env: string | undefined) => dockerSocketPath(option, env ? absolute(env) : undefined);
   /** One-shot commands log warnings to stderr (stdout is for the JSON); watch logs to stdout. */
   const commandLogger = (argv: Record<string, unknown>): Logger =>
     createLogger({
@@ -116,8 +118,7 @@ export async function runCli(args: readonly string[], io: CliIo, serving?: Servi
     const dockerSocket = argv['docker-socket'] as string | undefined;
     if (!serving) return new Agent({ runDir: argv['run-dir'] as string, defaultApp: argv['default-app'] as string, dockerSocket }, log);
     // The daemon's Docker client is the CLI's only if both would talk to the same engine.
-    const clientEnv = serving.clientDockerSocketEnv;
-    const wanted = dockerSocketPath(dockerSocket, clientEnv === undefined ? undefined : absolute(clientEnv));
+    const wanted = dockerSocketOf(dockerSocket, serving.clientDockerSocketEnv);
     if (wanted !== serving.dockerSocket) throw new RunLocally(`the command asks for Docker at ${wanted}, the daemon uses ${serving.dockerSocket}`);
     return new Agent({ runDir: serving.runDir, defaultApp: argv['default-app'] as string, dockerSocket }, log, serving.docker);
   };
@@ -216,8 +217,7 @@ export async function runCli(args: readonly string[], io: CliIo, serving?: Servi
         await withAgent(
           argv,
           async (agent) => {
-            const ownDockerSocket = dockerSocketPath(argv['docker-socket'], process.env.DOCKER_SOCKET ? absolute(process.env.DOCKER_SOCKET) : undefined);
-            const control = await serveCommands(agent, argv['run-dir'], ownDockerSocket, log);
+            const control = await serveCommands(agent, argv['run-dir'], dockerSocketOf(argv['docker-socket'], process.env.DOCKER_SOCKET), log);
             try {
               await runWatch(agent, { attach, intervalMs: argv.interval * 1000, worker: argv.worker }, log, controller.signal);
             } finally {

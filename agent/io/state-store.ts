@@ -32,9 +32,7 @@ export class StateStore {
   }
 
   async writePendingRelease(p: PendingRelease): Promise<void> {
-    const file = join(this.releasesDir, `${p.key}.json`);
-    await writeFile(`${file}.tmp.${process.pid}`, JSON.stringify(p) + '\n');
-    await rename(`${file}.tmp.${process.pid}`, file);
+    await writeByRename(join(this.releasesDir, `${p.key}.json`), JSON.stringify(p) + '\n');
   }
 
   async removePendingRelease(key: string): Promise<void> {
@@ -100,14 +98,8 @@ export class StateStore {
   }
 
   async read(key: string): Promise<Attachment | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.recordPath(key), 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
-    return parseAttachment(text, this.recordPath(key));
+    const text = await readIfExists(this.recordPath(key));
+    return text === undefined ? undefined : parseAttachment(text, this.recordPath(key));
   }
 
   /** Every record; broken ones are returned as errors so gc can report them. */
@@ -134,19 +126,12 @@ export class StateStore {
 
   /** Write-then-rename, so a crash never leaves half a record. */
   async write(a: Attachment): Promise<void> {
-    const file = this.recordPath(a.key);
-    const tmp = `${file}.tmp.${process.pid}`;
-    await writeFile(tmp, JSON.stringify(a, null, 2) + '\n', { mode: 0o644 });
-    await rename(tmp, file);
+    await writeByRename(this.recordPath(a.key), JSON.stringify(a, null, 2) + '\n');
   }
 
   async readLease(key: string): Promise<RecordedLease | undefined> {
-    try {
-      return parseLeaseFile(await readFile(this.leasePath(key), 'utf8'));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const text = await readIfExists(this.leasePath(key));
+    return text === undefined ? undefined : parseLeaseFile(text);
   }
 
   /** Removes the record and everything the client and hook left for `key`. */
@@ -188,6 +173,23 @@ export class StateStore {
       await sleep(20);
     }
   }
+}
+
+/** A file's text, or undefined when there is no such file (any other error is thrown). */
+async function readIfExists(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Write-then-rename, so a crash or a concurrent reader never sees half a file. */
+async function writeByRename(file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp.${process.pid}`;
+  await writeFile(tmp, text, { mode: 0o644 });
+  await rename(tmp, file);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LeaseholdError } from '../errors.ts';
+import type { ReceivedNdMessage } from '../ra/nd-hop-limit.ts';
 
 /**
  * A raw ICMPv6 socket on one interface, through Leasehold's own N-API addon
@@ -39,14 +40,8 @@ export interface Icmpv6SocketOptions {
   joinGroups: readonly string[];
 }
 
-/** One message as it arrived. */
-export interface ReceivedIcmpv6 {
-  /** The ICMPv6 message (our own copy). */
-  data: Buffer;
-  /** IPv6 source address, RFC 5952 text without a zone. */
-  source: string;
-  /** IPv6 Hop Limit the packet arrived with; -1 if the kernel did not say. */
-  hopLimit: number;
+/** One message as it arrived (`data` is our own copy; hopLimit -1 if the kernel did not say). */
+export interface ReceivedIcmpv6 extends ReceivedNdMessage {
   /** Index of the interface it arrived on (always the socket's). */
   ifindex: number;
 }

@@ -7,6 +7,19 @@
  */
 export const ND_HOP_LIMIT = 255;
 
+/** A Neighbor Discovery message as the raw ICMPv6 socket delivered it. */
+export interface ReceivedNdMessage {
+  /** The ICMPv6 message. */
+  data: Buffer;
+  /** IPv6 source address, RFC 5952 text without a zone. */
+  source: string;
+  /**
+   * The IPv6 Hop Limit it arrived with (IPV6_RECVHOPLIMIT, see
+   * server/net/icmpv6-socket.ts); negative when the socket could not tell.
+   */
+  hopLimit: number;
+}
+
 /** Why `hopLimit` fails the check, or undefined when it passes. */
 export function hopLimitProblem(hopLimit: number): string | undefined {
   if (hopLimit === ND_HOP_LIMIT) return undefined;

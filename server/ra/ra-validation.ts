@@ -1,17 +1,7 @@
 import { DecodeError } from '../wire/decode-error.ts';
 import { isLinkLocalAddress } from './link-local.ts';
-import { hopLimitProblem } from './nd-hop-limit.ts';
+import { hopLimitProblem, type ReceivedNdMessage } from './nd-hop-limit.ts';
 import { ROUTER_ADVERTISEMENT, routerAdvert, type RouterAdvert } from './router-advert.ts';
-
-/** A Router Advertisement from another router, as the socket delivered it. */
-export interface ReceivedAdvert {
-  /** The ICMPv6 message. */
-  data: Buffer;
-  /** IPv6 source address. */
-  source: string;
-  /** The IPv6 Hop Limit it arrived with; negative when the socket could not tell. */
-  hopLimit: number;
-}
 
 /** Why an advertisement was dropped; each is counted as `ra_invalid_<reason>`. */
 export type RaRejection = 'hop-limit' | 'source-not-link-local' | 'too-short' | 'not-advertisement' | 'code' | 'bad-option';
@@ -26,7 +16,7 @@ const ROUTER_ADVERT_HEADER_LENGTH = 16;
  * Advertisement; a router does the same before it compares one with its
  * own (§6.2.7). The checksum is the kernel's (RFC 3542 §3.1).
  */
-export function validateRouterAdvert(received: ReceivedAdvert): RaVerdict {
+export function validateRouterAdvert(received: ReceivedNdMessage): RaVerdict {
   const { data, source, hopLimit } = received;
   // Routers are known by their link-local address (§6.2.8); a global source means off-link or forged.
   if (!isLinkLocalAddress(source)) return reject('source-not-link-local', `source ${source} is not link-local`);

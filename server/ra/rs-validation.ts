@@ -1,20 +1,7 @@
 import { DecodeError } from '../wire/decode-error.ts';
-import { hopLimitProblem } from './nd-hop-limit.ts';
+import { hopLimitProblem, type ReceivedNdMessage } from './nd-hop-limit.ts';
 import { ROUTER_SOLICIT_HEADER_LENGTH, ROUTER_SOLICITATION, routerSolicit, type RouterSolicit } from './router-solicit.ts';
 import { isUnspecifiedAddress } from './unspecified-address.ts';
-
-/** A Router Solicitation as the socket delivered it. */
-export interface ReceivedSolicit {
-  /** The ICMPv6 message. */
-  data: Buffer;
-  /** IPv6 source address. */
-  source: string;
-  /**
-   * The IPv6 Hop Limit it arrived with (IPV6_RECVHOPLIMIT, see
-   * server/net/icmpv6-socket.ts); negative when the socket could not tell.
-   */
-  hopLimit: number;
-}
 
 /** Why a solicitation was dropped; each is counted as `rs_invalid_<reason>`. */
 export type RsRejection = 'hop-limit' | 'too-short' | 'not-solicitation' | 'code' | 'bad-option' | 'slla-from-unspecified';
@@ -27,7 +14,7 @@ export type RsVerdict = { valid: true; solicit: RouterSolicit } | { valid: false
  * checksum is verified by the kernel before the message reaches a raw
  * ICMPv6 socket (RFC 3542 §3.1), so it is not checked again here.
  */
-export function validateRouterSolicit(received: ReceivedSolicit): RsVerdict {
+export function validateRouterSolicit(received: ReceivedNdMessage): RsVerdict {
   const { data, source, hopLimit } = received;
   const hopProblem = hopLimitProblem(hopLimit);
   if (hopProblem !== undefined) return reject('hop-limit', hopProblem);

@@ -56,7 +56,7 @@ import {
 } from '../harness/agent.ts';
 import { ensureDockerReady, startNetNoneContainer, sweepTestContainers, TEST_IMAGES, testRunId, type NetNoneContainer } from '../harness/docker.ts';
 import { mapLimit } from '../harness/map-limit.ts';
-import { sweepStale } from '../harness/netns.ts';
+import { ipBatch, sweepStale } from '../harness/netns.ts';
 import { pollUntil } from '../harness/poll.ts';
 import { CLK_TCK, fmt, parseFlags, percentile, REPO_ROOT, UsageError } from './bench-common.ts';
 import type { InspectJson } from '../../agent/core/attachment.ts';
@@ -145,11 +145,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 }
 
 async function createTargets(names: string[]): Promise<void> {
-  const { execFile } = await import('node:child_process');
-  await new Promise<void>((resolve, reject) => {
-    const child = execFile('ip', ['-batch', '-'], (err) => (err ? reject(err) : resolve()));
-    child.stdin?.end(names.map((n) => `netns add ${n}`).join('\n') + '\n');
-  });
+  await ipBatch(undefined, names.map((n) => `netns add ${n}`));
 }
 
 async function main(): Promise<void> {

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import type { Attachment, InspectJson } from '../../agent/core/attachment.ts';
 import { dockerClient, OWNER_LABEL, RUN_LABEL, TEST_LABEL, testRunId } from './docker.ts';
-import { createSegment, execIn, SYSTEM_PATH, type Host, type Segment } from './netns.ts';
+import { createSegment, execIn, listNamespaces, SYSTEM_PATH, type Host, type Segment } from './netns.ts';
 import { pollUntil } from './poll.ts';
 import { labRa, prepareRouter } from './ra-lab.ts';
 import { ServerProcess } from './server-process.ts';
@@ -172,9 +172,7 @@ function kill(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export async function netnsList(): Promise<string[]> {
-  return existsSync('/run/netns') ? await readdir('/run/netns') : [];
-}
+export { listNamespaces as netnsList };
 
 // ---------------------------------------------------------------------------
 // A lab: segment (bridge namespace = the worker), server, agent run dir
@@ -314,7 +312,7 @@ export class AgentLab {
     }
     for (const pid of this.clients()) kill(pid, 'SIGKILL');
     await pollUntil('the agent\'s DHCP clients to exit', () => this.clients().length === 0, { timeoutMs: 5000 }).catch(() => undefined);
-    const names = new Set(await netnsList());
+    const names = new Set(await listNamespaces());
     for (const id of this.#containerIds) {
       const netns = `lhc-${id}`;
       if (names.has(netns)) await runIp(['netns', 'delete', netns]);

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -83,7 +84,8 @@ async function run(argv: readonly string[], options: { cwd?: string; input?: str
  * `ip [-n netns] -batch -`: one process for many iproute2 commands. Spawning
  * is the slow part of building a segment (200 hosts × 5 commands).
  */
-async function ipBatch(netns: string | undefined, commands: readonly string[], force = false): Promise<ExecResult> {
+/** One `ip -batch` (in `netns`, or the root namespace); `force` carries on past failing lines. */
+export async function ipBatch(netns: string | undefined, commands: readonly string[], force = false): Promise<ExecResult> {
   if (commands.length === 0) return { stdout: '', stderr: '' };
   const argv = ['ip', ...(netns ? ['-n', netns] : []), ...(force ? ['-force'] : []), '-batch', '-'];
   return run(argv, { input: `${commands.join('\n')}\n` });
@@ -102,9 +104,9 @@ function randomMac(): string {
   return [...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-async function listNamespaces(): Promise<string[]> {
-  const { stdout } = await run(['ip', 'netns', 'list']);
-  return stdout.split('\n').map((line) => line.split(' ')[0]).filter(Boolean);
+/** Named network namespaces: the entries of /run/netns, which is what `ip netns list` reads. */
+export async function listNamespaces(): Promise<string[]> {
+  return existsSync('/run/netns') ? await readdir('/run/netns') : [];
 }
 
 /**

@@ -35,7 +35,7 @@ import {
   type AgentResult,
 } from '../harness/agent.ts';
 import { sweepAround } from '../harness/fixture.ts';
-import { SYSTEM_PATH } from '../harness/netns.ts';
+import { ipBatch as ipBatchIn, SYSTEM_PATH } from '../harness/netns.ts';
 import { pollUntil } from '../harness/poll.ts';
 import { runCommand } from '../harness/run-command.ts';
 import { TrackedProcess } from '../harness/tracked-process.ts';
@@ -66,9 +66,7 @@ async function netnsTargets(t: ExecutionContext, names: readonly string[]): Prom
 }
 
 async function ipBatch(lines: string[]): Promise<void> {
-  const p = execFileAsync('ip', ['-force', '-batch', '-'], { env: { ...process.env, PATH: SYSTEM_PATH } });
-  p.child.stdin?.end(lines.join('\n') + '\n');
-  await p;
+  await ipBatchIn(undefined, lines, true);
 }
 
 interface Watched {

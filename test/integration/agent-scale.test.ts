@@ -1,27 +1,20 @@
 // A hundred `agent attach --netns` processes, twenty at a time, against one
 // server: every target gets its own address and MAC, and a hundred detaches
 // leave the worker as it was. No Docker: plain named namespaces.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import test from 'ava';
 import type { InspectJson } from '../../agent/core/attachment.ts';
 import { parseMac } from '../../agent/core/mac.ts';
 import { jsonOf, netnsList, PREFIX_LEN, useAgentLab, WORKER_IP } from '../harness/agent.ts';
 import { sweepAround } from '../harness/fixture.ts';
 import { mapLimit } from '../harness/map-limit.ts';
-import { SYSTEM_PATH } from '../harness/netns.ts';
+import { ipBatch as ipBatchIn } from '../harness/netns.ts';
 
 const PREFIX = 'lt-ag-s';
 sweepAround(test, PREFIX);
 const TARGETS = 100;
 const CONCURRENCY = 20;
 
-const execFileAsync = promisify(execFile);
-const ipBatch = (lines: string[]) => {
-  const p = execFileAsync('ip', ['-force', '-batch', '-'], { env: { ...process.env, PATH: SYSTEM_PATH } });
-  p.child.stdin?.end(lines.join('\n') + '\n');
-  return p.catch(() => undefined);
-};
+const ipBatch = (lines: string[]) => ipBatchIn(undefined, lines, true).catch(() => undefined);
 
 test(`${TARGETS} netns targets attached ${CONCURRENCY} at a time get distinct addresses and detach cleanly`, async (t) => {
   t.timeout(300_000);
