@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseTsigKeyFile } from '../server/ddns/tsig-key-file.ts';
+import { parseTsigKeyFile } from '../lib/dns/tsig-key-file.ts';
 
 /** A zone BIND serves: SOA and NS are added; `records` are more zone-file lines (relative names allowed). */
 export interface BindZone {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { LeaseholdError, reasonOf } from '../../server/errors.ts';
-import type { Logger } from '../../server/core/logger.ts';
+import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import { toInspectJson, type Attachment, type InspectJson, type RecordedLease } from '../core/attachment.ts';
 import { checkUserMac, generateMac, normalizeMac, type MacScheme } from '../core/mac.ts';
 import {

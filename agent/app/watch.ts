@@ -1,5 +1,5 @@
-import { reasonOf } from '../../server/errors.ts';
-import type { Logger } from '../../server/core/logger.ts';
+import { reasonOf } from '../../lib/core/errors.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import { ATTACH_LABEL, WORKER_LABEL } from '../io/docker.ts';
 import type { Agent, AttachRequest } from './agent.ts';
 

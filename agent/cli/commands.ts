@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
-import { createLogger, type Logger, type LogLevel } from '../../server/core/logger.ts';
-import { LeaseholdError, reasonOf } from '../../server/errors.ts';
+import { createLogger, type Logger, type LogLevel } from '../../lib/core/logger.ts';
+import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import { Agent, type AttachRequest } from '../app/agent.ts';
 import { runWatch } from '../app/watch.ts';
 import { controlSocketPath, DEFAULT_RUN_DIR, PROTOCOL_VERSION, routeArgs, type ControlRequest, type ControlResponse } from '../core/control-protocol.ts';

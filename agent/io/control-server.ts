@@ -1,7 +1,7 @@
 import { chmod, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { reasonOf } from '../../server/errors.ts';
-import type { Logger } from '../../server/core/logger.ts';
+import { reasonOf } from '../../lib/core/errors.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import {
   MAX_REQUEST_BYTES,
   parseRequest,

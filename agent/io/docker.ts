@@ -1,5 +1,5 @@
 import type Docker from 'dockerode';
-import { LeaseholdError, reasonOf } from '../../server/errors.ts';
+import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 
 /** Labels the agent reads (ARCHITECTURE.md, "The flow of one attach"). */
 export const ATTACH_LABEL = 'leasehold.attach';

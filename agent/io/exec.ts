@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { LeaseholdError } from '../../server/errors.ts';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 
 /**
  * Runs a system tool by argv — never through a shell (ARCHITECTURE.md:

@@ -1,12 +1,12 @@
-import type { Clock } from '../core/clock.ts';
-import type { Logger } from '../core/logger.ts';
+import type { Clock } from '../../lib/core/clock.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { Dhcp4Engine, type Outcome, type RequestContext } from '../dhcp4/dhcp4-engine.ts';
-import { Dhcp4Message } from '../dhcp4/message.ts';
-import { Dhcp4MessageType, Opt } from '../dhcp4/option-defs.ts';
+import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { SERVER_PORT } from '../dhcp4/reply-destination.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
-import { DecodeError } from '../wire/decode-error.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
 import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '../net/udp-dhcp4-transport.ts';
 import { DdnsWorker } from '../ddns/ddns-worker.ts';

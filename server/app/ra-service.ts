@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Clock } from '../core/clock.ts';
-import type { Logger } from '../core/logger.ts';
+import type { Clock } from '../../lib/core/clock.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import { lookupLink } from '../net/interfaces.ts';
 import { openIcmpv6Socket, type Icmpv6Socket, type ReceivedIcmpv6 } from '../net/icmpv6-socket.ts';
 import { buildFinalRouterAdvert, buildRouterAdvert } from '../ra/advert-builder.ts';
@@ -9,8 +9,8 @@ import { chooseLinkLocal, usableLinkLocals } from '../ra/link-local.ts';
 import type { RaConfig, RaInterfaceConfig } from '../ra/ra-config.ts';
 import { findInconsistencies } from '../ra/ra-consistency.ts';
 import { validateRouterAdvert } from '../ra/ra-validation.ts';
-import { ROUTER_ADVERTISEMENT, routerAdvert, type RouterAdvert } from '../ra/router-advert.ts';
-import { ROUTER_SOLICITATION } from '../ra/router-solicit.ts';
+import { ROUTER_ADVERTISEMENT, routerAdvert, type RouterAdvert } from '../../lib/ndp/router-advert.ts';
+import { ROUTER_SOLICITATION } from '../../lib/ndp/router-solicit.ts';
 import { validateRouterSolicit } from '../ra/rs-validation.ts';
 import { Counters } from './counters.ts';
 

@@ -1,5 +1,5 @@
-import { systemClock } from '../core/clock.ts';
-import { createLogger, type LogLevel } from '../core/logger.ts';
+import { systemClock } from '../../lib/core/clock.ts';
+import { createLogger, type LogLevel } from '../../lib/core/logger.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';

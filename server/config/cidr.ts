@@ -1,4 +1,4 @@
-import { intToIp, ipToInt, isIpv4 } from '../wire/ipv4.ts';
+import { intToIp, ipToInt, isIpv4 } from '../../lib/wire/ipv4.ts';
 
 /** An IPv4 network in numeric form, so containment and overlap are arithmetic. */
 export interface Cidr {

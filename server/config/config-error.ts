@@ -1,4 +1,4 @@
-import { LeaseholdError } from '../errors.ts';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 
 /** One thing wrong with the configuration: where (`subnets[0].pools[1].start`) and what. */
 export interface ConfigIssue {

@@ -1,4 +1,4 @@
-import type { LogLevel } from '../core/logger.ts';
+import type { LogLevel } from '../../lib/core/logger.ts';
 import type { DdnsConfig, SubnetDdnsConfig } from '../ddns/ddns-config.ts';
 import type { RaConfig } from '../ra/ra-config.ts';
 

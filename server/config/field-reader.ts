@@ -1,4 +1,4 @@
-import { intToIp, ipToInt, isIpv4 } from '../wire/ipv4.ts';
+import { intToIp, ipToInt, isIpv4 } from '../../lib/wire/ipv4.ts';
 import type { ConfigIssue } from './config-error.ts';
 import { didYouMean } from './did-you-mean.ts';
 

@@ -1,4 +1,4 @@
-import type { LogLevel } from '../core/logger.ts';
+import type { LogLevel } from '../../lib/core/logger.ts';
 import {
   CONFLICT_RESOLUTION_MODES,
   DDNS_DEFAULTS,
@@ -12,9 +12,9 @@ import {
   type TsigKeyConfig,
 } from '../ddns/ddns-config.ts';
 import { findZone } from '../ddns/reverse-names.ts';
-import { isBase64 } from '../wire/base64.ts';
-import { intToIp, ipToInt, isIpv4 } from '../wire/ipv4.ts';
-import { bufferToIpv6, formatIpv6Prefix, ipv6ToBuffer, isIpv6, parseIpv6Prefix, type Ipv6Prefix } from '../wire/ipv6.ts';
+import { isBase64 } from '../../lib/wire/base64.ts';
+import { intToIp, ipToInt, isIpv4 } from '../../lib/wire/ipv4.ts';
+import { bufferToIpv6, formatIpv6Prefix, ipv6ToBuffer, isIpv6, parseIpv6Prefix, type Ipv6Prefix } from '../../lib/wire/ipv6.ts';
 import { buildRouterAdvert } from '../ra/advert-builder.ts';
 import {
   CONFIGURED_PREFERENCES,
@@ -26,7 +26,7 @@ import {
   type RaPrefixConfig,
   type RaRouteConfig,
 } from '../ra/ra-config.ts';
-import { routerAdvert } from '../ra/router-advert.ts';
+import { routerAdvert } from '../../lib/ndp/router-advert.ts';
 import { cidrContains, cidrsOverlap, formatCidr, parseCidr, type Cidr } from './cidr.ts';
 import { parseClientIdHex, parseHwAddress } from './client-identity.ts';
 import type {

@@ -1,5 +1,5 @@
 import type { ConflictResolutionMode } from './ddns-config.ts';
-import type { Prerequisite, RecordData, RecordType, UpdateOp, UpdateRequest } from './update-request.ts';
+import type { Prerequisite, RecordData, RecordType, UpdateOp, UpdateRequest } from '../../lib/dns/update-request.ts';
 
 /**
  * The DNS UPDATEs that publish and withdraw a client's name (RFC 4703 §5),

@@ -1,4 +1,4 @@
-import type { TsigAlgorithm } from './tsig.ts';
+import type { TsigAlgorithm } from '../../lib/dns/tsig.ts';
 
 /**
  * Dynamic DNS settings after validation (server/config/validate.ts): every

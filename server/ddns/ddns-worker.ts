@@ -1,5 +1,5 @@
-import type { Clock } from '../core/clock.ts';
-import type { Logger } from '../core/logger.ts';
+import type { Clock } from '../../lib/core/clock.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import {
   planForwardAdd,
@@ -12,9 +12,9 @@ import {
   type Verdict,
 } from './conflict-resolution.ts';
 import type { DdnsConfig, DdnsZoneConfig } from './ddns-config.ts';
-import type { DnsChange } from './dns-change.ts';
+import type { DnsChange } from '../leases/dns-change.ts';
 import { findZone, reverseNameV4, reverseNameV6 } from './reverse-names.ts';
-import type { UpdateRequest } from './update-request.ts';
+import type { UpdateRequest } from '../../lib/dns/update-request.ts';
 
 /** Sends one UPDATE to a zone's servers and says what the server answered. */
 export interface DnsUpdater {

@@ -1,6 +1,6 @@
 import { parseHwAddress } from '../config/client-identity.ts';
-import { EncodeError } from '../wire/encode-error.ts';
-import { bufferToIpv6, parseIpv6Prefix } from '../wire/ipv6.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
+import { bufferToIpv6, parseIpv6Prefix } from '../../lib/wire/ipv6.ts';
 
 /**
  * The address a container's kernel forms by SLAAC (RFC 4862 §5.5.3) in an

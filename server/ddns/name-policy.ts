@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isLdhLabel, isLdhName } from '../config/ldh-name.ts';
-import type { ClientFqdn } from '../dhcp4/options/client-fqdn.ts';
+import type { ClientFqdn } from '../../lib/dhcp4/options/client-fqdn.ts';
 import type { DdnsConfig, DdnsZoneConfig, SubnetDdnsConfig } from './ddns-config.ts';
 import { slaacAddress } from './eui64.ts';
 import { findZone, reverseNameV4, reverseNameV6 } from './reverse-names.ts';

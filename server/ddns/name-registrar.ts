@@ -1,13 +1,13 @@
 import type { SubnetConfig } from '../config/config.ts';
-import type { BindRegistration, NameRegistrar } from '../dhcp4/dhcp4-engine.ts';
-import type { Dhcp4Message } from '../dhcp4/message.ts';
-import { Opt, type OptionDef } from '../dhcp4/option-defs.ts';
+import type { BindRegistration, NameRegistrar } from '../dhcp4/name-registration.ts';
+import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Opt, type OptionDef } from '../../lib/dhcp4/option-defs.ts';
 import type { Lease } from '../leases/lease.ts';
-import { DecodeError } from '../wire/decode-error.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
 import type { DdnsConfig } from './ddns-config.ts';
 import { ddnsTtl } from './ddns-ttl.ts';
-import { dhcidFor, dhcidIdentityV4 } from './dhcid.ts';
-import type { DnsChange } from './dns-change.ts';
+import { dhcidFor, dhcidIdentityV4 } from '../../lib/dns/dhcid.ts';
+import type { DnsChange } from '../leases/dns-change.ts';
 import { chooseName } from './name-policy.ts';
 
 /** RFC 1700 hardware type 1: every client we serve is on Ethernet. */

@@ -1,9 +1,9 @@
-import type { Logger } from '../core/logger.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import type { Lease } from '../leases/lease.ts';
 import type { DdnsConfig } from './ddns-config.ts';
-import type { DnsChange } from './dns-change.ts';
+import type { DnsChange } from '../leases/dns-change.ts';
 import { findZone, reverseNameV4 } from './reverse-names.ts';
-import type { RecordType } from './update-request.ts';
+import type { RecordType } from '../../lib/dns/update-request.ts';
 
 /** Asks DNS what a name holds: the records' presentation data, [] for none, undefined when DNS could not be asked. */
 export interface DnsLookup {

@@ -1,5 +1,5 @@
-import { ipv4ToBuffer } from '../wire/ipv4.ts';
-import { ipv6ToBuffer } from '../wire/ipv6.ts';
+import { ipv4ToBuffer } from '../../lib/wire/ipv4.ts';
+import { ipv6ToBuffer } from '../../lib/wire/ipv6.ts';
 
 /**
  * Reverse-mapping names (PTR owners) and the choice of the zone a name is

@@ -1,15 +1,16 @@
-import type { Clock } from '../core/clock.ts';
-import type { Logger } from '../core/logger.ts';
+import type { Clock } from '../../lib/core/clock.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from '../config/config.ts';
-import type { DnsChange } from '../ddns/dns-change.ts';
+import type { DnsChange } from '../leases/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
-import { intToIp, ipToInt } from '../wire/ipv4.ts';
+import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
 import { AddressAllocator, NoAddressAvailableError, leaseIsReusable } from './address-allocator.ts';
 import { LeaseTable } from './lease-table.ts';
-import type { Dhcp4Message } from './message.ts';
-import { Dhcp4MessageType, Opt } from './option-defs.ts';
-import { newReplyFromRequest, type ReplyModifier } from './reply.ts';
+import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
+import { newReplyFromRequest, type ReplyModifier } from '../../lib/dhcp4/reply.ts';
+import type { NameRegistrar } from './name-registration.ts';
 import { replyDestination, type Destination } from './reply-destination.ts';
 import { withLeaseTimes, withSubnetOptions } from './reply-options.ts';
 import { reservationFor, subnetContains, toServedSubnet, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
@@ -31,29 +32,6 @@ export type Outcome =
   | { kind: 'reply'; reply: Dhcp4Message; to: Destination }
   | { kind: 'silent'; reason: string }
   | { kind: 'drop'; reason: string };
-
-/**
- * The DNS side of bindings (server/ddns): the engine asks it what a binding
- * registers and queues the answer in the same store transaction as the lease.
- */
-export interface NameRegistrar {
-  /**
-   * A new or renewed binding (`previous` is this client's record for the same
-   * address, if any): returns the lease as it will be stored (with `fqdn`),
-   * the DNS changes to queue, and what to add to the ACK (option 81).
-   */
-  onBind(lease: Lease, previous: Lease | undefined, req: Dhcp4Message, subnet: SubnetConfig): BindRegistration;
-  /** A binding ends (release, expiry, decline, move): the changes that remove its name. */
-  onUnbind(lease: Lease): DnsChange[];
-  /** These changes are durable now: send them. */
-  committed(changes: DnsChange[]): void;
-}
-
-export interface BindRegistration {
-  lease: Lease;
-  enqueue: DnsChange[];
-  reply?: ReplyModifier;
-}
 
 export interface Dhcp4EngineOptions {
   subnets: SubnetConfig[];

@@ -1,5 +1,5 @@
 import type { Lease } from '../leases/lease.ts';
-import { ipToInt } from '../wire/ipv4.ts';
+import { ipToInt } from '../../lib/wire/ipv4.ts';
 
 /** An address promised in an OFFER, held so no other client is offered it. */
 export interface OfferHold {

@@ -1,5 +1,5 @@
-import type { Dhcp4Message } from './message.ts';
-import { Dhcp4MessageType } from './option-defs.ts';
+import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType } from '../../lib/dhcp4/option-defs.ts';
 
 export const SERVER_PORT = 67;
 export const CLIENT_PORT = 68;

@@ -1,8 +1,8 @@
-import { intToIp } from '../wire/ipv4.ts';
-import type { Dhcp4Message } from './message.ts';
-import { Opt, type OptionDef } from './option-defs.ts';
+import { intToIp } from '../../lib/wire/ipv4.ts';
+import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Opt, type OptionDef } from '../../lib/dhcp4/option-defs.ts';
 import type { ServedSubnet } from './served-subnet.ts';
-import type { ReplyModifier } from './reply.ts';
+import type { ReplyModifier } from '../../lib/dhcp4/reply.ts';
 
 /**
  * Options every client gets whether or not it listed them (RFC 2131 §4.3.1

@@ -1,4 +1,4 @@
-import { ipToInt } from '../wire/ipv4.ts';
+import { ipToInt } from '../../lib/wire/ipv4.ts';
 import { cidrContains, parseCidr, type Cidr } from '../config/cidr.ts';
 import type { ReservationConfig, SubnetConfig } from '../config/config.ts';
 import { clientKeyFor } from '../leases/lease.ts';

@@ -1,5 +1,5 @@
 import type { LeaseChange, LeaseStoreStats } from './lease-store.ts';
-import { reasonOf } from '../errors.ts';
+import { reasonOf } from '../../lib/core/errors.ts';
 import { StoreError } from './store-error.ts';
 
 /**

@@ -1,4 +1,4 @@
-import type { DnsChange } from '../ddns/dns-change.ts';
+import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
 import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
 import { GroupCommitter } from './group-committer.ts';

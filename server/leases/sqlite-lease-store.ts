@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
-import type { DnsChange } from '../ddns/dns-change.ts';
+import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
 import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
 import { GroupCommitter } from './group-committer.ts';
-import { reasonOf } from '../errors.ts';
+import { reasonOf } from '../../lib/core/errors.ts';
 import { StoreError } from './store-error.ts';
 import { fromRow, migrate, openDatabase, prepareGroupWriter, type LeaseRow } from './sqlite-schema.ts';
 

@@ -1,4 +1,4 @@
-import { LeaseholdError } from '../errors.ts';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 
 /** Any failure of a lease store; the message names the store so the operator knows which file. */
 export class StoreError extends LeaseholdError {

@@ -1,17 +1,17 @@
 import { readFileSync } from 'node:fs';
-import type { Logger } from '../core/logger.ts';
+import type { Logger } from '../../lib/core/logger.ts';
 import type { UpdateOutcome } from '../ddns/conflict-resolution.ts';
 import type { DdnsZoneConfig, TsigKeyConfig } from '../ddns/ddns-config.ts';
 import type { DnsUpdater } from '../ddns/ddns-worker.ts';
 import type { DnsLookup } from '../ddns/reconciler.ts';
-import { RECORD_TYPE_NUMBERS, fromRdata } from '../ddns/record-data.ts';
+import { RECORD_TYPE_NUMBERS, fromRdata } from '../../lib/dns/record-data.ts';
 import { findZone } from '../ddns/reverse-names.ts';
-import { DnsRcodeError } from '../ddns/dns-rcode-error.ts';
-import type { TsigKey } from '../ddns/tsig.ts';
-import { parseTsigKeyFile } from '../ddns/tsig-key-file.ts';
-import type { RecordType, UpdateRequest } from '../ddns/update-request.ts';
-import { LeaseholdError, reasonOf } from '../errors.ts';
-import { DnsClient } from './dns-client.ts';
+import { DnsRcodeError } from '../../lib/dns/dns-rcode-error.ts';
+import type { TsigKey } from '../../lib/dns/tsig.ts';
+import { parseTsigKeyFile } from '../../lib/dns/tsig-key-file.ts';
+import type { RecordType, UpdateRequest } from '../../lib/dns/update-request.ts';
+import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
+import { DnsClient } from '../../lib/dns/dns-client.ts';
 
 export class DdnsKeyError extends LeaseholdError {
   readonly code = 'E_DDNS_KEY';

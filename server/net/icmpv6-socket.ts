@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LeaseholdError } from '../errors.ts';
-import type { ReceivedNdMessage } from '../ra/nd-hop-limit.ts';
+import { LeaseholdError } from '../../lib/core/errors.ts';
+import type { ReceivedNdMessage } from '../../lib/ndp/nd-hop-limit.ts';
 
 /**
  * A raw ICMPv6 socket on one interface, through Leasehold's own N-API addon

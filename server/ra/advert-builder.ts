@@ -1,6 +1,6 @@
-import type { NdOption } from './nd-options.ts';
+import type { NdOption } from '../../lib/ndp/nd-options.ts';
 import type { RaInterfaceConfig } from './ra-config.ts';
-import type { RouterAdvert } from './router-advert.ts';
+import type { RouterAdvert } from '../../lib/ndp/router-advert.ts';
 
 /**
  * RFC 4862 §5.5.3 (e): a host never lets an unauthenticated RA cut a

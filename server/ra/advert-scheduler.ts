@@ -1,5 +1,5 @@
 import type { SolicitedResponse } from './ra-config.ts';
-import { isUnspecifiedAddress } from './unspecified-address.ts';
+import { isUnspecifiedAddress } from '../../lib/ndp/unspecified-address.ts';
 
 /** RFC 4861 §10 router constants. */
 export const MAX_INITIAL_RTR_ADVERT_INTERVAL_MS = 16_000;

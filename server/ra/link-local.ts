@@ -1,4 +1,4 @@
-import { bufferToIpv6, ipv6ToBuffer } from '../wire/ipv6.ts';
+import { bufferToIpv6, ipv6ToBuffer } from '../../lib/wire/ipv6.ts';
 
 /**
  * RFC 4861 §6.1.2: hosts discard an RA whose source is not link-local, so

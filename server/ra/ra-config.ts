@@ -1,4 +1,4 @@
-import type { RoutePreference } from './router-preference.ts';
+import type { RoutePreference } from '../../lib/ndp/router-preference.ts';
 
 /**
  * Router advertisement settings after validation (server/config/validate.ts):

@@ -1,6 +1,6 @@
-import { bufferToIpv6, ipv6ToBuffer } from '../wire/ipv6.ts';
-import type { PrefixInformationOption } from './option-prefix-information.ts';
-import type { RouterAdvert } from './router-advert.ts';
+import { bufferToIpv6, ipv6ToBuffer } from '../../lib/wire/ipv6.ts';
+import type { PrefixInformationOption } from '../../lib/ndp/option-prefix-information.ts';
+import type { RouterAdvert } from '../../lib/ndp/router-advert.ts';
 
 /** What RFC 4861 §6.2.7 asks a router to compare; each is counted as `ra_inconsistent_<field>`. */
 export type RaConsistencyField =

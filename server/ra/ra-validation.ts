@@ -1,7 +1,7 @@
-import { DecodeError } from '../wire/decode-error.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { isLinkLocalAddress } from './link-local.ts';
-import { hopLimitProblem, type ReceivedNdMessage } from './nd-hop-limit.ts';
-import { ROUTER_ADVERTISEMENT, routerAdvert, type RouterAdvert } from './router-advert.ts';
+import { hopLimitProblem, type ReceivedNdMessage } from '../../lib/ndp/nd-hop-limit.ts';
+import { ROUTER_ADVERTISEMENT, routerAdvert, type RouterAdvert } from '../../lib/ndp/router-advert.ts';
 
 /** Why an advertisement was dropped; each is counted as `ra_invalid_<reason>`. */
 export type RaRejection = 'hop-limit' | 'source-not-link-local' | 'too-short' | 'not-advertisement' | 'code' | 'bad-option';

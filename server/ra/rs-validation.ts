@@ -1,7 +1,7 @@
-import { DecodeError } from '../wire/decode-error.ts';
-import { hopLimitProblem, type ReceivedNdMessage } from './nd-hop-limit.ts';
-import { ROUTER_SOLICIT_HEADER_LENGTH, ROUTER_SOLICITATION, routerSolicit, type RouterSolicit } from './router-solicit.ts';
-import { isUnspecifiedAddress } from './unspecified-address.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { hopLimitProblem, type ReceivedNdMessage } from '../../lib/ndp/nd-hop-limit.ts';
+import { ROUTER_SOLICIT_HEADER_LENGTH, ROUTER_SOLICITATION, routerSolicit, type RouterSolicit } from '../../lib/ndp/router-solicit.ts';
+import { isUnspecifiedAddress } from '../../lib/ndp/unspecified-address.ts';
 
 /** Why a solicitation was dropped; each is counted as `rs_invalid_<reason>`. */
 export type RsRejection = 'hop-limit' | 'too-short' | 'not-solicitation' | 'code' | 'bad-option' | 'slla-from-unspecified';

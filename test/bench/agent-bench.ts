@@ -44,7 +44,7 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, type AttachRequest } from '../../agent/app/agent.ts';
-import { createLogger } from '../../server/core/logger.ts';
+import { createLogger } from '../../lib/core/logger.ts';
 import {
   agentCommand,
   createAgentLab,

@@ -10,10 +10,10 @@
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { RrType } from '../../server/ddns/dns-codes.ts';
-import { DnsClient } from '../../server/net/dns-client.ts';
-import { Dhcp4Message } from '../../server/dhcp4/message.ts';
-import { Dhcp4MessageType, Opt } from '../../server/dhcp4/option-defs.ts';
+import { RrType } from '../../lib/dns/dns-codes.ts';
+import { DnsClient } from '../../lib/dns/dns-client.ts';
+import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 
 export interface ProbeArgs {
   server: string;

@@ -1,8 +1,8 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { LAB_ZONES, STATIC_ADDRESS, writeBindConfig, type BindZone } from '../../lab/bind-config.ts';
 import { join } from 'node:path';
-import { parseTsigKeyFile } from '../../server/ddns/tsig-key-file.ts';
-import type { TsigAlgorithm, TsigKey } from '../../server/ddns/tsig.ts';
+import { parseTsigKeyFile } from '../../lib/dns/tsig-key-file.ts';
+import type { TsigAlgorithm, TsigKey } from '../../lib/dns/tsig.ts';
 import { execIn, type Host } from './netns.ts';
 import { pollUntil } from './poll.ts';
 import type { TrackedProcess } from './tracked-process.ts';

@@ -2,7 +2,7 @@
 // driven over a Unix socket, since the test process itself cannot enter a
 // network namespace. One JSON request per connection, one JSON reply.
 import { createServer } from 'node:net';
-import { DnsClient } from '../../server/net/dns-client.ts';
+import { DnsClient } from '../../lib/dns/dns-client.ts';
 import type { RunnerCall, RunnerReply } from './dns-runner.ts';
 
 async function run(call: RunnerCall): Promise<RunnerReply> {

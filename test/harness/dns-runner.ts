@@ -1,11 +1,11 @@
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DnsMessage } from '../../server/ddns/dns-message.ts';
-import type { DnsRecord } from '../../server/ddns/dns-record.ts';
-import type { TsigKey } from '../../server/ddns/tsig.ts';
-import type { UpdateRequest } from '../../server/ddns/update-request.ts';
-import type { DnsServerAddress } from '../../server/net/dns-client.ts';
+import type { DnsMessage } from '../../lib/dns/dns-message.ts';
+import type { DnsRecord } from '../../lib/dns/dns-record.ts';
+import type { TsigKey } from '../../lib/dns/tsig.ts';
+import type { UpdateRequest } from '../../lib/dns/update-request.ts';
+import type { DnsServerAddress } from '../../lib/dns/dns-client.ts';
 import type { Host } from './netns.ts';
 import type { TrackedProcess } from './tracked-process.ts';
 

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Host, Segment } from './netns.ts';
 import { pollUntil } from './poll.ts';
 import type { TrackedProcess } from './tracked-process.ts';
-import { bufferToIpv6, ipv6ToBuffer } from '../../server/wire/ipv6.ts';
+import { bufferToIpv6, ipv6ToBuffer } from '../../lib/wire/ipv6.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 /** The RA fixtures' helper scripts (rs-probe.ts, icmpv6-listen.ts). */

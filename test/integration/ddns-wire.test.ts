@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
-import { RrType } from '../../server/ddns/dns-codes.ts';
-import { queryMessage } from '../../server/ddns/dns-exchange.ts';
-import type { Prerequisite, UpdateOp, UpdateRequest } from '../../server/ddns/update-request.ts';
+import { RrType } from '../../lib/dns/dns-codes.ts';
+import { queryMessage } from '../../lib/dns/dns-exchange.ts';
+import type { Prerequisite, UpdateOp, UpdateRequest } from '../../lib/dns/update-request.ts';
 import { STATIC_ADDRESS, startBind, type BindServer } from '../harness/bind.ts';
 import { startDnsRunner, type DnsRunner } from '../harness/dns-runner.ts';
 import { sweepAround, useSegment } from '../harness/fixture.ts';

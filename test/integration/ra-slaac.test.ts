@@ -30,7 +30,7 @@ import {
   waitForClient,
   type ClientIpv6,
 } from '../harness/ra-lab.ts';
-import { routerSolicit } from '../../server/ra/router-solicit.ts';
+import { routerSolicit } from '../../lib/ndp/router-solicit.ts';
 
 const PREFIX = 'lt-ras';
 sweepAround(test, PREFIX);

@@ -1,6 +1,6 @@
 import test from 'ava';
-import { Dhcp4Message } from '../../server/dhcp4/message.ts';
-import { Dhcp4MessageType, Opt } from '../../server/dhcp4/option-defs.ts';
+import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { afterSend, buildRelease, releaseRepeatDelayMs, releaseStep, type PendingRelease } from '../../agent/core/pending-release.ts';
 
 const pending: PendingRelease = {

@@ -2,7 +2,7 @@ import test from 'ava';
 import { loadConfigFile } from '../../server/config/load.ts';
 import { validateConfig } from '../../server/config/validate.ts';
 import { TSIG_ALGORITHMS } from '../../server/ddns/ddns-config.ts';
-import { isTsigAlgorithm } from '../../server/ddns/tsig.ts';
+import { isTsigAlgorithm } from '../../lib/dns/tsig.ts';
 import { configIssues } from './helpers/config-issues.ts';
 
 type Fields = Record<string, unknown>;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { ConfigError } from '../../server/config/config-error.ts';
 import { loadConfigFile } from '../../server/config/load.ts';
-import { ipToInt } from '../../server/wire/ipv4.ts';
+import { ipToInt } from '../../lib/wire/ipv4.ts';
 
 const examplePath = new URL('../../config/leasehold.example.yaml', import.meta.url).pathname;
 

@@ -9,7 +9,7 @@ import {
   type UpdateOutcome,
 } from '../../server/ddns/conflict-resolution.ts';
 import type { ConflictResolutionMode } from '../../server/ddns/ddns-config.ts';
-import type { Prerequisite, RecordData, UpdateOp, UpdateRequest } from '../../server/ddns/update-request.ts';
+import type { Prerequisite, RecordData, UpdateOp, UpdateRequest } from '../../lib/dns/update-request.ts';
 
 /**
  * A zone that applies UPDATEs as RFC 2136 says a primary does: all

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { dhcidFor, dhcidIdentityV4, dhcidRdataFor } from '../../server/ddns/dhcid.ts';
+import { dhcidFor, dhcidIdentityV4, dhcidRdataFor } from '../../lib/dns/dhcid.ts';
 
 const hex = (s: string) => Buffer.from(s.replaceAll(':', ''), 'hex');
 

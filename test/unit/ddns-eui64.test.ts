@@ -1,6 +1,6 @@
 import test from 'ava';
 import { eui64InterfaceId, slaacAddress } from '../../server/ddns/eui64.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 
 test('RFC 4291 Appendix A: ff:fe in the middle, universal/local bit inverted', (t) => {
   // A universal MAC (U/L bit 0) gets the bit set…

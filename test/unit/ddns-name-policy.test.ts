@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { DdnsConfig, DdnsZoneConfig, SubnetDdnsConfig } from '../../server/ddns/ddns-config.ts';
 import { chooseName, type NameDecision, type NameRequest } from '../../server/ddns/name-policy.ts';
-import { clientFqdnKind, type ClientFqdn, type ClientFqdnFlags } from '../../server/dhcp4/options/client-fqdn.ts';
+import { clientFqdnKind, type ClientFqdn, type ClientFqdnFlags } from '../../lib/dhcp4/options/client-fqdn.ts';
 
 const zone = (name: string): DdnsZoneConfig => ({ name, servers: [{ address: '198.18.0.2', port: 53 }] });
 const FORWARD = zone('leasehold.test');

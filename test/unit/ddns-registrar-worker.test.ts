@@ -1,15 +1,15 @@
 import test from 'ava';
-import { ManualClock } from '../../server/core/clock.ts';
-import { silentLogger } from '../../server/core/logger.ts';
+import { ManualClock } from '../../lib/core/clock.ts';
+import { silentLogger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from '../../server/config/config.ts';
 import type { UpdateOutcome } from '../../server/ddns/conflict-resolution.ts';
 import { DDNS_DEFAULTS, type DdnsConfig, type DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
-import type { DnsChange } from '../../server/ddns/dns-change.ts';
+import type { DnsChange } from '../../server/leases/dns-change.ts';
 import { DdnsWorker } from '../../server/ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../../server/ddns/name-registrar.ts';
-import type { UpdateRequest } from '../../server/ddns/update-request.ts';
+import type { UpdateRequest } from '../../lib/dns/update-request.ts';
 import { Dhcp4Engine } from '../../server/dhcp4/dhcp4-engine.ts';
-import { Dhcp4MessageType as T, Opt } from '../../server/dhcp4/option-defs.ts';
+import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
 import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';
 

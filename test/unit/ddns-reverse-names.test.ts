@@ -1,6 +1,6 @@
 import test from 'ava';
 import { findZone, reverseNameV4, reverseNameV6 } from '../../server/ddns/reverse-names.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 
 test('in-addr.arpa: octets last first (RFC 1035 §3.5)', (t) => {
   t.is(reverseNameV4('198.18.1.5'), '5.1.18.198.in-addr.arpa');

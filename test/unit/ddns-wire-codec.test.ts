@@ -1,10 +1,10 @@
 import test, { type ExecutionContext } from 'ava';
-import { className, Opcode, RrClass, RrType, typeName } from '../../server/ddns/dns-codes.ts';
-import { newHeader } from '../../server/ddns/dns-header.ts';
-import { decodeMessage, decodeMessageLayout, encodeMessage, extendedRcode, messageEncodingLength, type DnsMessage } from '../../server/ddns/dns-message.ts';
-import type { DnsRecord } from '../../server/ddns/dns-record.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { className, Opcode, RrClass, RrType, typeName } from '../../lib/dns/dns-codes.ts';
+import { newHeader } from '../../lib/dns/dns-header.ts';
+import { decodeMessage, decodeMessageLayout, encodeMessage, extendedRcode, messageEncodingLength, type DnsMessage } from '../../lib/dns/dns-message.ts';
+import type { DnsRecord } from '../../lib/dns/dns-record.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 import { assertRoundTrip, type Codec } from './helpers/roundtrip.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+|\/\/[^\n]*/g, ''), 'hex');

@@ -1,13 +1,13 @@
 import test from 'ava';
-import { Opcode, RrClass, RrType, TsigErrorCode } from '../../server/ddns/dns-codes.ts';
-import { prepareRequest, queryMessage, judgeResponse, type PreparedRequest } from '../../server/ddns/dns-exchange.ts';
-import { DnsRcodeError } from '../../server/ddns/dns-rcode-error.ts';
-import { encodeMessage, type DnsMessage } from '../../server/ddns/dns-message.ts';
-import type { DnsRecord } from '../../server/ddns/dns-record.ts';
-import { TsigError } from '../../server/ddns/tsig-error.ts';
-import { signMessage, type TsigKey } from '../../server/ddns/tsig.ts';
-import { updateMessage } from '../../server/ddns/update-message.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { Opcode, RrClass, RrType, TsigErrorCode } from '../../lib/dns/dns-codes.ts';
+import { prepareRequest, queryMessage, judgeResponse, type PreparedRequest } from '../../lib/dns/dns-exchange.ts';
+import { DnsRcodeError } from '../../lib/dns/dns-rcode-error.ts';
+import { encodeMessage, type DnsMessage } from '../../lib/dns/dns-message.ts';
+import type { DnsRecord } from '../../lib/dns/dns-record.ts';
+import { TsigError } from '../../lib/dns/tsig-error.ts';
+import { signMessage, type TsigKey } from '../../lib/dns/tsig.ts';
+import { updateMessage } from '../../lib/dns/update-message.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 
 const NOW = 1_800_000_000;
 const key: TsigKey = { name: 'leasehold-key', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 5) };

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { parseTsigKeyFile, TsigKeyFileError } from '../../server/ddns/tsig-key-file.ts';
+import { parseTsigKeyFile, TsigKeyFileError } from '../../lib/dns/tsig-key-file.ts';
 
 // What `tsig-keygen -a hmac-sha256 leasehold-key` (BIND 9.18) prints.
 const KEYGEN_OUTPUT = `key "leasehold-key" {

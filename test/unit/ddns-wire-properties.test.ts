@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { RrType } from '../../server/ddns/dns-codes.ts';
-import type { DnsHeader } from '../../server/ddns/dns-header.ts';
-import { decodeMessage, encodeMessage, messageEncodingLength, type DnsMessage } from '../../server/ddns/dns-message.ts';
-import type { DnsQuestion, DnsRecord } from '../../server/ddns/dns-record.ts';
-import type { Rdata } from '../../server/ddns/rdata.ts';
-import { decodeUpdate, encodeUpdate } from '../../server/ddns/update-message.ts';
-import type { Prerequisite, RecordData, UpdateOp, UpdateRequest } from '../../server/ddns/update-request.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { bufferToIpv6 } from '../../server/wire/ipv6.ts';
+import { RrType } from '../../lib/dns/dns-codes.ts';
+import type { DnsHeader } from '../../lib/dns/dns-header.ts';
+import { decodeMessage, encodeMessage, messageEncodingLength, type DnsMessage } from '../../lib/dns/dns-message.ts';
+import type { DnsQuestion, DnsRecord } from '../../lib/dns/dns-record.ts';
+import type { Rdata } from '../../lib/dns/rdata.ts';
+import { decodeUpdate, encodeUpdate } from '../../lib/dns/update-message.ts';
+import type { Prerequisite, RecordData, UpdateOp, UpdateRequest } from '../../lib/dns/update-request.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { bufferToIpv6 } from '../../lib/wire/ipv6.ts';
 import { assertRoundTrip, type Codec } from './helpers/roundtrip.ts';
 
 const RUNS = { numRuns: 500, includeErrorInReport: true };

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import test from 'ava';
-import { Opcode, RrClass, RrType, TsigErrorCode } from '../../server/ddns/dns-codes.ts';
-import { newHeader } from '../../server/ddns/dns-header.ts';
-import { decodeMessage, decodeMessageLayout, encodeMessage, type DnsMessage } from '../../server/ddns/dns-message.ts';
-import { TsigError } from '../../server/ddns/tsig-error.ts';
-import { signMessage, verifyMessage, type TsigAlgorithm, type TsigKey } from '../../server/ddns/tsig.ts';
-import { encodeUpdate } from '../../server/ddns/update-message.ts';
+import { Opcode, RrClass, RrType, TsigErrorCode } from '../../lib/dns/dns-codes.ts';
+import { newHeader } from '../../lib/dns/dns-header.ts';
+import { decodeMessage, decodeMessageLayout, encodeMessage, type DnsMessage } from '../../lib/dns/dns-message.ts';
+import { TsigError } from '../../lib/dns/tsig-error.ts';
+import { signMessage, verifyMessage, type TsigAlgorithm, type TsigKey } from '../../lib/dns/tsig.ts';
+import { encodeUpdate } from '../../lib/dns/update-message.ts';
 
 interface Vector {
   description: string;

@@ -1,11 +1,11 @@
 import test from 'ava';
-import { RrType } from '../../server/ddns/dns-codes.ts';
-import { newHeader } from '../../server/ddns/dns-header.ts';
-import { encodeMessage } from '../../server/ddns/dns-message.ts';
-import { decodeUpdate, encodeUpdate } from '../../server/ddns/update-message.ts';
-import type { Prerequisite, UpdateOp } from '../../server/ddns/update-request.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { RrType } from '../../lib/dns/dns-codes.ts';
+import { newHeader } from '../../lib/dns/dns-header.ts';
+import { encodeMessage } from '../../lib/dns/dns-message.ts';
+import { decodeUpdate, encodeUpdate } from '../../lib/dns/update-message.ts';
+import type { Prerequisite, UpdateOp } from '../../lib/dns/update-request.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 
 /** Hex with spaces and `//` comments, as the RFC tables are read out below. */
 const hex = (s: string): string => s.replace(/\/\/[^\n]*|\s+/g, '');

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import test from 'ava';
-import { describe } from '../../server/dhcp4/format.ts';
-import { Dhcp4Message } from '../../server/dhcp4/message.ts';
-import { Dhcp4MessageType as T, Opt } from '../../server/dhcp4/option-defs.ts';
+import { describe } from '../../lib/dhcp4/format.ts';
+import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';
 
 /**
  * Golden vectors: real packets captured by lab/capture-dhcp4-fixtures.sh

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { BOOTP_MIN_LENGTH, Dhcp4Message, Dhcp4Options } from '../../server/dhcp4/message.ts';
-import { Dhcp4MessageType, Opt } from '../../server/dhcp4/option-defs.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { BOOTP_MIN_LENGTH, Dhcp4Message, Dhcp4Options } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 import { assertRoundTrip, messageCodec } from './helpers/roundtrip.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -1,9 +1,9 @@
 import test from 'ava';
-import { Dhcp4Message } from '../../server/dhcp4/message.ts';
-import { Dhcp4MessageType, Opt, optionDefByCode } from '../../server/dhcp4/option-defs.ts';
-import { circuitId, findSubOption, remoteId } from '../../server/dhcp4/options/relay-agent-info.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType, Opt, optionDefByCode } from '../../lib/dhcp4/option-defs.ts';
+import { circuitId, findSubOption, remoteId } from '../../lib/dhcp4/options/relay-agent-info.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 import { assertOptionRoundTrip } from './helpers/roundtrip.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

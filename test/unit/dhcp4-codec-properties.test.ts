@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import { describe } from '../../server/dhcp4/format.ts';
-import { BOOTP_MIN_LENGTH, Dhcp4Message } from '../../server/dhcp4/message.ts';
-import { Opt, type OptionDef } from '../../server/dhcp4/option-defs.ts';
-import type { ClasslessRoute } from '../../server/dhcp4/options/classless-routes.ts';
-import type { ClientFqdn } from '../../server/dhcp4/options/client-fqdn.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
+import { describe } from '../../lib/dhcp4/format.ts';
+import { BOOTP_MIN_LENGTH, Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Opt, type OptionDef } from '../../lib/dhcp4/option-defs.ts';
+import type { ClasslessRoute } from '../../lib/dhcp4/options/classless-routes.ts';
+import type { ClientFqdn } from '../../lib/dhcp4/options/client-fqdn.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { assertRoundTrip, messageCodec } from './helpers/roundtrip.ts';
 
 const RUNS = { numRuns: 500, includeErrorInReport: true };

@@ -1,11 +1,11 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { ManualClock } from '../../server/core/clock.ts';
-import { silentLogger } from '../../server/core/logger.ts';
+import { ManualClock } from '../../lib/core/clock.ts';
+import { silentLogger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from '../../server/config/config.ts';
 import { Dhcp4Engine, type Outcome } from '../../server/dhcp4/dhcp4-engine.ts';
-import type { Dhcp4Message } from '../../server/dhcp4/message.ts';
-import { Dhcp4MessageType as T, Opt } from '../../server/dhcp4/option-defs.ts';
+import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';
 import type { LeaseChange, LeaseStore } from '../../server/leases/lease-store.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
 import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';

@@ -8,8 +8,8 @@ import { readFileSync } from 'node:fs';
 import { validateConfig } from '../../server/config/validate.ts';
 import { buildFinalRouterAdvert, buildRouterAdvert } from '../../server/ra/advert-builder.ts';
 import type { RaInterfaceConfig } from '../../server/ra/ra-config.ts';
-import { routerAdvert, type RouterAdvert } from '../../server/ra/router-advert.ts';
-import { routerSolicit } from '../../server/ra/router-solicit.ts';
+import { routerAdvert, type RouterAdvert } from '../../lib/ndp/router-advert.ts';
+import { routerSolicit } from '../../lib/ndp/router-solicit.ts';
 import { withChecksum } from '../fixtures/ra/icmpv6-checksum.ts';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/ra/${name}`, import.meta.url));

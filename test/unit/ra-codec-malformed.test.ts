@@ -2,10 +2,10 @@
 // or Solicitation malformed: every such input is a DecodeError that names
 // the option and the offset, never a partial result.
 import test, { type ExecutionContext } from 'ava';
-import { routerAdvert } from '../../server/ra/router-advert.ts';
-import { routerSolicit } from '../../server/ra/router-solicit.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { routerAdvert } from '../../lib/ndp/router-advert.ts';
+import { routerSolicit } from '../../lib/ndp/router-solicit.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 
 /** An RA header (hop limit 64, router lifetime 1800) followed by `options` (hex, spaces ignored). */
 const ra = (options: string) => Buffer.from(`86000000 40000708 00000000 00000000 ${options}`.replace(/\s+/g, ''), 'hex');

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import test from 'ava';
 import fc from 'fast-check';
-import type { NdOption } from '../../server/ra/nd-options.ts';
-import { routerAdvert, type RouterAdvert } from '../../server/ra/router-advert.ts';
-import type { RoutePreference } from '../../server/ra/router-preference.ts';
-import { routerSolicit, type RouterSolicit } from '../../server/ra/router-solicit.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { bufferToIpv6 } from '../../server/wire/ipv6.ts';
+import type { NdOption } from '../../lib/ndp/nd-options.ts';
+import { routerAdvert, type RouterAdvert } from '../../lib/ndp/router-advert.ts';
+import type { RoutePreference } from '../../lib/ndp/router-preference.ts';
+import { routerSolicit, type RouterSolicit } from '../../lib/ndp/router-solicit.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { bufferToIpv6 } from '../../lib/wire/ipv6.ts';
 import { assertRoundTrip } from './helpers/roundtrip.ts';
 
 const RUNS = { numRuns: 500, includeErrorInReport: true };

@@ -2,8 +2,8 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { findInconsistencies } from '../../server/ra/ra-consistency.ts';
-import { routerAdvert, type RouterAdvert } from '../../server/ra/router-advert.ts';
-import type { NdOption } from '../../server/ra/nd-options.ts';
+import { routerAdvert, type RouterAdvert } from '../../lib/ndp/router-advert.ts';
+import type { NdOption } from '../../lib/ndp/nd-options.ts';
 
 const prefix = (p: string, validLifetime: number, preferredLifetime: number, prefixLength = 64): NdOption => ({
   kind: 'prefix-information',

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { ByteReader } from '../../server/wire/byte-reader.ts';
-import { ByteWriter } from '../../server/wire/byte-writer.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
+import { ByteReader } from '../../lib/wire/byte-reader.ts';
+import { ByteWriter } from '../../lib/wire/byte-writer.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
 
 test('DecodeError carries code, field, offset and a message naming them', (t) => {
   const err = new DecodeError('hlen', 2, 'too big');

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { ByteWriter } from '../../server/wire/byte-writer.ts';
-import { DecodeError } from '../../server/wire/decode-error.ts';
-import { EncodeError } from '../../server/wire/encode-error.ts';
-import { DnsNameCompressor, dnsLabelsLength, parseDnsName, readDnsName, writeDnsLabels } from '../../server/wire/dns-name.ts';
+import { ByteWriter } from '../../lib/wire/byte-writer.ts';
+import { DecodeError } from '../../lib/wire/decode-error.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
+import { DnsNameCompressor, dnsLabelsLength, parseDnsName, readDnsName, writeDnsLabels } from '../../lib/wire/dns-name.ts';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

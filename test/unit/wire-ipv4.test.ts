@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { EncodeError } from '../../server/wire/encode-error.ts';
-import { bufferToIpv4, intToIp, ipToInt, ipv4ToBuffer, isIpv4 } from '../../server/wire/ipv4.ts';
+import { EncodeError } from '../../lib/wire/encode-error.ts';
+import { bufferToIpv4, intToIp, ipToInt, ipv4ToBuffer, isIpv4 } from '../../lib/wire/ipv4.ts';
 
 test('isIpv4 accepts dotted quads only', (t) => {
   for (const ok of ['0.0.0.0', '255.255.255.255', '198.18.0.1', '10.0.0.10']) t.true(isIpv4(ok), ok);

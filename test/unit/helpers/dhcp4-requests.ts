@@ -1,5 +1,5 @@
-import { Dhcp4Message } from '../../../server/dhcp4/message.ts';
-import { Dhcp4MessageType, Opt } from '../../../server/dhcp4/option-defs.ts';
+import { Dhcp4Message } from '../../../lib/dhcp4/message.ts';
+import { Dhcp4MessageType, Opt } from '../../../lib/dhcp4/option-defs.ts';
 
 export interface RequestSpec {
   type: Dhcp4MessageType;

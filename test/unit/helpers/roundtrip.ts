@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { Dhcp4Message } from '../../../server/dhcp4/message.ts';
-import type { OptionDef } from '../../../server/dhcp4/option-defs.ts';
+import { Dhcp4Message } from '../../../lib/dhcp4/message.ts';
+import type { OptionDef } from '../../../lib/dhcp4/option-defs.ts';
 
 /** The three functions every wire type has (encodingLength where it applies). */
 export interface Codec<T> {

@@ -1,4 +1,4 @@
-import { LeaseholdError } from '../errors.ts';
+import { LeaseholdError } from '../core/errors.ts';
 import { isBase64 } from '../wire/base64.ts';
 import { isTsigAlgorithm, type TsigKey } from './tsig.ts';
 

@@ -2,14 +2,14 @@ import { randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { systemClock, type Clock } from '../core/clock.ts';
-import { DnsExchangeError } from '../ddns/dns-exchange-error.ts';
-import { judgeResponse, prepareRequest, queryMessage, type PreparedRequest } from '../ddns/dns-exchange.ts';
-import type { DnsMessage } from '../ddns/dns-message.ts';
-import type { DnsRecord } from '../ddns/dns-record.ts';
-import { TsigError } from '../ddns/tsig-error.ts';
-import type { TsigKey } from '../ddns/tsig.ts';
-import { updateMessage } from '../ddns/update-message.ts';
-import type { UpdateRequest } from '../ddns/update-request.ts';
+import { DnsExchangeError } from './dns-exchange-error.ts';
+import { judgeResponse, prepareRequest, queryMessage, type PreparedRequest } from './dns-exchange.ts';
+import type { DnsMessage } from './dns-message.ts';
+import type { DnsRecord } from './dns-record.ts';
+import { TsigError } from './tsig-error.ts';
+import type { TsigKey } from './tsig.ts';
+import { updateMessage } from './update-message.ts';
+import type { UpdateRequest } from './update-request.ts';
 
 /** RFC 1035 §4.2.1: UDP messages are at most 512 bytes without EDNS, which we do not send. */
 const UDP_LIMIT = 512;

@@ -6,7 +6,7 @@ import { rdataEncodingLength, readRdata, writeRdata, type Rdata } from './rdata.
 
 /**
  * A question (RFC 1035 §4.1.2); in an UPDATE, the zone (RFC 2136 §2.3).
- * Names are absolute, in the text form of server/wire/dns-name.ts, without
+ * Names are absolute, in the text form of lib/wire/dns-name.ts, without
  * the trailing dot. Types and classes are plain numbers (see dns-codes.ts),
  * so values this code has no name for pass through unchanged.
  */

@@ -11,7 +11,7 @@ import { DEFAULT_FUDGE, signMessage, verifyMessage, type TsigKey } from './tsig.
 /**
  * The transport-independent half of one DNS exchange: the request as it
  * goes on the wire, and the judgement of each datagram or TCP message that
- * comes back. The sockets are in server/net/dns-client.ts.
+ * comes back. The sockets are in dns-client.ts.
  */
 
 const MAX_MESSAGE = 0xffff;

@@ -8,7 +8,7 @@ import { dnsLabelsLength, parseDnsName, readDnsName, writeDnsLabels } from '../w
  * compression, which RFC 1035 §4.1.4 leaves to the sender: the messages
  * Leasehold sends hold a handful of names, and uncompressed ones have a
  * length known without encoding. Reading follows backward pointers only
- * (server/wire/dns-name.ts), so no input can loop.
+ * (lib/wire/dns-name.ts), so no input can loop.
  */
 export function nameEncodingLength(name: string, field: string): number {
   return dnsLabelsLength(parseDnsName(name, field).labels, true);

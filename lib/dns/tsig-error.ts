@@ -1,4 +1,4 @@
-import { LeaseholdError } from '../errors.ts';
+import { LeaseholdError } from '../core/errors.ts';
 
 /**
  * What went wrong with a transaction signature (RFC 8945):

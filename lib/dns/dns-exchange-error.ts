@@ -1,4 +1,4 @@
-import { LeaseholdError } from '../errors.ts';
+import { LeaseholdError } from '../core/errors.ts';
 
 /**
  * A DNS exchange that produced no usable answer: no answer in time

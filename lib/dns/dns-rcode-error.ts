@@ -1,4 +1,4 @@
-import { LeaseholdError } from '../errors.ts';
+import { LeaseholdError } from '../core/errors.ts';
 import { rcodeName, type RcodeName } from './dns-codes.ts';
 
 /** What each RCODE means for the request that got it (RFC 1035 §4.1.1, RFC 2136 §2.2). */
