@@ -7,7 +7,7 @@ import { writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { STATIC_PRINTER_ADDRESS } from '../../lab/bind-config.ts';
-import { startBind, type BindServer } from '../harness/bind.ts';
+import { expectDns, reverseV4, startBind, type BindServer } from '../harness/bind.ts';
 import { startDhclient, startUdhcpc } from '../harness/clients.ts';
 import { sweepAround, useSegment } from '../harness/fixture.ts';
 import { execIn, type Host, type Segment } from '../harness/netns.ts';
@@ -71,20 +71,6 @@ async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}, key
     return JSON.parse(stdout) as Array<{ ip: string; state: string; fqdn?: string }>;
   };
   return { segment, bind, server: await startServer(), startServer, leases };
-}
-
-/** Polls dig until the answer for name/type is `want` (sorted lines); [] means "no such record". */
-async function expectDns(t: ExecutionContext, bind: BindServer, name: string, type: string, want: string[], timeoutMs = 10_000): Promise<void> {
-  let last: string[] = [];
-  await pollUntil(`${name} ${type} = [${want.join(', ')}]`, async () => {
-    last = (await bind.dig(name, type)).sort();
-    return JSON.stringify(last) === JSON.stringify([...want].sort());
-  }, { timeoutMs, intervalMs: 100, describe: () => `dig says [${last.join(', ')}]` });
-  t.pass(`${name} ${type} = [${want.join(', ')}]`);
-}
-
-function reverseV4(ip: string): string {
-  return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
 }
 
 /** The EUI-64 address (RFC 4291 Appendix A) of `mac` in fd00:198:18::/64, as dig prints it. */
@@ -174,7 +160,7 @@ test('a wrong TSIG key: a clear error in the log, and no change in DNS', async (
   const { segment, bind, server } = await lab(t, {}, { name: 'leasehold-key', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 7).toString('base64') });
   const client = await startUdhcpc(await addClient(segment, 'c7'), { hostname: 'intruder' });
   await client.waitFor('bound');
-  const failure = await server.waitForOutput(/"event":"ddns-update-failed".*"code":"(E_\w+)"/, 15_000);
+  const failure = await server.waitForOutput(/"event":"ddns-refused".*"code":"(E_\w+)"/, 15_000);
   t.regex(failure[1], /E_(TSIG|DNS)_\w+/);
   t.regex(server.output, /BADSIG|BADKEY|NOTAUTH/);
   await expectDns(t, bind, 'intruder.lab.leasehold.test', 'A', [], 1000);
