@@ -1,8 +1,8 @@
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Opt, type OptionDef } from '../../lib/dhcp4/option-defs.ts';
 import type { ReplyModifier } from '../../lib/dhcp4/reply.ts';
-import type { Cidr } from '../../lib/wire/cidr.ts';
-import { intToIp } from '../../lib/wire/ipv4.ts';
+import { directedBroadcast, type Cidr } from '../../lib/wire/cidr.ts';
+import { intToIp, LIMITED_BROADCAST } from '../../lib/wire/ipv4.ts';
 import type { SubnetOptions } from './dhcp4-config.ts';
 
 /**
@@ -32,11 +32,25 @@ export function encodeSubnetOptions(o: SubnetOptions, network: Cidr): EncodedOpt
   add(Opt.DomainServer, o.dnsServers);
   add(Opt.DomainName, o.domainName);
   add(Opt.InterfaceMtu, o.mtu);
-  add(Opt.BroadcastAddress, intToIp(network.last));
+  add(Opt.BroadcastAddress, broadcastAddress(network));
   add(Opt.NtpServers, o.ntpServers);
   add(Opt.DomainSearch, o.domainSearch);
   add(Opt.ClasslessRoutes, o.classlessRoutes);
   return encoded;
+}
+
+/**
+ * Option 28 (RFC 2132 §5.3), the broadcast address of the client's subnet.
+ * A /31 or /32 has no directed broadcast (RFC 3021 §2.2: its all-ones
+ * address is a host, the client's or the server's), so there it is the
+ * limited broadcast, the only one the link has. Sent rather than left out:
+ * ISC dhclient, given no option 28, derives network | ~mask itself, which
+ * on a /31 is one of the two hosts (Kea sends option 28 only when
+ * configured, and its /31 clients get exactly that).
+ */
+function broadcastAddress(network: Cidr): string {
+  const directed = directedBroadcast(network);
+  return directed === undefined ? LIMITED_BROADCAST : intToIp(directed);
 }
 
 /** A lease's duration and renewal timers, in seconds. */

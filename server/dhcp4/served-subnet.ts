@@ -1,4 +1,4 @@
-import { cidrContains, parseCidr, type Cidr } from '../../lib/wire/cidr.ts';
+import { cidrContains, isHostAddress, parseCidr, type Cidr } from '../../lib/wire/cidr.ts';
 import { ipToInt } from '../../lib/wire/ipv4.ts';
 import { clientKeyFor } from '../leases/lease.ts';
 import type { ReservationConfig, SubnetConfig } from './dhcp4-config.ts';
@@ -80,7 +80,7 @@ export function inPools(subnet: ServedSubnet, ip: number): boolean {
   return subnet.pools.some((p) => ip >= p.start && ip <= p.end);
 }
 
-/** Network and broadcast addresses are never handed out (RFC 1122 §3.2.1.3). */
+/** May `ip` be handed to a host of the subnet? The rule the config reader checks pools and reservations with (cidr.ts `hostAddressProblem`). */
 export function isAssignable(subnet: ServedSubnet, ip: number): boolean {
-  return subnetContains(subnet, ip) && ip !== subnet.network && ip !== subnet.last;
+  return isHostAddress(subnet, ip);
 }
