@@ -27,7 +27,8 @@ P=${LAB_PREFIX:-lh}
 RUN=${LAB_RUN:-$ROOT/lab/run}
 CONFIG=${LEASEHOLD_LAB_CONFIG:-$ROOT/config/leasehold.example.yaml}
 AGENT=("$ROOT/bin/agent")
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Packaged programs only (lab/programs.txt), as the agent's SYSTEM_PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=lab/roles.sh
 . "$ROOT/lab/roles.sh"
 

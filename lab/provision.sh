@@ -38,7 +38,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Packaged programs only (lab/programs.txt), as the agent's SYSTEM_PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DEBIAN_FRONTEND=noninteractive
 
 APPLIANCE_V4=198.18.0.1/16 APPLIANCE_V6=fd00:198:18::1/64
@@ -46,8 +47,6 @@ DNS_V4=198.18.0.2/16 DNS_V6=fd00:198:18::2/64
 # The TSIG key name config/leasehold.example.yaml names.
 DDNS_KEY_NAME=leasehold-ddns
 NODE_MAJOR=20
-# Packages lab/install-deps.sh installs for the test suites only.
-TEST_ONLY_PACKAGES="vagrant shellcheck kea-dhcp4-server kea-admin kea-dhcp-ddns-server tshark radvd isc-dhcp-relay"
 
 usage() {
   cat >&2 <<'USAGE'
@@ -239,8 +238,9 @@ link_agent_run_dir() {
 step "Node.js $NODE_MAJOR"
 ensure_node
 step "Debian and npm packages (lab/install-deps.sh)"
-# Exported: `make build` runs install-deps.sh again.
-export LEASEHOLD_SKIP_PACKAGES=$TEST_ONLY_PACKAGES
+# The lab's packages only, not those of the test suites (lab/programs.txt,
+# scope lab). Exported: `make build` runs install-deps.sh again.
+export LEASEHOLD_PACKAGES=lab
 "$ROOT/lab/install-deps.sh"
 ensure_apparmor_tools
 step "build and install (make install)"

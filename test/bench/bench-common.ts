@@ -6,8 +6,15 @@ import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SYSTEM_PATH } from '../../agent/io/exec.ts';
+import { debianPackageOf } from '../harness/program-table.ts';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+// Every program a benchmark starts is the packaged one (lab/programs.txt):
+// under `make` or `npx`, PATH may hold node_modules/.bin (whose `nft` is an
+// npm package) or hand-installed tools first. Children inherit this.
+process.env.PATH = SYSTEM_PATH;
 
 // ---------------------------------------------------------------------------
 // Small helpers
@@ -28,10 +35,16 @@ export function tryRun(cmd: string, args: string[]): boolean {
 }
 
 export function which(bin: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
-    if (dir && existsSync(join(dir, bin))) return join(dir, bin);
+  for (const dir of SYSTEM_PATH.split(':')) {
+    if (existsSync(join(dir, bin))) return join(dir, bin);
   }
   return undefined;
+}
+
+/** "X not found (Debian package Y)" for the first of `bins` that is not installed. */
+export function missingProgram(bins: readonly string[]): string | undefined {
+  const bin = bins.find((b) => !which(b));
+  return bin && `${bin} not found on ${SYSTEM_PATH} (Debian package ${debianPackageOf(bin)}: lab/install-deps.sh installs it)`;
 }
 
 export function percentile(sorted: number[], p: number): number {

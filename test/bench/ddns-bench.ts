@@ -41,7 +41,7 @@ import {
   searchRate,
   selfAndReapedTicks,
   sleep,
-  which,
+  missingProgram,
   type PerfResult,
   CLI_ADDR,
   IFACE,
@@ -324,9 +324,8 @@ const kea: DdnsServer = {
     'kea-dhcp4 (memfile, persist: true, lfc-interval 0) + kea-dhcp-ddns (D2; conflict resolution on, ' +
     'dns-server-timeout 500 ms, packaged queue limits; defaults) over NCR/UDP 127.0.0.1:' + D2_PORT,
   check() {
-    for (const bin of ['kea-dhcp4', 'kea-dhcp-ddns']) {
-      if (!which(bin)) throw new ServerFailure(`${bin} not found (Debian package ${bin === 'kea-dhcp4' ? 'kea-dhcp4-server' : 'kea-dhcp-ddns-server'})`);
-    }
+    const missing = missingProgram(['kea-dhcp4', 'kea-dhcp-ddns']);
+    if (missing) throw new ServerFailure(missing);
   },
   async start({ segment, srv, bind, dir }) {
     const env = { ...process.env, KEA_PIDFILE_DIR: dir, KEA_LOCKFILE_DIR: dir };
@@ -821,15 +820,8 @@ async function setupTopology(): Promise<Topo> {
 
 function preflight(): void {
   if (process.getuid?.() !== 0) throw new UsageError('must run as root (creates network namespaces)');
-  for (const [bin, pkg] of [
-    ['ip', 'iproute2'],
-    ['perfdhcp', 'kea-admin'],
-    ['named', 'bind9'],
-    ['tsig-keygen', 'bind9-utils'],
-    ['dig', 'bind9-dnsutils'],
-  ]) {
-    if (!which(bin)) throw new UsageError(`${bin} not found (Debian package ${pkg})`);
-  }
+  const missing = missingProgram(['ip', 'perfdhcp', 'named', 'tsig-keygen', 'dig']);
+  if (missing) throw new UsageError(missing);
 }
 
 async function main(): Promise<number> {

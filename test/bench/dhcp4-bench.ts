@@ -37,7 +37,7 @@ import {
   sleep,
   track,
   tryRun,
-  which,
+  missingProgram,
   type PerfResult,
   CLI_ADDR,
   IFACE,
@@ -256,7 +256,8 @@ const kea: ServerUnderTest = {
   name: 'kea',
   describe: 'kea-dhcp4 (memfile, persist: true, lfc-interval 0; multi-threading left at the packaged default)',
   check() {
-    if (!which('kea-dhcp4')) throw new ServerFailure('kea-dhcp4 not found (Debian package kea-dhcp4-server)');
+    const missing = missingProgram(['kea-dhcp4']);
+    if (missing) throw new ServerFailure(missing);
   },
   async start(workdir, pin) {
     const config = keaBenchConfig(workdir);
@@ -529,9 +530,8 @@ async function measure(server: ServerUnderTest, opts: Options): Promise<Outcome>
 
 function preflight(opts: Options): void {
   if (process.getuid?.() !== 0) throw new UsageError('must run as root (creates network namespaces)');
-  for (const bin of ['ip', 'perfdhcp', ...(opts.pin ? ['taskset'] : [])]) {
-    if (!which(bin)) throw new UsageError(`${bin} not found (${bin === 'perfdhcp' ? 'Debian package kea-admin' : 'install it'})`);
-  }
+  const missing = missingProgram(['ip', 'perfdhcp', ...(opts.pin ? ['taskset'] : [])]);
+  if (missing) throw new UsageError(missing);
 }
 
 async function main(): Promise<number> {
