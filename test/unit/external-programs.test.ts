@@ -83,9 +83,10 @@ test('the scan sees the ways the code starts programs', (t) => {
   t.true(seen('busybox', 'agent/io/dhcp-client.ts'), 'an argv built by a function, spawned by argv[0]');
   t.true(seen('sysctl', 'agent/io/iproute.ts'), 'through nsenter');
   t.true(seen('bridge', 'agent/io/iproute.ts'), 'run([...])');
-  t.true(seen('taskset', 'test/bench/bench-common.ts'), 'an optional wrapper in a spread');
-  t.true(seen('perfdhcp', 'test/bench/bench-common.ts'), 'after the optional wrapper');
+  t.true(seen('taskset', 'test/bench/dora.ts'), 'an optional wrapper in a spread');
+  t.true(seen('perfdhcp', 'test/bench/dora.ts'), 'after the optional wrapper');
   t.true(seen('kea-dhcp4', 'test/harness/kea-server.ts'), 'spawnIn');
+  t.true(seen('kea-dhcp-ddns', 'test/harness/kea-server.ts'), 'a local helper whose parameter is the program, placed in an argv');
   t.true(seen('python3', 'test/fixtures/ra/rs-probe.ts'), 'execFileSync');
   t.true(seen('vagrant', 'test/integration/vagrant-validate.test.ts'), "a file's own wrapper of promisify(execFile)");
   t.true(seen('kea-dhcp4', 'lab/capture-dhcp4-fixtures.sh'), 'VAR=x ip netns exec NS prog &');
