@@ -1,6 +1,7 @@
 import { systemClock, type Clock } from '../../lib/core/clock.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { ServerConfig } from '../config/config.ts';
+import { subnetDdnsById } from '../ddns/ddns-config.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
 import { Counters } from './counters.ts';
@@ -47,7 +48,7 @@ export function buildAppliance(config: ServerConfig, opts: ApplianceOptions): Ap
   const counters = new Counters();
   const store = new StoreService(opts.openStore ?? (() => openSqliteLeaseStore(config.leaseStore.path)));
   const ddns: DdnsService | undefined = config.ddns?.enabled
-    ? new DdnsService(config.ddns, { store: () => store.store, leases: () => dhcp4.leases(), clock, logger, counters, ...opts.ddns })
+    ? new DdnsService(config.ddns, { subnets: subnetDdnsById(config.subnets), store: () => store.store, leases: () => dhcp4.leases(), clock, logger, counters, ...opts.ddns })
     : undefined;
   const dhcp4: Dhcp4Service = new Dhcp4Service(config, { store: () => store.store, registrar: () => ddns?.registrar, clock, logger, counters, port: opts.dhcp4Port });
   const ra = config.ra ? new RaService(config.ra, { clock, logger, counters }) : undefined;

@@ -1,6 +1,6 @@
 import type { Clock } from '../../lib/core/clock.ts';
 import type { Logger } from '../../lib/core/logger.ts';
-import type { DdnsConfig, DdnsZoneConfig } from '../ddns/ddns-config.ts';
+import type { DdnsConfig, DdnsZoneConfig, SubnetDdnsById } from '../ddns/ddns-config.ts';
 import { DdnsWorker } from '../ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../ddns/name-registrar.ts';
 import { reconcile, type ReconcileTarget } from '../ddns/reconciler.ts';
@@ -18,6 +18,8 @@ import type { Service } from './service.ts';
 export const KEY_FILE_CHECK_MS = 2000;
 
 export interface DdnsServiceDeps {
+  /** Where each subnet's clients are named (`subnetDdnsById`); a subnet without an entry registers nothing. */
+  subnets: SubnetDdnsById;
   /** The open lease store (read at start). */
   store: () => LeaseStore;
   /** The lease table, for the reconciler (read once serving). */
@@ -76,7 +78,7 @@ export class DdnsService implements Service {
     const queued = store.loadDnsQueue();
     worker.enqueue(queued);
     const lastSeq = queued.reduce((max, c) => Math.max(max, c.seq), 0);
-    this.#registrar = new DdnsRegistrar(config, () => deps.clock.now(), lastSeq, (changes) => worker.enqueue(changes));
+    this.#registrar = new DdnsRegistrar(config, deps.subnets, () => deps.clock.now(), lastSeq, (changes) => worker.enqueue(changes));
     this.#dns = dns;
     this.#worker = worker;
     this.#queuedAtStart = queued.length;

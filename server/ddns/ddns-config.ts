@@ -1,7 +1,7 @@
 import type { TsigAlgorithm } from '../../lib/dns/tsig.ts';
 
 /**
- * Dynamic DNS settings after validation (server/config/validate.ts): every
+ * Dynamic DNS settings after validation (ddns-config-reader.ts): every
  * field checked, defaults applied, names lower-case without the trailing
  * dot, addresses in canonical form. config/leasehold.example.yaml documents
  * each field for operators.
@@ -47,7 +47,7 @@ export interface DdnsConfig {
   onRefusedName: RefusedNamePolicy;
   /** false: a renewal whose name and addresses did not change sends nothing. */
   updateOnRenew: boolean;
-  /** Back-off between attempts of an update that could not be made (server down, refused). */
+  /** Back-off between attempts of an update that could not be made (server down or failing); a refusal for good is parked instead (ddns-worker.ts). */
   retry: { initialMs: number; maxMs: number };
   /** Seconds between comparisons of the lease table with DNS (reconciler.ts), also run at start; 0 = only at start. */
   reconcileIntervalSeconds: number;
@@ -76,7 +76,8 @@ export interface TsigKeyConfig {
   secret?: string;
   /**
    * A key file as `tsig-keygen` writes it (tsig-key-file.ts), read at
-   * start-up, so the secret stays out of the configuration.
+   * start-up, so the secret stays out of the configuration, and re-read
+   * every few seconds while running, so a corrected key needs no restart.
    */
   secretFile?: string;
 }
@@ -97,6 +98,16 @@ export interface SubnetDdnsConfig {
   allowedApps?: string[];
   /** A /64 advertised for SLAAC: clients also get the AAAA of their EUI-64 address in it (eui64.ts). */
   slaacPrefix?: string;
+}
+
+/**
+ * Each subnet's `ddns`, by subnet id (what a lease records in `subnetId`):
+ * the subnets are the DHCP server's, their naming is DDNS's own.
+ */
+export type SubnetDdnsById = ReadonlyMap<string, SubnetDdnsConfig>;
+
+export function subnetDdnsById(subnets: ReadonlyArray<{ id: string; ddns?: SubnetDdnsConfig }>): SubnetDdnsById {
+  return new Map(subnets.flatMap((s) => (s.ddns ? [[s.id, s.ddns] as const] : [])));
 }
 
 export const DDNS_DEFAULTS = {

@@ -8,21 +8,18 @@
 import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 import { readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { expectDns, LEASEHOLD_TEST_ZONES, reverseV4, startBind, type BindServer } from '../harness/bind.ts';
 import { startUdhcpc } from '../harness/clients.ts';
+import { cliLeases, DDNS_DNS_IP, DDNS_SERVER_IP, startCliServer, writeDdnsLabConfig } from '../harness/ddns-lab.ts';
 import { sweepAround, useSegment } from '../harness/fixture.ts';
-import { execIn, type Host, type Segment } from '../harness/netns.ts';
+import type { Host, Segment } from '../harness/netns.ts';
 import { pollUntil } from '../harness/poll.ts';
 import type { TrackedProcess } from '../harness/tracked-process.ts';
 
 const PREFIX = 'lt-ddr';
 sweepAround(test, PREFIX);
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER_IP = '198.18.0.1';
-const DNS_IP = '198.18.0.2';
 /** A zone of its own for names `<host>.web.leasehold.test`, updated with the right key throughout. */
 const WEB_ZONE = 'web.leasehold.test';
 const WRONG_SECRET = Buffer.alloc(32, 7).toString('base64');
@@ -41,8 +38,8 @@ interface Lab {
 
 async function lab(t: ExecutionContext): Promise<Lab> {
   const segment = await useSegment(t, PREFIX);
-  const dnsHost = await segment.addHost('dns', { ipv4: `${DNS_IP}/16` });
-  const srvHost = await segment.addHost('srv', { ipv4: `${SERVER_IP}/16` });
+  const dnsHost = await segment.addHost('dns', { ipv4: `${DDNS_DNS_IP}/16` });
+  const srvHost = await segment.addHost('srv', { ipv4: `${DDNS_SERVER_IP}/16` });
   const bind = await startBind(dnsHost, { zones: [...LEASEHOLD_TEST_ZONES, { name: WEB_ZONE }] });
   const rightKeyFile = join(bind.dir, 'keys.conf');
   const forwardKeyFile = join(segment.tmpDir, 'forward.key');
@@ -51,35 +48,10 @@ async function lab(t: ExecutionContext): Promise<Lab> {
   const right = { name: bind.key.name, algorithm: bind.key.algorithm, secretFile: rightKeyFile };
   const storePath = join(segment.tmpDir, 'leases.db');
   const configPath = join(segment.tmpDir, 'leasehold.json');
-  const writeConfig = async (forwardKey: object) => {
-    const config = {
-      interfaces: [{ name: 'eth0', address: SERVER_IP }],
-      subnets: [
-        {
-          id: 'lab',
-          subnet: '198.18.0.0/16',
-          interface: 'eth0',
-          pools: [{ start: '198.18.1.10', end: '198.18.1.200' }],
-          leaseTime: 600,
-          options: { routers: [SERVER_IP], dnsServers: [DNS_IP] },
-          ddns: { domain: 'leasehold.test', defaultApp: 'lab' },
-        },
-      ],
-      leaseStore: { type: 'sqlite', path: storePath },
-      log: { level: 'debug' },
-      ddns: {
-        zones: [...bind.zones.map((z) => z.name)].map((name) => ({ name, servers: [{ address: DNS_IP }], key: name === 'leasehold.test' ? forwardKey : right })),
-        retry: { initialMs: 200, maxMs: 1000 },
-      },
-    };
-    await writeFile(configPath, JSON.stringify(config));
-  };
+  const writeConfig = (forwardKey: object) =>
+    writeDdnsLabConfig(configPath, { storePath, zones: bind.zones.map(({ name }) => ({ name, key: name === 'leasehold.test' ? forwardKey : right })) });
   await writeConfig({ ...right, secretFile: forwardKeyFile });
-  const startServer = async () => {
-    const child = segment.spawnIn(srvHost.netns, ['node', '--import=tsx', 'server/cli/main.ts', '--config', configPath], { cwd: REPO_ROOT });
-    await child.waitForOutput(/"event":"ready"/, 30_000);
-    return child;
-  };
+  const startServer = () => startCliServer(srvHost, configPath);
   return { segment, bind, srvHost, forwardKeyFile, storePath, configPath, writeConfig, startServer };
 }
 
@@ -96,11 +68,6 @@ function queuedNames(storePath: string): string[] {
 
 function events(output: string, event: string): Array<Record<string, unknown>> {
   return output.split('\n').filter((l) => l.includes(`"event":"${event}"`)).map((l) => JSON.parse(l) as Record<string, unknown>);
-}
-
-async function leaseTable(l: Lab): Promise<Array<{ ip: string; state: string; fqdn?: string }>> {
-  const { stdout } = await execIn(l.srvHost.netns, ['node', '--import=tsx', 'server/cli/main.ts', 'leases', '--config', l.configPath, '--json'], { cwd: REPO_ROOT });
-  return JSON.parse(stdout) as Array<{ ip: string; state: string; fqdn?: string }>;
 }
 
 test('a wrong key file: DHCP goes on, the refused changes are parked and logged once, the right zone is updated, and the corrected file publishes them without a restart', async (t) => {
@@ -132,7 +99,7 @@ test('a wrong key file: DHCP goes on, the refused changes are parked and logged 
   t.deepEqual(events(server.output, 'ddns-retry'), []);
 
   t.deepEqual(queuedNames(l.storePath).sort(), ['parked1.lab.leasehold.test', 'parked2.lab.leasehold.test'], 'kept in the durable queue');
-  const table = await leaseTable(l);
+  const table = await cliLeases(l.srvHost, l.configPath);
   t.like(table.find((x) => x.ip === first.ip), { state: 'bound', fqdn: 'parked1.lab.leasehold.test' });
   t.deepEqual(await l.bind.dig('parked1.lab.leasehold.test', 'A'), []);
   t.deepEqual(await l.bind.dig(reverseV4(first.ip), 'PTR'), [], 'no PTR to a name that is not published');

@@ -231,7 +231,7 @@ test('the DDNS service loads the stored queue at start, sends it only once servi
   const logger = recordingLogger();
   const checks: KeyCheck[] = [];
   const service = new DdnsService(ddns, {
-    store: () => store, leases: () => [], clock: new ManualClock(), logger, counters: new Counters(), keyCheckIntervalMs: 5, dnsServices: scriptedDns(updater, checks),
+    subnets: new Map(), store: () => store, leases: () => [], clock: new ManualClock(), logger, counters: new Counters(), keyCheckIntervalMs: 5, dnsServices: scriptedDns(updater, checks),
   });
   await service.start();
   await sleep(10);

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { ManualClock } from '../../lib/core/clock.ts';
 import { silentLogger } from '../../lib/core/logger.ts';
-import type { SubnetConfig } from '../../server/config/config.ts';
+import type { ServerSubnetConfig } from '../../server/config/config.ts';
 import type { UpdateOutcome } from '../../server/ddns/conflict-resolution.ts';
-import type { DdnsConfig, DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
+import { subnetDdnsById, type DdnsConfig, type DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
 import type { DnsChange } from '../../server/leases/dns-change.ts';
 import { DdnsWorker } from '../../server/ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../../server/ddns/name-registrar.ts';
@@ -21,7 +21,7 @@ const zones: DdnsZoneConfig[] = [
   { name: '18.198.in-addr.arpa', servers: [{ address: '198.18.0.2', port: 53 }] },
 ];
 const ddns: DdnsConfig = testDdnsConfig(zones);
-const subnet: SubnetConfig = {
+const subnet: ServerSubnetConfig = {
   id: 'lab',
   subnet: '198.18.0.0/16',
   interface: 'eth0',
@@ -50,7 +50,7 @@ function setup(over: Partial<DdnsConfig> = {}) {
   const updater = new ScriptedUpdater();
   const config = { ...ddns, ...over };
   const worker = new DdnsWorker({ ddns: config, store, updater, logger: silentLogger, clock });
-  const registrar = new DdnsRegistrar(config, () => clock.now(), 0, (c) => worker.enqueue(c));
+  const registrar = new DdnsRegistrar(config, subnetDdnsById([subnet]), () => clock.now(), 0, (c) => worker.enqueue(c));
   const engine = new Dhcp4Engine({
     subnets: [subnet], store, clock, logger: silentLogger, offerHoldSeconds: 30, declineQuarantineSeconds: 60,
     serverAddresses: [SERVER], registrar,
