@@ -4,6 +4,10 @@ import type { ServerConfig } from '../config/config.ts';
 import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
 import type { Lease } from '../leases/lease.ts';
 import { buildAppliance } from '../app/appliance.ts';
+import { controlSocketPath } from '../ops/ops-config.ts';
+import { fromKeaLease } from '../ops/kea-shapes.ts';
+import type { ControlResponse } from '../ops/control-protocol.ts';
+import { sendCommand } from './control-client.ts';
 
 /** An expected failure: print its message on one line, no stack. */
 function fail(err: unknown): number {
@@ -30,7 +34,7 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
     return 0;
   }
   const logger = createLogger({ level: opts.logLevel ?? config.log.level });
-  const appliance = buildAppliance(config, { logger, dhcp4Port: opts.port });
+  const appliance = buildAppliance(config, { logger, dhcp4Port: opts.port, loadConfig: () => loadConfig(opts.configPath, opts.storePath) });
   try {
     await appliance.start();
   } catch (err) {
@@ -43,10 +47,14 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
     ...(config.ra && { ra: config.ra.interfaces.map((i) => i.name) }),
     pid: process.pid,
   });
+  // SIGHUP reloads the file, as config-reload does: validated first, the running configuration kept if it is not.
+  const onHangup = () => void appliance.ops?.reload();
+  process.on('SIGHUP', onHangup);
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
+  process.off('SIGHUP', onHangup);
   let status = 0;
   try {
     await appliance.stop();
@@ -57,13 +65,35 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
   return status;
 }
 
-export async function runLeases(opts: { configPath: string; storePath?: string; json: boolean }): Promise<number> {
+/** Where the CLI talks to a running server: `--socket`, else the config's control socket. */
+export interface ClientOptions {
+  configPath: string;
+  storePath?: string;
+  socket?: string;
+  json: boolean;
+}
+
+function socketOf(opts: ClientOptions, config: ServerConfig): string {
+  return opts.socket ?? controlSocketPath(config.control, config.leaseStore.path);
+}
+
+/**
+ * The lease table: from the running server (lease4-get-all) when one
+ * answers on the control socket, else read from the store.
+ */
+export async function runLeases(opts: ClientOptions): Promise<number> {
   let leases: Lease[];
   try {
     const config = loadConfig(opts.configPath, opts.storePath);
-    const store = openSqliteLeaseStore(config.leaseStore.path);
-    leases = store.loadAll();
-    await store.close();
+    const answer = await sendCommand(socketOf(opts, config), 'lease4-get-all');
+    if (answer && answer.result !== 0 && answer.result !== 3) return fail(answer.text);
+    if (answer) {
+      leases = ((answer.arguments as { leases?: Array<Record<string, unknown>> } | undefined)?.leases ?? []).map(fromKeaLease);
+    } else {
+      const store = openSqliteLeaseStore(config.leaseStore.path);
+      leases = store.loadAll();
+      await store.close();
+    }
   } catch (err) {
     return fail(err);
   }
@@ -86,7 +116,46 @@ function compareIp(a: string, b: string): number {
 export function formatLeaseTable(leases: Lease[]): string {
   const header = ['IP', 'STATE', 'HW ADDRESS', 'CLIENT ID', 'HOSTNAME', 'SUBNET', 'EXPIRES'];
   const rows = leases.map((l) => [l.ip, l.state, l.hwAddress, l.clientId ?? '-', l.hostname ?? '-', l.subnetId, new Date(l.expiresAt).toISOString()]);
+  return formatTable(header, rows) + `${leases.length} lease(s)\n`;
+}
+
+/**
+ * One command to the running server; prints its text (or, with --json,
+ * the whole answer) and exits 0 on result 0, 1 otherwise. Without a
+ * running server: one line saying so, exit 1.
+ */
+export async function runControl(opts: ClientOptions, command: string, args?: object, render?: (answer: ControlResponse) => string): Promise<number> {
+  let answer: ControlResponse | undefined;
+  let socket: string;
+  try {
+    const config = loadConfig(opts.configPath, opts.storePath);
+    socket = socketOf(opts, config);
+    answer = await sendCommand(socket, command, args);
+  } catch (err) {
+    return fail(err);
+  }
+  if (!answer) return fail(`no server answers on the control socket ${socket}: ${command} needs the running server`);
+  if (opts.json) process.stdout.write(JSON.stringify(answer, null, 2) + '\n');
+  else if (answer.result === 0) process.stdout.write((render ? render(answer) : answer.text) + '\n');
+  else process.stderr.write(`leasehold-server: ${answer.text}\n`);
+  return answer.result === 0 ? 0 : 1;
+}
+
+/** `reservation list`: every subnet's hosts, from the running server. */
+export function formatReservations(hosts: Array<Record<string, unknown>>): string {
+  const header = ['SUBNET', 'IP', 'HW ADDRESS', 'CLIENT ID', 'HOSTNAME', 'SOURCE'];
+  const rows = hosts.map((h) => [h['subnet-id'], h['ip-address'], h['hw-address'] ?? '-', h['client-id'] ?? '-', h.hostname || '-', h.source].map(String));
+  return formatTable(header, rows) + `${hosts.length} reservation(s)`;
+}
+
+/** `stats`: Kea's statistic names and their values. */
+export function formatStatistics(stats: Record<string, Array<[number, string]>>): string {
+  const rows = Object.entries(stats).sort(([a], [b]) => a.localeCompare(b)).map(([name, samples]) => [name, String(samples[0]?.[0] ?? '')]);
+  return formatTable(['STATISTIC', 'VALUE'], rows).trimEnd();
+}
+
+function formatTable(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n';
-  return line(header) + rows.map(line).join('') + `${leases.length} lease(s)\n`;
+  return line(header) + rows.map(line).join('');
 }

@@ -4,6 +4,7 @@ import { ipToInt } from '../../lib/wire/ipv4.ts';
 import { readDdns, readSubnetDdns, type DdnsScope } from '../ddns/ddns-config-reader.ts';
 import { readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
 import { readRa } from '../ra/ra-config-reader.ts';
+import { readControl } from '../ops/ops-config-reader.ts';
 import type { InterfaceConfig, LeaseStoreConfig, ServerConfig, ServerSubnetConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
 
@@ -11,7 +12,7 @@ import { ConfigError } from './config-error.ts';
  * The configuration's assembly: reads the root settings itself and hands
  * each capability's section to that capability's reader (the DHCPv4
  * server's `subnets` and timers, DDNS's `ddns` and each subnet's `ddns`,
- * RA's `ra`), all on one `FieldReader`, in the file's order, so the
+ * RA's `ra`, the control API's `control`), all on one `FieldReader`, in the file's order, so the
  * operator gets every problem in one go.
  */
 
@@ -33,6 +34,7 @@ const ROOT_FIELDS = [
   'log',
   'ddns',
   'ra',
+  'control',
 ] as const;
 const INTERFACE_FIELDS = ['name', 'address'] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -93,6 +95,7 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
     log: { level: readLogLevel(f, root.log) },
     ddns,
     ra: f.field(root, 'ra', '', (v, p) => readRa(f, v, p)),
+    control: readControl(f, root.control, 'control'),
   }) as ServerConfig;
 }
 

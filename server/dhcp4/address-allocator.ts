@@ -1,7 +1,7 @@
 import { LeaseholdError } from '../../lib/core/errors.ts';
 import type { Lease } from '../leases/lease.ts';
 import type { LeaseTable } from './lease-table.ts';
-import { inPools, isAssignable, reservedForAnother, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
+import { inPools, isAssignable, poolSize, reservedForAnother, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
 
 /** Every pool address of the subnet is taken (CoreDHCP's allocator error of the same name). */
 export class NoAddressAvailableError extends LeaseholdError {
@@ -63,7 +63,7 @@ export class AddressAllocator {
 
   /** The next usable pool address for the client, or NoAddressAvailableError. */
   allocate(subnet: ServedSubnet, client: ClientIdentity, now: number): number {
-    const total = subnet.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
+    const total = poolSize(subnet);
     let position = this.cursors.get(subnet.id) ?? 0;
     for (let scanned = 0; scanned < total; scanned++) {
       const ip = addressAt(subnet, position % total);

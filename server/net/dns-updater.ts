@@ -75,6 +75,25 @@ export function judgeUpdateFailure(err: unknown): UpdateFailure {
   return { kind: 'failed', level: 'warn' };
 }
 
+/** Where the updater counts each UPDATE it sends, and each that failed (the appliance's registry). */
+export interface UpdateCounters {
+  inc(name: string, labels?: Readonly<Record<string, string>>): void;
+}
+
+/**
+ * A failed UPDATE as a metric label: the RCODE's mnemonic (REFUSED,
+ * SERVFAIL…), the TSIG error the server reported (BADSIG…), or `timeout`
+ * and `unreachable` when no answer came.
+ */
+export function failureLabel(err: unknown): string {
+  if (err instanceof DnsRcodeError) return err.rcodeName ?? `RCODE${err.rcode}`;
+  if (err instanceof TsigError) return err.reportedBy === 'server' ? err.problem : 'tsig';
+  const code = (err as { code?: unknown }).code;
+  if (code === 'E_DNS_TIMEOUT') return 'timeout';
+  if (code === 'E_DNS_UNREACHABLE') return 'unreachable';
+  return 'error';
+}
+
 /** Which zones' keys changed on a re-read, and which key files could not be used (the old key stays). */
 export interface KeyCheck {
   changed: string[];
@@ -99,7 +118,7 @@ export interface DnsServices {
  * file is a start-up error, not a silent failure, and again by
  * `reloadKeys`.
  */
-export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logger): DnsServices {
+export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logger, counters?: UpdateCounters): DnsServices {
   const clients = new Map<string, DnsClient[]>();
   const keys = new Map<string, TsigKey | undefined>();
   /** The key file text each zone's key was last read from. */
@@ -121,12 +140,14 @@ export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logg
     async update(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateAnswer> {
       const failures: Array<{ server: DnsServerConfig; err: unknown; judged: UpdateFailure }> = [];
       for (const [i, client] of (clients.get(zone.name) ?? []).entries()) {
+        counters?.inc('ddns_updates_sent', { zone: zone.name });
         try {
           await client.update(req);
           return 'success';
         } catch (err) {
           const judged = judgeUpdateFailure(err);
           if (judged.kind === 'prerequisite') return judged.outcome;
+          counters?.inc('ddns_updates_failed', { zone: zone.name, rcode: failureLabel(err) });
           failures.push({ server: zone.servers[i], err, judged });
         }
       }
