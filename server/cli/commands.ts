@@ -121,8 +121,10 @@ export function formatLeaseTable(leases: Lease[]): string {
 
 /**
  * One command to the running server; prints its text (or, with --json,
- * the whole answer) and exits 0 on result 0, 1 otherwise. Without a
- * running server: one line saying so, exit 1.
+ * the whole answer) and exits 0 on result 0, 1 otherwise. A listing
+ * (`render` given) that comes back empty (result 3) is a success too: an
+ * empty list is an answer, where an empty `lease del` is a failure.
+ * Without a running server: one line saying so, exit 1.
  */
 export async function runControl(opts: ClientOptions, command: string, args?: object, render?: (answer: ControlResponse) => string): Promise<number> {
   let answer: ControlResponse | undefined;
@@ -135,10 +137,11 @@ export async function runControl(opts: ClientOptions, command: string, args?: ob
     return fail(err);
   }
   if (!answer) return fail(`no server answers on the control socket ${socket}: ${command} needs the running server`);
+  const ok = answer.result === 0 || (render !== undefined && answer.result === 3);
   if (opts.json) process.stdout.write(JSON.stringify(answer, null, 2) + '\n');
-  else if (answer.result === 0) process.stdout.write((render ? render(answer) : answer.text) + '\n');
+  else if (ok) process.stdout.write((render ? render(answer) : answer.text) + '\n');
   else process.stderr.write(`leasehold-server: ${answer.text}\n`);
-  return answer.result === 0 ? 0 : 1;
+  return ok ? 0 : 1;
 }
 
 /** `reservation list`: every subnet's hosts, from the running server. */
