@@ -74,18 +74,10 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
   const ra = initial.ra ? new RaService(initial.ra, { clock, logger, counters }) : undefined;
 
   const metrics = (): MetricFamily[] => {
-    const memory = process.memoryUsage();
-    const cpu = process.cpuUsage();
     const gauges: ApplianceGauges = {
       subnets: dhcp4.usage(),
       offersHeld: dhcp4.offersHeld,
       ddns: ddns?.queueState(),
-      process: {
-        startTimeSeconds: Math.round(Date.now() / 1000 - process.uptime()),
-        residentMemoryBytes: memory.rss,
-        heapUsedBytes: memory.heapUsed,
-        cpuSeconds: (cpu.user + cpu.system) / 1e6,
-      },
       config: { loadedAtSeconds: configLoadedAt / 1000 },
     };
     return metricFamilies(counters.series(), counters.histograms(), gauges);

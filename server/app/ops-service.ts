@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Clock } from '../../lib/core/clock.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
@@ -33,6 +34,13 @@ export interface OpsServiceDeps {
 export class OpsService implements Service {
   readonly name = 'ops';
   #endpoint: ControlEndpoint | undefined;
+  /**
+   * The process's own metrics (CPU, memory, heap, event-loop lag, GC,
+   * handles: `process_…`, `nodejs_…`) by prom-client's default
+   * collectors, in a registry of this service's own so two appliances in
+   * one process (the tests) do not share one.
+   */
+  readonly #runtime = new Registry();
 
   constructor(private readonly deps: OpsServiceDeps) {}
 
@@ -43,6 +51,7 @@ export class OpsService implements Service {
 
   async start(): Promise<void> {
     const { appliance, counters, logger } = this.deps;
+    if (this.#runtime.getMetricsAsArray().length === 0) collectDefaultMetrics({ register: this.#runtime });
     const config = appliance.config;
     const { control } = config;
     const http = control.http;
@@ -61,7 +70,7 @@ export class OpsService implements Service {
       },
       {
         command: (body) => this.run(body),
-        metrics: () => formatPrometheus(appliance.metrics()),
+        metrics: () => this.metricsText(),
         health: () => appliance.health(),
         refused: (status) => counters.inc('control_refused', { status: String(status) }),
       },
@@ -72,6 +81,11 @@ export class OpsService implements Service {
 
   async stop(): Promise<void> {
     await this.#endpoint?.close();
+  }
+
+  /** What GET /metrics answers: the appliance's families, then the process's. */
+  async metricsText(): Promise<string> {
+    return formatPrometheus(this.deps.appliance.metrics()) + (await this.#runtime.metrics());
   }
 
   /** Runs one command body as the API would (counted; a reload logged either way). */

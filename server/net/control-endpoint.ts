@@ -27,7 +27,7 @@ export interface ControlHandlers {
   /** A command's body (JSON text) → the answer. Never rejects: a failure is an answer with result 1. */
   command(body: string): Promise<ControlResponse>;
   /** The Prometheus text of the moment. */
-  metrics(): string;
+  metrics(): string | Promise<string>;
   health(): { healthy: boolean; problems: string[] };
   /** A request refused before any command ran (401, 413, 400…), for the counters. */
   refused(status: number): void;
@@ -107,7 +107,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, auth: ControlAut
   }
   if (isMetrics) {
     req.resume();
-    send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', handlers.metrics());
+    send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await handlers.metrics());
     return;
   }
   const body = await readBody(req, maxBodyBytes);

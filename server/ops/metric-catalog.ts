@@ -6,7 +6,9 @@ import type { SubnetUsage } from '../dhcp4/subnet-usage.ts';
  * one counters registry, mapped onto metric families with labels
  * (`subnet`, `interface`, `type`, `reason`…), plus the gauges read from
  * the services' state at the moment of the scrape. Pure; README.md maps
- * each family to Kea's statistic name where Kea has one.
+ * each family to Kea's statistic name where Kea has one. The process's own
+ * (`process_…`, `nodejs_…`) come from prom-client's default collectors
+ * (ops-service.ts), appended to the same exposition.
  */
 
 export type Labels = Readonly<Record<string, string>>;
@@ -45,7 +47,6 @@ export interface ApplianceGauges {
   offersHeld: number;
   /** Absent when DDNS is off. */
   ddns?: { queued: number; parked: number; oldestAgeSeconds: number };
-  process: { startTimeSeconds: number; residentMemoryBytes: number; heapUsedBytes: number; cpuSeconds: number };
   /** When the configuration last loaded or reloaded (seconds since the epoch), and reload outcomes so far. */
   config: { loadedAtSeconds: number };
 }
@@ -151,11 +152,6 @@ export function metricFamilies(counters: readonly CounterSample[], histograms: r
     gauge('leasehold_ddns_queue_oldest_age_seconds', 'Age of the oldest DNS change in the queue (0 when empty).', [{ labels: {}, value: gauges.ddns.oldestAgeSeconds }]);
   }
   gauge('leasehold_config_loaded_timestamp_seconds', 'When the running configuration was loaded or last reloaded.', [{ labels: {}, value: gauges.config.loadedAtSeconds }]);
-  const p = gauges.process;
-  gauge('process_start_time_seconds', 'Start time of the process since the Unix epoch in seconds.', [{ labels: {}, value: p.startTimeSeconds }]);
-  gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', [{ labels: {}, value: p.residentMemoryBytes }]);
-  gauge('nodejs_heap_used_bytes', 'V8 heap in use, in bytes.', [{ labels: {}, value: p.heapUsedBytes }]);
-  family('process_cpu_seconds_total', 'Total user and system CPU time spent in seconds.', 'counter').samples.push({ labels: {}, value: p.cpuSeconds });
   return [...families.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 

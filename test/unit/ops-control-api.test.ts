@@ -248,6 +248,11 @@ test('counters match what the clients did: 20 DORAs are 20 ACKs, in /metrics and
   t.regex(metrics, /^leasehold_dhcp4_subnet_assigned_addresses\{subnet="lab"\} 20$/m);
   t.regex(metrics, /^leasehold_dhcp4_subnet_addresses\{subnet="lab"\} 191$/m);
   t.regex(metrics, /^# TYPE leasehold_store_commit_duration_seconds histogram$/m);
+  // The process's own, by prom-client's default collectors, once each.
+  t.regex(metrics, /^process_resident_memory_bytes \d+$/m);
+  t.regex(metrics, /^# TYPE nodejs_eventloop_lag_seconds gauge$/m);
+  const typeLines = metrics.split('\n').filter((l) => l.startsWith('# TYPE '));
+  t.is(new Set(typeLines).size, typeLines.length, 'no family twice');
   t.regex(metrics, /^leasehold_store_commit_group_size_count \d+$/m);
   const stats = (await r.command('statistic-get-all')).arguments as Record<string, Array<[number, string]>>;
   t.is(stats['pkt4-ack-sent'][0][0], 20);
