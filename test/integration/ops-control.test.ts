@@ -15,6 +15,7 @@ import { mapLimit } from '../harness/map-limit.ts';
 import { execIn, type Host, type Segment } from '../harness/netns.ts';
 import { pollUntil } from '../harness/poll.ts';
 import { REPO_ROOT } from '../harness/run-command.ts';
+import { runPerfdhcp } from '../bench/dora.ts';
 
 const PREFIX = 'lt-op';
 sweepAround(test, PREFIX);
@@ -218,4 +219,38 @@ test('reload: an invalid file keeps the running configuration and says why; a va
   t.is(seriesValue(text, 'leasehold_config_reloads_total', { outcome: 'invalid' }), 2);
   t.is(seriesValue(text, 'leasehold_dhcp4_subnet_addresses', { subnet: 'lab' }), 11);
   t.truthy((seriesValue(text, 'leasehold_dhcp4_allocation_failures_total', { subnet: 'lab' }) ?? 0) >= 1, 'the full pool was counted');
+});
+
+test('reload under perfdhcp load: a valid file (pool grown) and an invalid one lose no lease and stall no exchange', async (t) => {
+  const l = await lab(t, { pool: { start: '198.18.1.10', end: '198.18.4.250' } });
+  const server = await startCliServer(l.srv, l.configPath);
+  const leases = async () => {
+    const answer = await commandIn(l.ops.netns, API, TOKEN, 'lease4-get-all');
+    return new Map(((answer.json.arguments?.leases ?? []) as Array<Record<string, unknown>>).map((x) => [x['ip-address'] as string, x]));
+  };
+  // perfdhcp relays from the operator's namespace (giaddr 198.18.0.2, in the subnet): 50 DORAs a second for 8 s.
+  const load = runPerfdhcp(l.ops.netns, 50, 8, { clients: 400 });
+  await new Promise((resolve) => setTimeout(resolve, 2500));
+  const beforeValid = await leases();
+  await writeDdnsLabConfig(l.configPath, { ...l.config, pool: { start: '198.18.1.10', end: '198.18.8.250' } });
+  server.signal('SIGHUP');
+  await server.waitForOutput(/"event":"config-reloaded"/, 10_000);
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const beforeInvalid = await leases();
+  await writeDdnsLabConfig(l.configPath, { ...l.config, pool: { start: '198.18.1.10', end: 'not-an-address' } });
+  server.signal('SIGHUP');
+  await server.waitForOutput(/"event":"config-reload-failed".*pools\[0\]\.end/, 10_000);
+  const perf = await load;
+  const after = await leases();
+
+  t.true(beforeValid.size > 0 && beforeInvalid.size > beforeValid.size, `the load went on: ${beforeValid.size} then ${beforeInvalid.size} leases`);
+  for (const [ip, lease] of [...beforeValid, ...beforeInvalid]) {
+    t.like(after.get(ip), { 'hw-address': lease['hw-address'], 'state-name': 'bound' }, `${ip} is still leased to its client`);
+  }
+  t.true(perf.raStats.received > 0);
+  t.true(perf.raStats.drops <= perf.raStats.sent * 0.02, `REQUEST-ACK: ${perf.raStats.drops} of ${perf.raStats.sent} dropped`);
+  const text = await metrics(l);
+  t.is(seriesValue(text, 'leasehold_dhcp4_subnet_addresses', { subnet: 'lab' }), 246 + 6 * 256 + 251, 'the grown pool is served, the invalid file did not apply');
+  t.is(seriesValue(text, 'leasehold_config_reloads_total', { outcome: 'applied' }), 1);
+  t.is(seriesValue(text, 'leasehold_config_reloads_total', { outcome: 'invalid' }), 1);
 });
