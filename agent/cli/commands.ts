@@ -1,13 +1,15 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { createLogger, type Logger, type LogLevel } from '../../lib/core/logger.ts';
 import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import { Agent, type AttachRequest } from '../app/agent.ts';
 import { runWatch } from '../app/watch.ts';
+import { WatchMetrics } from '../app/watch-metrics.ts';
 import { controlSocketPath, DEFAULT_RUN_DIR, PROTOCOL_VERSION, routeArgs, type ControlRequest, type ControlResponse } from '../core/control-protocol.ts';
 import { namespaceOf } from '../io/control-client.ts';
 import { ControlSocketBusyError, serveControl, type ControlServer } from '../io/control-server.ts';
 import { dockerSocketPath, type DockerEngine } from '../io/docker.ts';
+import { serveMetrics, type MetricsListen, type MetricsServer } from '../io/metrics-server.ts';
 import { formatInspect } from './output.ts';
 
 /**
@@ -205,7 +207,8 @@ export async function runCli(args: readonly string[], io: CliIo, serving?: Servi
       (y) =>
         withAttachSettings(y)
           .option('interval', { type: 'number', default: 5, describe: 'seconds between reconcile passes' })
-          .option('worker', { type: 'string', describe: 'attach only containers labelled leasehold.worker=<this>' }),
+          .option('worker', { type: 'string', describe: 'attach only containers labelled leasehold.worker=<this>' })
+          .option('metrics', { type: 'string', describe: 'where to serve GET /metrics and /healthz: a unix socket path, or IPV4:PORT (default: metrics.sock in the run directory)' }),
       async (argv) => {
         running = 'watch';
         if (serving) throw new RunLocally('watch is the daemon itself');
@@ -218,9 +221,15 @@ export async function runCli(args: readonly string[], io: CliIo, serving?: Servi
           argv,
           async (agent) => {
             const control = await serveCommands(agent, argv['run-dir'], dockerSocketOf(argv['docker-socket'], process.env.DOCKER_SOCKET), log);
+            const metrics = new WatchMetrics(agent.store);
+            let metricsServer: MetricsServer | undefined;
             try {
-              await runWatch(agent, { attach, intervalMs: argv.interval * 1000, worker: argv.worker }, log, controller.signal);
+              const where = metricsListen(argv.metrics, argv['run-dir']);
+              metricsServer = await serveMetrics(where, () => metrics.registry.metrics(), () => (metrics.following ? undefined : 'docker: the event stream is not followed'));
+              log.info('metrics-listening', { ...where, ...(metricsServer.port !== undefined && { port: metricsServer.port }) });
+              await runWatch(agent, { attach, intervalMs: argv.interval * 1000, worker: argv.worker, metrics }, log, controller.signal);
             } finally {
+              await metricsServer?.close();
               await control.close();
             }
           },
@@ -279,6 +288,16 @@ function skipHelpRendering(parser: Argv): void {
     .getInternalMethods?.()
     .getUsageInstance?.();
   if (internals && typeof internals.cacheHelpMessage === 'function') internals.cacheHelpMessage = () => undefined;
+}
+
+/** `--metrics`: IPV4:PORT is an address to listen on, anything else a unix socket path. */
+export function metricsListen(option: string | undefined, runDir: string): MetricsListen {
+  if (option === undefined) return { socket: join(runDir, 'metrics.sock') };
+  const tcp = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(option);
+  if (!tcp) return { socket: option };
+  const port = Number(tcp[2]);
+  if (port > 65535) throw new UsageError(`--metrics ${option}: the port must be 0-65535`);
+  return { host: tcp[1], port };
 }
 
 /**
