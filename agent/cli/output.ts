@@ -1,4 +1,40 @@
+import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import type { InspectJson } from '../core/attachment.ts';
+
+/**
+ * What the CLI prints, whoever did the work (the CLI itself, or `agent
+ * watch` for it): the result as JSON (--json, or stdout not a terminal) or
+ * for people, and a failure as one line.
+ */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+  };
+}
+
+export function printResult(io: CliIo, value: unknown, json: boolean): void {
+  io.stdout(((json || !io.stdoutIsTTY) ? JSON.stringify(value, null, 2) : formatInspect(value)) + '\n');
+}
+
+/** The one line an operational failure prints (exit code 1). */
+export function failureLine(message: string): string {
+  return `agent: ${message}\n`;
+}
+
+/** The message of a failure: ours as they are, anything else by its first line. */
+export function failureMessage(err: unknown): string {
+  return err instanceof LeaseholdError ? err.message : reasonOf(err);
+}
 
 /** Human output on a terminal: one block per attachment, fields aligned. */
 export function formatInspect(value: unknown): string {

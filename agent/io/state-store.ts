@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAttachment, parseLeaseFile, type Attachment, type RecordedLease } from '../core/attachment.ts';
+import { parseAttachment, parseLeaseFile, StateError, type Attachment, type RecordedLease } from '../core/attachment.ts';
 import type { PendingRelease } from '../core/pending-release.ts';
 import { isAlive } from './process.ts';
 
@@ -169,7 +169,7 @@ export class StateStore {
         await rm(file, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`${key} is locked by process ${holder}`);
+      if (Date.now() > deadline) throw new StateError(`${key} is locked by process ${holder}`);
       await sleep(20);
     }
   }

@@ -53,7 +53,8 @@ export function agentCommand(): string[] {
   const built = join(REPO_ROOT, 'dist', 'agent', 'cli', 'main.js');
   if (existsSync(built)) {
     const builtAt = statSync(built).mtimeMs;
-    const sources = [...listTs(join(REPO_ROOT, 'agent')), join(REPO_ROOT, 'server', 'errors.ts'), join(REPO_ROOT, 'server', 'core', 'logger.ts')];
+    // The agent and the protocol library it builds on (lib/).
+    const sources = [...listTs(join(REPO_ROOT, 'agent')), ...listTs(join(REPO_ROOT, 'lib'))];
     if (sources.every((file) => statSync(file).mtimeMs <= builtAt)) return [process.execPath, built];
   }
   return [process.execPath, '--import=tsx', join(REPO_ROOT, 'agent', 'cli', 'main.ts')];
