@@ -319,19 +319,25 @@ export class Agent {
     };
   }
 
+  /** Until the hook has recorded a lease: woken by the lease file's change, polled every 5 ms as well (for a client that died). */
   private async waitForLease(a: Attachment, timeoutMs: number): Promise<RecordedLease> {
     const { clock, clients } = this.edges;
     const deadline = clock.now() + timeoutMs;
-    for (;;) {
-      const lease = await this.store.readLease(a.key);
-      if (lease) return lease;
-      if (!clients.isRunning(a.client)) {
-        throw new AttachError(`the DHCP client of ${a.name} exited: ${await this.clientLogTail(a)}`);
+    const changes = this.store.watchLease(a.key);
+    try {
+      for (;;) {
+        const lease = await this.store.readLease(a.key);
+        if (lease) return lease;
+        if (!clients.isRunning(a.client)) {
+          throw new AttachError(`the DHCP client of ${a.name} exited: ${await this.clientLogTail(a)}`);
+        }
+        if (clock.now() > deadline) {
+          throw new AttachError(`no DHCP lease for ${a.name} within ${Math.round(timeoutMs / 1000)} s (is a DHCP server on ${a.bridge}?)`);
+        }
+        await Promise.race([clock.sleep(5), changes.next()]);
       }
-      if (clock.now() > deadline) {
-        throw new AttachError(`no DHCP lease for ${a.name} within ${Math.round(timeoutMs / 1000)} s (is a DHCP server on ${a.bridge}?)`);
-      }
-      await clock.sleep(5);
+    } finally {
+      changes.close();
     }
   }
 

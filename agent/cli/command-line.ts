@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 import type { LogLevel } from '../../lib/core/logger.ts';
-import { dockerSocketPath } from '../core/container-engine.ts';
 import { DEFAULT_RUN_DIR, LOG_LEVELS } from '../core/control-protocol.ts';
-import { IPV6_MODES, MAC_SCHEMES, type AttachRequest, type AutoAttachSettings, type OperationRequest, type TargetRef } from '../core/requests.ts';
+import { dockerSocketPath, IPV6_MODES, MAC_SCHEMES, type AttachRequest, type AutoAttachSettings, type OperationRequest, type TargetRef } from '../core/requests.ts';
 
 /**
  * The `agent` command line: one table of commands and options, from which
@@ -123,7 +123,10 @@ export interface CommandLineContext {
   env: NodeJS.ProcessEnv;
 }
 
-class UsageError extends Error {}
+/** Bad arguments: the usage text and exit code 2 (caught in parseCommandLine, never thrown out of it). */
+class UsageError extends LeaseholdError {
+  readonly code = 'E_USAGE';
+}
 
 const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
 
@@ -187,8 +190,8 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
     }
   }
 
-  const helpText = renderHelp(command, globals);
-  if (help) return { kind: 'help', text: helpText };
+  // Rendered only when shown: a command that runs never pays for its help.
+  if (help) return { kind: 'help', text: renderHelp(command, globals) };
   try {
     if (unknownCommand !== undefined) throw new UsageError(`Unknown argument: ${unknownCommand}`);
     if (!command) throw new UsageError('give a command');
@@ -217,7 +220,7 @@ export function parseCommandLine(args: readonly string[], ctx: CommandLineContex
     return { kind: 'command', globals: settings, command: buildCommand(command.name, positionals[0], value, path, settings) };
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
-    return { kind: 'usage-error', message: err.message, help: helpText };
+    return { kind: 'usage-error', message: err.message, help: renderHelp(command, globals) };
   }
 }
 

@@ -1,5 +1,5 @@
 import { createLogger, type Logger } from '../../lib/core/logger.ts';
-import { reasonOf } from '../../lib/core/errors.ts';
+import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import { Agent, type AgentSettings } from '../app/agent.ts';
 import { runOperation } from '../app/operations.ts';
 import { Supervisor } from '../app/supervisor.ts';
@@ -9,7 +9,7 @@ import type { OperationRequest } from '../core/requests.ts';
 import { namespaceOf } from '../io/control-client.ts';
 import { ControlSocketBusyError, serveControl, type ControlServer } from '../io/control-server.ts';
 import type { GlobalSettings, WatchRequest } from './command-line.ts';
-import { failureLine, failureMessage, printResult, type CliIo } from './output.ts';
+import { failureLine, printResult, type CliIo } from './output.ts';
 
 /**
  * The commands the CLI runs itself: a one-shot operation no daemon served
@@ -22,6 +22,11 @@ const settingsOf = (globals: GlobalSettings): AgentSettings => ({
   defaultApp: globals.defaultApp,
   dockerSocket: globals.dockerSocket,
 });
+
+/** The message of a failure: ours as they are, anything else by its first line. */
+function failureMessage(err: unknown): string {
+  return err instanceof LeaseholdError ? err.message : reasonOf(err);
+}
 
 /** One-shot commands log warnings to stderr (stdout is for the result); watch logs to stdout. */
 export function commandLogger(options: ControlRequest['log'], write: (line: string) => void): Logger {

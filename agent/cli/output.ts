@@ -1,10 +1,10 @@
-import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import type { InspectJson } from '../core/attachment.ts';
 
 /**
  * What the CLI prints, whoever did the work (the CLI itself, or `agent
  * watch` for it): the result as JSON (--json, or stdout not a terminal) or
- * for people, and a failure as one line.
+ * for people, and a failure as one line. Loaded on every command: it
+ * imports nothing but a type.
  */
 export interface CliIo {
   stdout(text: string): void;
@@ -29,11 +29,6 @@ export function printResult(io: CliIo, value: unknown, json: boolean): void {
 /** The one line an operational failure prints (exit code 1). */
 export function failureLine(message: string): string {
   return `agent: ${message}\n`;
-}
-
-/** The message of a failure: ours as they are, anything else by its first line. */
-export function failureMessage(err: unknown): string {
-  return err instanceof LeaseholdError ? err.message : reasonOf(err);
 }
 
 /** Human output on a terminal: one block per attachment, fields aligned. */

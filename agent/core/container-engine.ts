@@ -38,10 +38,3 @@ export const APP_LABEL = 'leasehold.app';
  * with --worker attach only containers whose label names them.
  */
 export const WORKER_LABEL = 'leasehold.worker';
-
-export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
-
-/** The engine a command talks to: --docker-socket, else $DOCKER_SOCKET, else Docker's default. */
-export function dockerSocketPath(option: string | undefined, env: string | undefined): string {
-  return option ?? env ?? DEFAULT_DOCKER_SOCKET;
-}

@@ -59,3 +59,15 @@ export const OPERATIONS: readonly Operation[] = ['attach', 'detach', 'inspect', 
 export function targetName(ref: TargetRef): string {
   return ref.netns ?? ref.container ?? '';
 }
+
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+/**
+ * The Docker engine a command talks to: --docker-socket, else
+ * $DOCKER_SOCKET, else Docker's default. Part of what a request means (a
+ * daemon on another engine must not serve it), so it lives here, where
+ * the CLI finds it without loading the engine's code.
+ */
+export function dockerSocketPath(option: string | undefined, env: string | undefined): string {
+  return option ?? env ?? DEFAULT_DOCKER_SOCKET;
+}

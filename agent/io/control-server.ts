@@ -102,7 +102,15 @@ async function serveOne(socket: Socket, handle: (request: ControlRequest) => Pro
   if (!socket.destroyed) socket.end(JSON.stringify(response));
 }
 
-class NothingSent extends Error {}
+/** A connection that ended before one whole request line. */
+class ControlRequestError extends LeaseholdError {
+  readonly code = 'E_CONTROL_REQUEST';
+}
+
+/** A connection that ended without sending anything (a probe). */
+class NothingSent extends LeaseholdError {
+  readonly code = 'E_CONTROL_NOTHING_SENT';
+}
 
 function readLine(socket: Socket): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -115,12 +123,12 @@ function readLine(socket: Socket): Promise<string> {
         resolve(buffered.slice(0, newline));
       } else if (buffered.length > MAX_REQUEST_BYTES) {
         cleanup();
-        reject(new Error(`request longer than ${MAX_REQUEST_BYTES} bytes`));
+        reject(new ControlRequestError(`request longer than ${MAX_REQUEST_BYTES} bytes`));
       }
     };
     const onEnd = () => {
       cleanup();
-      reject(buffered ? new Error('connection closed before a full request') : new NothingSent());
+      reject(buffered ? new ControlRequestError('connection closed before a full request') : new NothingSent('nothing sent'));
     };
     const cleanup = () => {
       socket.off('data', onData);

@@ -1,6 +1,7 @@
 import type Docker from 'dockerode';
 import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
-import { ATTACH_LABEL, dockerSocketPath, WORKER_LABEL, type ContainerEngine, type ContainerFacts } from '../core/container-engine.ts';
+import { ATTACH_LABEL, WORKER_LABEL, type ContainerEngine, type ContainerFacts } from '../core/container-engine.ts';
+import { dockerSocketPath } from '../core/requests.ts';
 
 export class ContainerError extends LeaseholdError {
   readonly code = 'E_CONTAINER';
