@@ -9,6 +9,27 @@ const restrict = (files, groups, message) => ({
   rules: { 'no-restricted-imports': ['error', { patterns: [{ group: groups, message }] }] },
 });
 
+// One config object per server module, carrying every pattern that applies
+// to it: when several objects match a file, the last one's options for a
+// rule replace the others' (they are not merged), so a module-specific
+// object must repeat the server-wide one.
+const NO_AGENT = { group: ['**/agent/**'], message: 'The server builds on lib/, never on the agent.' };
+const serverModule = (name) => [`../${name}/**`, `../../server/${name}/**`];
+const SERVER_LAYERS = [
+  // [module, modules it must never import, why]
+  ['leases', ['dhcp4', 'ddns', 'ra', 'config', 'net', 'app', 'cli'], 'The lease store is the bottom layer: the ports it needs are declared on its side.'],
+  ['dhcp4', ['ddns', 'ra', 'config', 'net', 'app', 'cli'], 'The DHCP engine never imports DDNS, RA, the config assembly, the I/O edges or the appliance: the ports it needs are declared on its side.'],
+  ['ddns', ['ra', 'config', 'net', 'app', 'cli'], 'DDNS builds on the lease store and the DHCP engine only; the config assembly and the I/O edges sit above it.'],
+  ['ra', ['leases', 'dhcp4', 'ddns', 'config', 'net', 'app', 'cli'], 'RA stands alone; the config assembly and the I/O edges sit above it.'],
+  ['net', ['config', 'app', 'cli'], 'The I/O edges implement the capabilities\' ports; the assembly and the appliance sit above them.'],
+  ['config', ['net', 'app', 'cli'], 'The config assembly reads each capability\'s section with its reader; it starts nothing.'],
+  ['app', ['cli'], 'The appliance is below the CLI.'],
+];
+const serverLayer = ([name, forbidden, message]) => ({
+  files: [`server/${name}/**/*.ts`],
+  rules: { 'no-restricted-imports': ['error', { patterns: [NO_AGENT, { group: forbidden.flatMap(serverModule), message }] }] },
+});
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'lab/run/**'] },
   js.configs.recommended,
@@ -21,7 +42,7 @@ export default tseslint.config(
   },
   restrict(['lib/**/*.ts'], ['**/server/**', '**/agent/**', '**/lab/**'], 'lib/ is the protocol library: it imports nothing of the server, the agent or the lab.'),
   restrict(['agent/**/*.ts'], ['**/server/**'], 'The agent builds on lib/, never on the server.'),
-  restrict(['server/**/*.ts'], ['**/agent/**'], 'The server builds on lib/, never on the agent.'),
+  { files: ['server/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [NO_AGENT] }] } },
   restrict(['lab/**/*.ts'], ['**/server/**', '**/agent/**'], 'Lab tooling builds on lib/ only.'),
-  restrict(['server/dhcp4/**/*.ts', 'server/leases/**/*.ts'], ['../ddns/**', '../../server/ddns/**', '../app/**'], 'The DHCP engine and the lease store never import DDNS or the appliance: the ports they need are declared on their side.'),
+  ...SERVER_LAYERS.map(serverLayer),
 );

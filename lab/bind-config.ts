@@ -25,8 +25,8 @@ export const STATIC_PRINTER_ADDRESS = '198.18.0.98';
 
 /**
  * Forward, the v4 reverse zone of 198.18.0.0/16 and the nibble zone of
- * fd00:198:18::/64 (RFC 3596 §2.5), as config/leasehold.example.yaml lists
- * them.
+ * fd00:198:18::/64 (RFC 3596 §2.5): the zones lab/server-config.ts gives
+ * the server to update.
  */
 export const LAB_ZONES: readonly BindZone[] = [
   { name: 'leasehold.test', records: [`static A ${STATIC_ADDRESS}`, `printer.lab A ${STATIC_PRINTER_ADDRESS}`] },

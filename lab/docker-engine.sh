@@ -18,8 +18,9 @@ STATE=/run/leasehold-docker
 CONTAINERD_SOCK=/run/containerd/containerd.sock
 START_TIMEOUT=60
 STOP_TIMEOUT=30
-# Under `npx`, node_modules/.bin comes first; the engine's tools are system ones.
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Under `npx`, node_modules/.bin comes first; the engine's tools are packaged
+# ones (lab/programs.txt), never hand-installed ones in /usr/local.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
 say() { echo "docker-engine: $*"; }
 die() { echo "docker-engine: $*" >&2; exit 1; }

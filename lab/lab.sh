@@ -25,9 +25,12 @@ P=${LAB_PREFIX:-lh}
 # "$P-appliance"; namespaces get the same limit so they read well.
 [ ${#P} -le 5 ] || { echo "lab: LAB_PREFIX '$P' is longer than 5 characters" >&2; exit 2; }
 RUN=${LAB_RUN:-$ROOT/lab/run}
-CONFIG=${LEASEHOLD_LAB_CONFIG:-$ROOT/config/leasehold.example.yaml}
+# The server's config is built by lab/server-config.ts; this file, if
+# given, holds changes to it (dotted.path: value, YAML or JSON).
+CONFIG_EDITS=${LEASEHOLD_LAB_CONFIG_EDITS:-}
 AGENT=("$ROOT/bin/agent")
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Packaged programs only (lab/programs.txt), as the agent's SYSTEM_PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 # shellcheck source=lab/roles.sh
 . "$ROOT/lab/roles.sh"
 
@@ -36,7 +39,7 @@ WORKERS=("$P-w1" "$P-w2")
 declare -A WORKER_V4=(["$P-w1"]=198.18.0.11/16 ["$P-w2"]=198.18.0.12/16)
 APPLIANCE_V4=198.18.0.1/16 APPLIANCE_V6=fd00:198:18::1/64
 DNS_V4=198.18.0.2/16 DNS_V6=fd00:198:18::2/64
-# The TSIG key name config/leasehold.example.yaml names.
+# The TSIG key BIND accepts updates with and the server signs them with.
 DDNS_KEY_NAME=leasehold-ddns
 WEB=$P-web CLIENT=$P-client
 DOMAIN=leasehold.test
@@ -99,8 +102,14 @@ wait_attached() {
 up() {
   local demo=true
   [ "${1:-}" = --no-demo ] && demo=false
+  if [ -n "${LEASEHOLD_LAB_CONFIG:-}" ]; then
+    echo "lab: LEASEHOLD_LAB_CONFIG is no longer read: the lab builds its server config (lab/server-config.ts);" \
+      "put changes in a file of dotted.path: value lines and name it in LEASEHOLD_LAB_CONFIG_EDITS" >&2
+    exit 2
+  fi
+  [ -z "$CONFIG_EDITS" ] || [ -f "$CONFIG_EDITS" ] || { echo "lab: LEASEHOLD_LAB_CONFIG_EDITS=$CONFIG_EDITS: no such file" >&2; exit 2; }
   mkdir -p "$RUN"
-  if ! [ -f "$ROOT/dist/server/cli/main.js" ] || ! [ -f "$ROOT/dist/agent/cli/main.js" ]; then
+  if ! [ -f "$ROOT/dist/server/cli/main.js" ] || ! [ -f "$ROOT/dist/agent/cli/main.js" ] || ! [ -f "$ROOT/dist/lab/server-config.js" ]; then
     die "not built: run make lab-up (it builds first)"
   fi
 
@@ -120,7 +129,7 @@ up() {
   step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*}"
   ensure_netns "$APPLIANCE"
   ensure_spine_port "$APPLIANCE" "$P-app0" eth0
-  out=$(role_appliance "$APPLIANCE" eth0 "$APPLIANCE_V4" "$APPLIANCE_V6" "$CONFIG") || die "$out"
+  out=$(role_appliance "$APPLIANCE" eth0 "$APPLIANCE_V4" "$APPLIANCE_V6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS") || die "$out"
   ok
 
   for w in "${WORKERS[@]}"; do

@@ -10,11 +10,16 @@
 #              address (--ip) on br0, `agent watch --worker NAME`, the
 #              Docker engine and the lab's images
 #
-#   lab/provision.sh appliance [--iface IF | --mac MAC] [--config FILE] [--run DIR] [--check]
+#   lab/provision.sh appliance [--iface IF | --mac MAC] [--config-edits FILE] [--run DIR] [--check]
 #   lab/provision.sh worker --name NAME --ip V4[/LEN] [--iface IF | --mac MAC] [--run DIR] [--check]
 #
 # --check only checks the arguments, prints what would be done and exits 0:
 # nothing is installed or changed (the integration suite uses it).
+#
+# The server's config is the lab's, built for this machine by
+# lab/server-config.ts (the NIC's name, the addresses below, the key);
+# --config-edits FILE changes it: a YAML or JSON mapping of
+# dotted.path: value (e.g. `subnets.0.leaseTime: 600`).
 #
 # The NIC on the lab's segment ("the private NIC"): --iface names it;
 # --mac finds the NIC with that MAC (the Vagrantfile gives each VM's private
@@ -38,20 +43,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Packaged programs only (lab/programs.txt), as the agent's SYSTEM_PATH.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export DEBIAN_FRONTEND=noninteractive
 
 APPLIANCE_V4=198.18.0.1/16 APPLIANCE_V6=fd00:198:18::1/64
 DNS_V4=198.18.0.2/16 DNS_V6=fd00:198:18::2/64
-# The TSIG key name config/leasehold.example.yaml names.
+# The TSIG key BIND accepts updates with and the server signs them with.
 DDNS_KEY_NAME=leasehold-ddns
 NODE_MAJOR=20
-# Packages lab/install-deps.sh installs for the test suites only.
-TEST_ONLY_PACKAGES="vagrant shellcheck kea-dhcp4-server kea-admin kea-dhcp-ddns-server tshark radvd isc-dhcp-relay"
 
 usage() {
   cat >&2 <<'USAGE'
-usage: lab/provision.sh appliance [--iface IF | --mac MAC] [--config FILE] [--run DIR] [--check]
+usage: lab/provision.sh appliance [--iface IF | --mac MAC] [--config-edits FILE] [--run DIR] [--check]
        lab/provision.sh worker --name NAME --ip V4[/LEN] [--iface IF | --mac MAC] [--run DIR] [--check]
 USAGE
   exit 2
@@ -64,7 +68,7 @@ die() { echo "provision: step \"$step_name\" failed: $*" >&2; exit 1; }
 role=${1:-}
 [ "$role" = appliance ] || [ "$role" = worker ] || usage
 shift
-IFACE='' MAC='' NAME='' IP='' CONFIG=$ROOT/config/leasehold.example.yaml RUN=/var/lib/leasehold-lab CHECK=false
+IFACE='' MAC='' NAME='' IP='' CONFIG_EDITS='' RUN=/var/lib/leasehold-lab CHECK=false
 while [ "$#" -gt 0 ]; do
   if [ "$1" = --check ]; then CHECK=true; shift; continue; fi
   if [ "$#" -lt 2 ] || [[ $2 == --* ]]; then usage; fi
@@ -73,7 +77,7 @@ while [ "$#" -gt 0 ]; do
     --mac) MAC=$(tr 'A-F' 'a-f' <<<"$2") ;;
     --name) NAME=$2 ;;
     --ip) IP=$2 ;;
-    --config) CONFIG=$(readlink -f "$2") ;;
+    --config-edits) CONFIG_EDITS=$(readlink -f "$2") ;;
     --run) RUN=$(readlink -m "$2") ;;
     *) usage ;;
   esac
@@ -86,7 +90,7 @@ if [ "$role" = worker ]; then
   [[ $NAME =~ ^[A-Za-z0-9][A-Za-z0-9_.-]*$ ]] || die "--name $NAME: letters, digits, . _ - only"
 fi
 if [ -n "$MAC" ] && ! [[ $MAC =~ ^([0-9a-f]{2}:){5}[0-9a-f]{2}$ ]]; then die "--mac $MAC is not a MAC address"; fi
-[ -f "$CONFIG" ] || die "--config $CONFIG: no such file"
+[ -z "$CONFIG_EDITS" ] || [ -f "$CONFIG_EDITS" ] || die "--config-edits $CONFIG_EDITS: no such file"
 if $CHECK; then
   nic=${IFACE:-${MAC:+the NIC with MAC $MAC}}
   case "$role" in
@@ -239,8 +243,9 @@ link_agent_run_dir() {
 step "Node.js $NODE_MAJOR"
 ensure_node
 step "Debian and npm packages (lab/install-deps.sh)"
-# Exported: `make build` runs install-deps.sh again.
-export LEASEHOLD_SKIP_PACKAGES=$TEST_ONLY_PACKAGES
+# The lab's packages only, not those of the test suites (lab/programs.txt,
+# scope lab). Exported: `make build` runs install-deps.sh again.
+export LEASEHOLD_PACKAGES=lab
 "$ROOT/lab/install-deps.sh"
 ensure_apparmor_tools
 step "build and install (make install)"
@@ -262,7 +267,7 @@ case "$role" in
     allow_named_dir
     out=$(role_dns "" "$iface" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME") || die "$out"
     step "appliance: leasehold server on ${APPLIANCE_V4%/*} ($iface)"
-    out=$(role_appliance "" "$iface" "$APPLIANCE_V4" "$APPLIANCE_V6" "$CONFIG") || die "$out"
+    out=$(role_appliance "" "$iface" "$APPLIANCE_V4" "$APPLIANCE_V6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS") || die "$out"
     cat <<MSG
 provision: appliance up. Server log $RUN/server.log, BIND log $RUN/named/named.log,
 leases: leasehold-server leases --config $RUN/leasehold.yaml --store $RUN/leases.db

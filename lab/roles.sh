@@ -144,18 +144,20 @@ stop_dns() {
   return 0
 }
 
-# role_appliance NS IFACE V4/LEN V6/LEN CONFIG: the leasehold server (DHCPv4,
-# RA, DDNS) on IFACE, with CONFIG's interface name and key file rewritten
-# for this machine.
+# role_appliance NS IFACE V4/LEN V6/LEN DNS_V4 DNS_V6 KEYNAME [EDITS]: the
+# leasehold server (DHCPv4, RA, DDNS) on IFACE, with the lab's config built
+# for this machine from these parameters by lab/server-config.ts (BIND at
+# DNS_V4/DNS_V6, the key KEYNAME in $RUN/ddns.key); EDITS names a file of
+# changes to it (dotted.path: value).
 role_appliance() {
-  local ns=$1 iface=$2 v4=$3 v6=$4 config=$5
+  local ns=$1 iface=$2 v4=$3 v6=$4 dns4=$5 dns6=$6 keyname=$7 edits=${8:-}
   nsip "$ns" addr replace "$v4" dev "$iface"
   nsip "$ns" -6 addr replace "$v6" dev "$iface" nodad
-  sed -e 's#secretFile: /etc/leasehold/ddns.key#secretFile: ddns.key#' \
-      -e "s#^\(\s*- name:\) eth0\$#\1 $iface#" -e "s#^\(\s*interface:\) eth0\$#\1 $iface#" \
-      "$config" >"$RUN/leasehold.yaml"
+  node "$ROOT/dist/lab/server-config.js" --interface "$iface" --address "$v4" --address6 "$v6" \
+    --dns "${dns4%/*}" --dns6 "${dns6%/*}" --key-name "$keyname" --key-file "$RUN/ddns.key" \
+    ${edits:+--edits "$edits"} "$RUN/leasehold.yaml" 2>&1 || return 1
   node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --check >/dev/null ||
-    { echo "config $config is invalid"; return 1; }
+    { echo "the lab's server config $RUN/leasehold.yaml is invalid"; return 1; }
   daemon server "$ns" node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
   wait_log server '"event":"ready"' 10
 }

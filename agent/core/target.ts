@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isLdhLabel } from '../../lib/dns/ldh-name.ts';
 
 /**
  * What an attachment is for: a Docker container (run with `--net none`) or a
@@ -73,9 +74,9 @@ export function clientIdHex(target: TargetIdentity): string {
   return '00' + Buffer.from(`leasehold:${shortId(target)}`, 'ascii').toString('hex');
 }
 
-/** RFC 1123 label rules for an app name given by flag or label. */
+/** RFC 1123 label rules (ldh-name.ts, as the server checks them) for an app name given by flag or label. */
 export function checkAppLabel(app: string): string | undefined {
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(app)) {
+  if (!isLdhLabel(app)) {
     return `app ${JSON.stringify(app)} is not a DNS label (letters, digits and inner hyphens, at most 63)`;
   }
   return undefined;

@@ -3,10 +3,12 @@ import { LeaseholdError } from '../../lib/core/errors.ts';
 
 /**
  * Runs a system tool by argv — never through a shell (ARCHITECTURE.md:
- * "iproute2 argv calls, never a shell"). PATH is fixed to the system
- * directories so that node_modules/.bin (under npx) cannot shadow `ip`.
+ * "iproute2 argv calls, never a shell"). PATH is fixed to the directories
+ * Debian's packages install into, so that node_modules/.bin (under npx)
+ * cannot shadow `ip`, nor a hand-installed tool in /usr/local the packaged
+ * one (every program comes from a package of lab/programs.txt).
  */
-export const SYSTEM_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+export const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class CommandError extends LeaseholdError {
   readonly code = 'E_COMMAND';

@@ -11,6 +11,11 @@ export function processStartTicks(pid: number): number | undefined {
   return stat.startTicks;
 }
 
+/** The state letter of /proc/<pid>/stat (R running, S sleeping, Z zombie…), or undefined when there is no such process. */
+export function processState(pid: number): string | undefined {
+  return readStat(pid)?.state;
+}
+
 /** Alive and not a zombie. */
 export function isAlive(pid: number): boolean {
   return processStartTicks(pid) !== undefined;

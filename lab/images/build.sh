@@ -15,7 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$PWD
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+# Packaged programs only (lab/programs.txt): docker is docker.io's client.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 BUSYBOX=${LEASEHOLD_BUSYBOX:-/bin/busybox}
 # Built in this order: each one's base comes first.
 IMAGES=(busybox httpd)

@@ -36,6 +36,9 @@ function parse(s: string): number {
   return value * 256 + octet;
 }
 
+/** The limited broadcast (RFC 1122 §3.2.1.3 (c)): every host on the local link, never forwarded. */
+export const LIMITED_BROADCAST = '255.255.255.255';
+
 export function isIpv4(s: string): boolean {
   return parse(s) >= 0;
 }

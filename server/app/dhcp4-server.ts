@@ -9,6 +9,7 @@ import type { LeaseStore } from '../leases/lease-store.ts';
 import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
 import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '../net/udp-dhcp4-transport.ts';
+import { subnetDdnsById } from '../ddns/ddns-config.ts';
 import { DdnsWorker } from '../ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../ddns/name-registrar.ts';
 import { reconcile, type ReconcileTarget } from '../ddns/reconciler.ts';
@@ -164,7 +165,7 @@ function startDdns(config: ServerConfig, store: LeaseStore, clock: Clock, logger
   const worker = new DdnsWorker({ ddns, store, updater, logger, clock, counters });
   const queued = store.loadDnsQueue();
   const lastSeq = queued.reduce((max, c) => Math.max(max, c.seq), 0);
-  const registrar = new DdnsRegistrar(ddns, () => clock.now(), lastSeq, (changes) => worker.enqueue(changes));
+  const registrar = new DdnsRegistrar(ddns, subnetDdnsById(config.subnets), () => clock.now(), lastSeq, (changes) => worker.enqueue(changes));
   // Sent only once the server is up: a server that fails to start sends nothing.
   const resume = () => {
     if (queued.length > 0) logger.info('ddns-queue-resumed', { pending: queued.length });

@@ -1,10 +1,5 @@
+import type { ConfigIssue } from '../../lib/config/field-reader.ts';
 import { LeaseholdError } from '../../lib/core/errors.ts';
-
-/** One thing wrong with the configuration: where (`subnets[0].pools[1].start`) and what. */
-export interface ConfigIssue {
-  path: string;
-  problem: string;
-}
 
 /**
  * Everything wrong with a configuration, found in one pass so the operator

@@ -1,7 +1,7 @@
 import type { TsigAlgorithm } from '../../lib/dns/tsig.ts';
 
 /**
- * Dynamic DNS settings after validation (server/config/validate.ts): every
+ * Dynamic DNS settings after validation (ddns-config-reader.ts): every
  * field checked, defaults applied, names lower-case without the trailing
  * dot, addresses in canonical form. config/leasehold.example.yaml documents
  * each field for operators.
@@ -97,6 +97,16 @@ export interface SubnetDdnsConfig {
   allowedApps?: string[];
   /** A /64 advertised for SLAAC: clients also get the AAAA of their EUI-64 address in it (eui64.ts). */
   slaacPrefix?: string;
+}
+
+/**
+ * Each subnet's `ddns`, by subnet id (what a lease records in `subnetId`):
+ * the subnets are the DHCP server's, their naming is DDNS's own.
+ */
+export type SubnetDdnsById = ReadonlyMap<string, SubnetDdnsConfig>;
+
+export function subnetDdnsById(subnets: ReadonlyArray<{ id: string; ddns?: SubnetDdnsConfig }>): SubnetDdnsById {
+  return new Map(subnets.flatMap((s) => (s.ddns ? [[s.id, s.ddns] as const] : [])));
 }
 
 export const DDNS_DEFAULTS = {

@@ -1,4 +1,5 @@
-import { parseHwAddress } from '../config/client-identity.ts';
+import { parseHwAddress } from '../../lib/dhcp4/client-identity.ts';
+import { SLAAC_PREFIX_LENGTH } from '../../lib/ndp/slaac.ts';
 import { EncodeError } from '../../lib/wire/encode-error.ts';
 import { bufferToIpv6, parseIpv6Prefix } from '../../lib/wire/ipv6.ts';
 
@@ -24,14 +25,12 @@ export function eui64InterfaceId(hwAddress: string): Buffer | undefined {
 
 /**
  * The SLAAC address of `hwAddress` in `prefix` ('fd00:198:18::/64'), in
- * RFC 5952 text. The prefix must be a /64: RFC 4862 §5.5.3 forms an address
- * only when prefix and interface identifier add up to 128 bits, and
- * Ethernet identifiers are 64 (RFC 2464 §4). Undefined when the MAC is not
- * 48-bit.
+ * RFC 5952 text. The prefix must be a /64 (slaac.ts). Undefined when the
+ * MAC is not 48-bit.
  */
 export function slaacAddress(prefix: string, hwAddress: string): string | undefined {
   const parsed = parseIpv6Prefix(prefix);
-  if (!parsed.ok || parsed.prefix.prefixLength !== 64) {
+  if (!parsed.ok || parsed.prefix.prefixLength !== SLAAC_PREFIX_LENGTH) {
     throw new EncodeError('slaac-prefix', `${JSON.stringify(prefix)} is not an IPv6 /64 prefix`);
   }
   const id = eui64InterfaceId(hwAddress);

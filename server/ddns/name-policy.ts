@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isLdhLabel, isLdhName } from '../config/ldh-name.ts';
+import { isLdhLabel, isLdhName } from '../../lib/dns/ldh-name.ts';
 import type { ClientFqdn } from '../../lib/dhcp4/options/client-fqdn.ts';
 import type { DdnsConfig, DdnsZoneConfig, SubnetDdnsConfig } from './ddns-config.ts';
 import { slaacAddress } from './eui64.ts';

@@ -1,10 +1,9 @@
-import type { SubnetConfig } from '../config/config.ts';
 import type { BindRegistration, NameRegistrar } from '../dhcp4/name-registration.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Opt, type OptionDef } from '../../lib/dhcp4/option-defs.ts';
 import type { Lease } from '../leases/lease.ts';
 import { DecodeError } from '../../lib/wire/decode-error.ts';
-import type { DdnsConfig } from './ddns-config.ts';
+import type { DdnsConfig, SubnetDdnsById } from './ddns-config.ts';
 import { ddnsTtl } from './ddns-ttl.ts';
 import { dhcidFor, dhcidIdentityV4 } from '../../lib/dns/dhcid.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
@@ -23,6 +22,8 @@ export class DdnsRegistrar implements NameRegistrar {
 
   constructor(
     private readonly ddns: DdnsConfig,
+    /** Where each subnet's clients are named; a subnet without an entry registers nothing. */
+    private readonly subnets: SubnetDdnsById,
     private readonly now: () => number,
     /** Highest sequence number already in the store's queue. */
     lastSeq: number,
@@ -31,7 +32,7 @@ export class DdnsRegistrar implements NameRegistrar {
     this.#lastSeq = lastSeq;
   }
 
-  onBind(lease: Lease, previous: Lease | undefined, req: Dhcp4Message, subnet: SubnetConfig): BindRegistration {
+  onBind(lease: Lease, previous: Lease | undefined, req: Dhcp4Message): BindRegistration {
     const decision = chooseName({
       fqdnOption: optionOrUndefined(req, Opt.ClientFqdn),
       hostname: optionOrUndefined(req, Opt.Hostname),
@@ -39,7 +40,7 @@ export class DdnsRegistrar implements NameRegistrar {
       ipv4: lease.ip,
       hwAddress: lease.hwAddress,
       ddns: this.ddns,
-      subnet: subnet.ddns,
+      subnet: this.subnets.get(lease.subnetId),
     });
     const fqdnReply = decision.fqdnReply;
     // RFC 4702 §4: the server answers option 81 to a client that sent it.

@@ -1,6 +1,6 @@
 import type { Clock } from '../../lib/core/clock.ts';
 import type { Logger } from '../../lib/core/logger.ts';
-import type { SubnetConfig } from '../config/config.ts';
+import type { SubnetConfig } from './dhcp4-config.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
@@ -233,7 +233,7 @@ export class Dhcp4Engine {
     };
     const atAddress = this.table.leaseAt(ip);
     const sameClient = atAddress?.clientKey === key ? atAddress : undefined;
-    const registration = this.opts.registrar?.onBind(granted, sameClient, req, subnet.config) ?? { lease: granted, enqueue: [] };
+    const registration = this.opts.registrar?.onBind(granted, sameClient, req) ?? { lease: granted, enqueue: [] };
     const lease = registration.lease;
     const changes: Lease[] = [lease];
     const enqueue = [...registration.enqueue];

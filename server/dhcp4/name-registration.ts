@@ -1,4 +1,3 @@
-import type { SubnetConfig } from '../config/config.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import type { ReplyModifier } from '../../lib/dhcp4/reply.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
@@ -11,10 +10,11 @@ import type { Lease } from '../leases/lease.ts';
 export interface NameRegistrar {
   /**
    * A new or renewed binding (`previous` is this client's record for the same
-   * address, if any): returns the lease as it will be stored (with `fqdn`),
-   * the DNS changes to queue, and what to add to the ACK (option 81).
+   * address, if any; `lease.subnetId` names its subnet, whose naming the
+   * registrar keeps itself): returns the lease as it will be stored (with
+   * `fqdn`), the DNS changes to queue, and what to add to the ACK (option 81).
    */
-  onBind(lease: Lease, previous: Lease | undefined, req: Dhcp4Message, subnet: SubnetConfig): BindRegistration;
+  onBind(lease: Lease, previous: Lease | undefined, req: Dhcp4Message): BindRegistration;
   /** A binding ends (release, expiry, decline, move): the changes that remove its name. */
   onUnbind(lease: Lease): DnsChange[];
   /** These changes are durable now: send them. */

@@ -1,10 +1,10 @@
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType } from '../../lib/dhcp4/option-defs.ts';
+import { LIMITED_BROADCAST } from '../../lib/wire/ipv4.ts';
 
 export const SERVER_PORT = 67;
 export const CLIENT_PORT = 68;
 const ZERO = '0.0.0.0';
-const LIMITED_BROADCAST = '255.255.255.255';
 
 export interface Destination {
   address: string;

@@ -1,8 +1,9 @@
-import { intToIp } from '../../lib/wire/ipv4.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Opt, type OptionDef } from '../../lib/dhcp4/option-defs.ts';
-import type { ServedSubnet } from './served-subnet.ts';
 import type { ReplyModifier } from '../../lib/dhcp4/reply.ts';
+import { directedBroadcast, type Cidr } from '../../lib/wire/cidr.ts';
+import { intToIp, LIMITED_BROADCAST } from '../../lib/wire/ipv4.ts';
+import type { SubnetOptions } from './dhcp4-config.ts';
 
 /**
  * Options every client gets whether or not it listed them (RFC 2131 §4.3.1
@@ -20,36 +21,56 @@ const ALWAYS_SENT = new Set<number>([Opt.SubnetMask.code, Opt.Router.code, Opt.D
  */
 export type EncodedOptions = ReadonlyArray<{ code: number; data: Buffer }>;
 
-export function encodeSubnetOptions(subnet: Omit<ServedSubnet, 'encodedOptions'>): EncodedOptions {
-  const o = subnet.config.options ?? {};
+export function encodeSubnetOptions(o: SubnetOptions, network: Cidr): EncodedOptions {
   const encoded: Array<{ code: number; data: Buffer }> = [];
   const add = <T>(def: OptionDef<T>, value: T | undefined) => {
     if (value === undefined || (Array.isArray(value) && value.length === 0)) return;
     encoded.push({ code: def.code, data: def.kind.encode(value) });
   };
-  add(Opt.SubnetMask, intToIp(subnet.mask));
+  add(Opt.SubnetMask, intToIp(network.mask));
   add(Opt.Router, o.routers);
   add(Opt.DomainServer, o.dnsServers);
   add(Opt.DomainName, o.domainName);
   add(Opt.InterfaceMtu, o.mtu);
-  add(Opt.BroadcastAddress, intToIp(subnet.broadcast));
+  add(Opt.BroadcastAddress, broadcastAddress(network));
   add(Opt.NtpServers, o.ntpServers);
   add(Opt.DomainSearch, o.domainSearch);
   add(Opt.ClasslessRoutes, o.classlessRoutes);
   return encoded;
 }
 
+/**
+ * Option 28 (RFC 2132 §5.3), the broadcast address of the client's subnet.
+ * A /31 or /32 has no directed broadcast (RFC 3021 §2.2: its all-ones
+ * address is a host, the client's or the server's), so there it is the
+ * limited broadcast, the only one the link has. Sent rather than left out:
+ * ISC dhclient, given no option 28, derives network | ~mask itself, which
+ * on a /31 is one of the two hosts (Kea sends option 28 only when
+ * configured, and its /31 clients get exactly that).
+ */
+function broadcastAddress(network: Cidr): string {
+  const directed = directedBroadcast(network);
+  return directed === undefined ? LIMITED_BROADCAST : intToIp(directed);
+}
+
+/** A lease's duration and renewal timers, in seconds. */
+export interface LeaseTimes {
+  readonly leaseSeconds: number;
+  readonly renewSeconds: number;
+  readonly rebindSeconds: number;
+}
+
 /** Lease duration and renewal timers (RFC 2131 §4.3.1, §4.4.5). */
-export function withLeaseTimes(subnet: ServedSubnet): ReplyModifier {
+export function withLeaseTimes(times: LeaseTimes): ReplyModifier {
   return (reply) => {
-    reply.options.set(Opt.LeaseTime, subnet.leaseSeconds);
-    reply.options.set(Opt.RenewalTime, subnet.renewSeconds);
-    reply.options.set(Opt.RebindingTime, subnet.rebindSeconds);
+    reply.options.set(Opt.LeaseTime, times.leaseSeconds);
+    reply.options.set(Opt.RenewalTime, times.renewSeconds);
+    reply.options.set(Opt.RebindingTime, times.rebindSeconds);
   };
 }
 
 /** The subnet's configured parameters, filtered by the client's request list. */
-export function withSubnetOptions(subnet: ServedSubnet, request: Dhcp4Message): ReplyModifier {
+export function withSubnetOptions(subnet: { readonly encodedOptions: EncodedOptions }, request: Dhcp4Message): ReplyModifier {
   const requested = request.options.get(Opt.ParamRequestList);
   return (reply) => {
     for (const { code, data } of subnet.encodedOptions) {

@@ -1,14 +1,14 @@
+import { cidrContains, isHostAddress, parseCidr, type Cidr } from '../../lib/wire/cidr.ts';
 import { ipToInt } from '../../lib/wire/ipv4.ts';
-import { cidrContains, parseCidr, type Cidr } from '../config/cidr.ts';
-import type { ReservationConfig, SubnetConfig } from '../config/config.ts';
 import { clientKeyFor } from '../leases/lease.ts';
-import { encodeSubnetOptions, type EncodedOptions } from './reply-options.ts';
+import type { ReservationConfig, SubnetConfig } from './dhcp4-config.ts';
+import { encodeSubnetOptions, type EncodedOptions, type LeaseTimes } from './reply-options.ts';
 
 /**
  * A configured subnet in the numeric form the request path works with:
  * integer addresses, so membership tests and pool scans are arithmetic.
  */
-export interface ServedSubnet extends Cidr {
+export interface ServedSubnet extends Cidr, LeaseTimes {
   readonly config: SubnetConfig;
   readonly id: string;
   readonly pools: ReadonlyArray<{ start: number; end: number }>;
@@ -16,9 +16,6 @@ export interface ServedSubnet extends Cidr {
   readonly reservedIps: ReadonlyMap<number, string>;
   /** Client key → reservation. */
   readonly reservationsByClient: ReadonlyMap<string, { ip: number; hostname?: string }>;
-  readonly leaseSeconds: number;
-  readonly renewSeconds: number;
-  readonly rebindSeconds: number;
   /** Configured parameters, encoded once (see reply-options.ts). */
   readonly encodedOptions: EncodedOptions;
 }
@@ -52,7 +49,7 @@ function reservationKey(r: ReservationConfig): string {
 
 export function toServedSubnet(config: SubnetConfig): ServedSubnet {
   const parsed = parseCidr(config.subnet);
-  // validateConfig has already refused a malformed subnet.
+  // The config reader has already refused a malformed subnet.
   if (!parsed.ok) throw new Error(`subnet ${config.id}: ${parsed.problem}`);
   const reservedIps = new Map<number, string>();
   const reservationsByClient = new Map<string, { ip: number; hostname?: string }>();
@@ -62,19 +59,19 @@ export function toServedSubnet(config: SubnetConfig): ServedSubnet {
     reservedIps.set(ip, key);
     reservationsByClient.set(key, { ip, hostname: r.hostname });
   }
-  const subnet = {
+  return {
     ...parsed.cidr,
     config,
     id: config.id,
     pools: config.pools.map((p) => ({ start: ipToInt(p.start), end: ipToInt(p.end) })),
     reservedIps,
     reservationsByClient,
-    // T1/T2 defaults (RFC 2131 §4.4.5) are applied by validateConfig.
+    // T1/T2 defaults (RFC 2131 §4.4.5) are applied by the config reader (dhcp4-config.ts `leaseTimers`).
     leaseSeconds: config.leaseTime,
     renewSeconds: config.renewTime,
     rebindSeconds: config.rebindTime,
+    encodedOptions: encodeSubnetOptions(config.options ?? {}, parsed.cidr),
   };
-  return { ...subnet, encodedOptions: encodeSubnetOptions(subnet) };
 }
 
 export const subnetContains = cidrContains;
@@ -83,7 +80,7 @@ export function inPools(subnet: ServedSubnet, ip: number): boolean {
   return subnet.pools.some((p) => ip >= p.start && ip <= p.end);
 }
 
-/** Network and broadcast addresses are never handed out (RFC 1122 §3.2.1.3). */
+/** May `ip` be handed to a host of the subnet? The rule the config reader checks pools and reservations with (cidr.ts `hostAddressProblem`). */
 export function isAssignable(subnet: ServedSubnet, ip: number): boolean {
-  return subnetContains(subnet, ip) && ip !== subnet.network && ip !== subnet.broadcast;
+  return isHostAddress(subnet, ip);
 }

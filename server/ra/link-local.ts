@@ -42,8 +42,12 @@ export function chooseLinkLocal(usable: readonly string[], current: string | und
   return usable[0];
 }
 
-/** fe80::/10 (RFC 4291 §2.5.6), in any spelling. */
-export function isLinkLocalAddress(address: string): boolean {
-  const bytes = ipv6ToBuffer(address);
+/** Whether 16 bytes start with fe80::/10 (RFC 4291 §2.5.6). */
+export function isLinkLocalBytes(bytes: Uint8Array): boolean {
   return bytes[0] === 0xfe && (bytes[1] & 0xc0) === 0x80;
+}
+
+/** fe80::/10, in any spelling. */
+export function isLinkLocalAddress(address: string): boolean {
+  return isLinkLocalBytes(ipv6ToBuffer(address));
 }

@@ -2,7 +2,7 @@
 // to a bound IPv4 lease, and how much memory `agent watch` holds with 200
 // attachments.
 //
-//   node --import=tsx test/bench/agent-bench.ts [--containers 50] [--attachments 200] [--samples 20]
+//   node --import=tsx test/bench/agent-bench.ts [--containers 50] [--attachments 200] [--samples 20] [--quick]
 //
 // The last line printed is always:
 //   attach p50=<ms> p95=<ms> rss=<MB>@<attachments>
@@ -40,25 +40,23 @@
 //    then and again after each of `--passes` more passes. The figure is the
 //    last one. The watch's CPU time per pass (its own, and that of the ip
 //    and nsenter processes it runs) is printed too.
-import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Agent, type AttachRequest } from '../../agent/app/agent.ts';
 import { createLogger } from '../../lib/core/logger.ts';
 import {
-  agentCommand,
   createAgentLab,
   isAlive,
   jsonOf,
   runAgent,
   uniqueBridgeName,
-  type AgentLab,
 } from '../harness/agent.ts';
 import { ensureDockerReady, startNetNoneContainer, sweepTestContainers, TEST_IMAGES, testRunId, type NetNoneContainer } from '../harness/docker.ts';
 import { mapLimit } from '../harness/map-limit.ts';
 import { ipBatch, sweepStale } from '../harness/netns.ts';
 import { pollUntil } from '../harness/poll.ts';
-import { CLK_TCK, fmt, parseFlags, percentile, REPO_ROOT, UsageError } from './bench-common.ts';
+import { ourCommand } from '../harness/run-command.ts';
+import { ascending, CLK_TCK, cpuTicks, fmt, percentile, REPO_ROOT, runBench, timed, type Bench } from './bench-driver.ts';
 import type { InspectJson } from '../../agent/core/attachment.ts';
 
 const PREFIX = 'lt-agb';
@@ -70,37 +68,24 @@ interface Options {
   passes: number;
 }
 
-const USAGE = `usage: agent-bench.ts [--containers N (50)] [--attachments M (200)] [--samples K (20, per breakdown row)] [--passes P (5, watch passes after the first)]`;
-
-let opts: Options;
-try {
-  opts = parseFlags(process.argv.slice(2), { containers: 50, attachments: 200, samples: 20, passes: 5 }, {
-    '--containers': { key: 'containers', number: { min: 1, integer: true } },
-    '--attachments': { key: 'attachments', number: { min: 1, integer: true } },
-    '--samples': { key: 'samples', number: { min: 1, integer: true } },
-    '--passes': { key: 'passes', number: { min: 1, integer: true } },
-  }, () => USAGE);
-} catch (err) {
-  if (!(err instanceof UsageError)) throw err;
-  process.stderr.write(`${USAGE}\nerror: ${err.message}\n`);
-  process.exit(2);
-}
-if (opts.attachments > 700) {
-  process.stderr.write('--attachments: at most 700 (the pool holds 768 addresses)\n');
-  process.exit(2);
-}
-
-const log = (line: string) => process.stdout.write(line + '\n');
+const USAGE = [
+  'usage: node --import=tsx test/bench/agent-bench.ts [options]',
+  '  --containers N         containers attached through the CLI (default 50)',
+  '  --attachments M        netns attachments the watch holds for the memory figure (default 200, at most 700:',
+  '                         the pool holds 768 addresses)',
+  '  --samples K            attaches per breakdown row (default 20)',
+  '  --passes P             watch passes after the first, for the memory figure (default 5)',
+  '  --quick                10 containers, 50 attachments, 5 samples, 2 passes',
+].join('\n');
 
 /** bin/agent when the build is fresh (what the harness would run built), else the sources. */
 function benchCommand(): { command: string[]; built: boolean } {
-  const cmd = agentCommand();
-  const built = !cmd.includes('--import=tsx');
-  return { command: built ? [join(REPO_ROOT, 'bin', 'agent')] : cmd, built };
+  const { argv, built } = ourCommand('agent');
+  return { command: built ? [join(REPO_ROOT, 'bin', 'agent')] : argv, built };
 }
 
-function summary(ms: number[]): string {
-  const sorted = [...ms].sort((a, b) => a - b);
+function summary(ms: readonly number[]): string {
+  const sorted = ascending(ms);
   return `p50 ${fmt(percentile(sorted, 0.5), 0)} ms, p95 ${fmt(percentile(sorted, 0.95), 0)} ms, min ${fmt(sorted[0], 0)}, max ${fmt(sorted[sorted.length - 1], 0)} (n=${sorted.length})`;
 }
 
@@ -110,56 +95,31 @@ async function vm(pid: number): Promise<{ rssMb: number; hwmMb: number }> {
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
 }
 
-async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
-  const started = performance.now();
-  const value = await fn();
-  return { ms: performance.now() - started, value };
-}
-
 // ---------------------------------------------------------------------------
-
-const runId = `${testRunId()}-agent-bench`;
-const containers: NetNoneContainer[] = [];
-let lab: AgentLab | undefined;
-let cleaning: Promise<void> | undefined;
-
-async function cleanup(): Promise<void> {
-  cleaning ??= (async () => {
-    try {
-      await lab?.destroy();
-    } catch (err) {
-      process.stderr.write(`cleanup: ${(err as Error).message}\n`);
-    }
-    await sweepTestContainers(runId).catch((err: Error) => process.stderr.write(`cleanup: ${err.message}\n`));
-    // The netns targets are lt-agb-*: the sweep deletes them and anything left inside.
-    await sweepStale(PREFIX).catch((err: Error) => process.stderr.write(`cleanup: ${err.message}\n`));
-  })();
-  return cleaning;
-}
-
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(sig, () => {
-    process.stderr.write(`\n${sig}: cleaning up\n`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
 
 async function createTargets(names: string[]): Promise<void> {
   await ipBatch(undefined, names.map((n) => `netns add ${n}`));
 }
 
-async function main(): Promise<void> {
-  if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces)');
+async function run(opts: Options, bench: Bench): Promise<number> {
+  const log = bench.log;
+  const runId = `${testRunId()}-agent-bench`;
+  const containers: NetNoneContainer[] = [];
+  // Run last to first: the lab (below), then the containers, then what is
+  // left under the prefix: the netns targets are lt-agb-*, the sweep deletes
+  // them and anything left inside.
+  bench.onCleanup(() => sweepStale(PREFIX));
+  bench.onCleanup(() => sweepTestContainers(runId));
   await ensureDockerReady();
   const { command, built } = benchCommand();
-  if (!built) log('WARNING: dist/ is older than agent/: running the agent from source through tsx (run `make build`); figures include compiling');
+  if (!built) log('WARNING: dist/ is older than agent/ or lib/: running the agent from source through tsx (run `make build`); figures include compiling');
   log(`agent: ${command.join(' ')}`);
 
   await sweepStale(PREFIX);
   await sweepTestContainers();
   // A bridge name of this run's own: another run's `agent watch` never attaches our containers, nor ours theirs.
-  lab = await createAgentLab(PREFIX, { bridge: uniqueBridgeName('ltagb') });
-  const l = lab;
+  const l = await createAgentLab(PREFIX, { bridge: uniqueBridgeName('ltagb') });
+  bench.onCleanup(() => l.destroy());
   const attachArgs = (target: string[]) => ['--run-dir', l.runDir, ...l.attachArgs(target, ['--json'])];
 
   // -- 1. CLI attach of N containers ------------------------------------------
@@ -268,10 +228,10 @@ async function main(): Promise<void> {
   await watch.waitForOutput(/"event":"reconciled".*"kind":"restart-client"/, 60_000);
   const first = await vm(watch.pid);
   log(`watch after its first reconcile pass: VmRSS ${fmt(first.rssMb, 1)} MB (VmHWM ${fmt(first.hwmMb, 1)} MB)`);
-  // CPU of the watch and of the processes it ran and reaped (ip, nsenter): utime, stime, cutime, cstime.
+  // CPU of the watch and of the processes it ran and reaped (ip, nsenter).
   const cpu = (pid: number) => {
-    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return { own: Number(rest[11]) + Number(rest[12]), children: Number(rest[13]) + Number(rest[14]) };
+    const own = cpuTicks(pid);
+    return { own, children: cpuTicks(pid, { children: true }) - own };
   };
   const cpuBefore = cpu(watch.pid);
   const samples: number[] = [];
@@ -289,15 +249,22 @@ async function main(): Promise<void> {
   const stillBound = (await l.inspectAll()).filter((j) => j.NetworkSettings.IPAddress && j.NetworkSettings.DHCP_PID > 0).length;
   log(`attachments with a lease and a live client after the passes: ${stillBound}/${names.length}`);
 
-  const sorted = [...attachMs].sort((a, b) => a - b);
+  const sorted = ascending(attachMs);
   log(`attach p50=${fmt(percentile(sorted, 0.5), 0)} p95=${fmt(percentile(sorted, 0.95), 0)} rss=${fmt(samples[samples.length - 1], 1)}@${names.length}`);
+  return 0;
 }
 
-try {
-  await main();
-  await cleanup();
-} catch (err) {
-  process.stderr.write(`agent-bench: ${(err as Error).stack ?? String(err)}\n`);
-  await cleanup();
-  process.exit(1);
-}
+runBench<Options>({
+  name: 'agent-bench',
+  usage: USAGE,
+  defaults: { containers: 50, attachments: 200, samples: 20, passes: 5 },
+  flags: {
+    '--containers': { key: 'containers', number: { min: 1, integer: true } },
+    '--attachments': { key: 'attachments', number: { min: 1, max: 700, integer: true } },
+    '--samples': { key: 'samples', number: { min: 1, integer: true } },
+    '--passes': { key: 'passes', number: { min: 1, integer: true } },
+    '--quick': { preset: { containers: 10, attachments: 50, samples: 5, passes: 2 } },
+  },
+  needs: () => ['ip', 'busybox'],
+  run,
+});

@@ -2,7 +2,7 @@
 // from its Router Solicitation to a SLAAC address, Leasehold against radvd
 // 2.19 in the same run, each in its fastest allowed setting.
 //
-//   node --import=tsx test/bench/ra-bench.ts [--rounds N] [--only leasehold|radvd]
+//   node --import=tsx test/bench/ra-bench.ts [--rounds N] [--only leasehold|radvd] [--quick]
 //
 // The last line printed is always:
 //   ra leasehold=<median ms> radvd=<median ms>
@@ -28,8 +28,7 @@
 //   answers at once by unicast.
 // Both on the same router namespace with forwarding on (radvd needs it),
 // in alternating blocks so that drift on the machine hits both.
-import { parseArgs } from 'node:util';
-import { createSegment, sweepStale, type Host } from '../harness/netns.ts';
+import type { Host } from '../harness/netns.ts';
 import type { TrackedProcess } from '../harness/tracked-process.ts';
 import {
   LAB_PREFIX,
@@ -43,30 +42,25 @@ import {
   startLeasehold,
   startRadvd,
 } from '../harness/ra-lab.ts';
+import { ascending, fmt, percentile, runBench } from './bench-driver.ts';
 
 type ServerName = 'leasehold' | 'radvd';
+const SERVER_NAMES: readonly ServerName[] = ['leasehold', 'radvd'];
 const SEGMENT_PREFIX = 'lt-rab';
 const BLOCKS = 2;
 const MAX_RETRIES = 10;
 
-const { values } = parseArgs({
-  options: {
-    rounds: { type: 'string', default: '20' },
-    only: { type: 'string' },
-    help: { type: 'boolean', short: 'h', default: false },
-  },
-});
-if (values.help) {
-  process.stdout.write('usage: ra-bench.ts [--rounds N (default 20, per server)] [--only leasehold|radvd]\n');
-  process.exit(0);
+interface Options {
+  rounds: number;
+  only?: ServerName;
 }
-const rounds = Number(values.rounds);
-if (!Number.isInteger(rounds) || rounds < BLOCKS) throw new Error(`--rounds must be an integer of at least ${BLOCKS}`);
-if (values.only !== undefined && values.only !== 'leasehold' && values.only !== 'radvd') throw new Error('--only takes leasehold or radvd');
-const servers: ServerName[] = values.only ? [values.only as ServerName] : ['leasehold', 'radvd'];
 
-const samples: Record<ServerName, number[]> = { leasehold: [], radvd: [] };
-const retried: Record<ServerName, number> = { leasehold: 0, radvd: 0 };
+const USAGE = [
+  'usage: node --import=tsx test/bench/ra-bench.ts [options]',
+  `  --rounds N             measured rounds per server (default 20, at least ${BLOCKS})`,
+  '  --only leasehold|radvd measure one server only (the other is reported n/a)',
+  '  --quick                4 rounds per server',
+].join('\n');
 
 function startServer(name: ServerName, router: Host): Promise<TrackedProcess> {
   const intervals = { minSeconds: 198, maxSeconds: 600 };
@@ -84,7 +78,7 @@ function startServer(name: ServerName, router: Host): Promise<TrackedProcess> {
  * the client's link coming up and the probe's RS leaves nothing to
  * measure: that round is done again with another client.
  */
-async function measure(name: ServerName, router: Host, round: number): Promise<number> {
+async function measure(name: ServerName, router: Host, round: number, retried: Record<ServerName, number>): Promise<number> {
   for (let attempt = 0; attempt <= MAX_RETRIES; attempt++) {
     const client = await router.segment.addHost(`${name[0]}${round < 0 ? `w${-round}` : round}x${attempt}`);
     await prepareClient(client, { solicit: false });
@@ -98,52 +92,56 @@ async function measure(name: ServerName, router: Host, round: number): Promise<n
   throw new Error(`${name}: every client had an address before it solicited (${MAX_RETRIES + 1} tries)`);
 }
 
-function summary(values: number[]): string {
-  const sorted = [...values].sort((a, b) => a - b);
-  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)];
+function summary(values: readonly number[]): string {
+  const sorted = ascending(values);
   const mean = sorted.reduce((s, v) => s + v, 0) / sorted.length;
-  return `median ${at(0.5).toFixed(2)} ms, mean ${mean.toFixed(2)}, p95 ${at(0.95).toFixed(2)}, min ${sorted[0].toFixed(2)}, max ${sorted[sorted.length - 1].toFixed(2)}`;
+  return `median ${fmt(percentile(sorted, 0.5))} ms, mean ${fmt(mean)}, p95 ${fmt(percentile(sorted, 0.95))}, min ${fmt(sorted[0])}, max ${fmt(sorted[sorted.length - 1])}`;
 }
 
-const median = (values: number[]) => {
-  if (values.length === 0) return 'n/a';
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.ceil(0.5 * sorted.length) - 1].toFixed(2);
-};
-
-await sweepStale(SEGMENT_PREFIX);
-const segment = await createSegment(SEGMENT_PREFIX);
-const cleanUp = () => void segment.destroy().finally(() => process.exit(130));
-process.once('SIGINT', cleanUp);
-process.once('SIGTERM', cleanUp);
-let failed = false;
-try {
-  await quietBridge(segment);
-  const router = await segment.addHost('rtr', { mac: ROUTER_MAC, ipv4: '198.18.0.1/16' });
-  await prepareRouter(router, { forwarding: true });
-  for (let block = 0; block < BLOCKS; block++) {
-    for (const name of servers) {
-      const server = await startServer(name, router);
-      // Not counted: the first answer after a start pays for code that has
-      // not run yet (Node compiles on first use); it shows in its own line.
-      process.stdout.write(`[${name}] warm-up: ${(await measure(name, router, -1 - block)).toFixed(2)} ms\n`);
-      const first = (block * rounds) / BLOCKS;
-      for (let round = first; round < ((block + 1) * rounds) / BLOCKS; round++) {
-        const ms = await measure(name, router, round);
-        samples[name].push(ms);
-        process.stdout.write(`[${name}] round ${round + 1}/${rounds}: ${ms.toFixed(2)} ms\n`);
+runBench<Options>({
+  name: 'ra-bench',
+  usage: USAGE,
+  defaults: { rounds: 20 },
+  flags: {
+    '--rounds': { key: 'rounds', number: { min: BLOCKS, integer: true } },
+    '--only': { key: 'only', choices: SERVER_NAMES },
+    '--quick': { preset: { rounds: 4 } },
+  },
+  needs: (o) => ['ip', ...(o.only !== 'leasehold' ? ['radvd'] : [])],
+  async run(o, bench) {
+    const servers = o.only ? [o.only] : SERVER_NAMES;
+    const samples: Record<ServerName, number[]> = { leasehold: [], radvd: [] };
+    const retried: Record<ServerName, number> = { leasehold: 0, radvd: 0 };
+    const { segment } = await bench.segment(SEGMENT_PREFIX);
+    let failed = false;
+    try {
+      await quietBridge(segment);
+      const [rtr] = await segment.addHosts([{ name: 'rtr', mac: ROUTER_MAC, ipv4: '198.18.0.1/16' }]);
+      await prepareRouter(rtr, { forwarding: true });
+      for (let block = 0; block < BLOCKS; block++) {
+        for (const name of servers) {
+          const server = await startServer(name, rtr);
+          // Not counted: the first answer after a start pays for code that has
+          // not run yet (Node compiles on first use); it shows in its own line.
+          bench.log(`[${name}] warm-up: ${fmt(await measure(name, rtr, -1 - block, retried))} ms`);
+          const first = (block * o.rounds) / BLOCKS;
+          for (let round = first; round < ((block + 1) * o.rounds) / BLOCKS; round++) {
+            const ms = await measure(name, rtr, round, retried);
+            samples[name].push(ms);
+            bench.log(`[${name}] round ${round + 1}/${o.rounds}: ${fmt(ms)} ms`);
+          }
+          await server.stop(10_000);
+        }
       }
-      await server.stop(10_000);
+      for (const name of servers) {
+        bench.log(`[${name}] RS→address over ${samples[name].length} fresh clients: ${summary(samples[name])} (${retried[name]} round(s) redone after an unsolicited RA)`);
+      }
+    } catch (err) {
+      failed = true;
+      process.stderr.write(`ra-bench: ${(err as Error).message}\n${segment.describeProcesses(10)}\n`);
     }
-  }
-  for (const name of servers) {
-    process.stdout.write(`[${name}] RS→address over ${samples[name].length} fresh clients: ${summary(samples[name])} (${retried[name]} round(s) redone after an unsolicited RA)\n`);
-  }
-} catch (err) {
-  failed = true;
-  process.stderr.write(`ra-bench: ${(err as Error).message}\n${segment.describeProcesses(10)}\n`);
-} finally {
-  await segment.destroy();
-}
-process.stdout.write(`ra leasehold=${median(samples.leasehold)} radvd=${median(samples.radvd)}\n`);
-process.exitCode = failed ? 1 : 0;
+    const median = (values: readonly number[]) => fmt(percentile(ascending(values), 0.5));
+    bench.log(`ra leasehold=${median(samples.leasehold)} radvd=${median(samples.radvd)}`);
+    return failed ? 1 : 0;
+  },
+});

@@ -30,7 +30,7 @@ import {
   randomLabPrefix,
   retryable,
   sweepStaleLabs,
-  type ConfigEdit,
+  type ConfigEdits,
 } from '../harness/lab.ts';
 import { pollUntil } from '../harness/poll.ts';
 
@@ -43,12 +43,12 @@ import { pollUntil } from '../harness/poll.ts';
  * its 300 s, so DNS converging after a BIND restart is the queue's doing.
  */
 const LEASE_SECONDS = 40;
-const CONFIG_EDITS: ConfigEdit[] = [
-  [['subnets', 0, 'leaseTime'], LEASE_SECONDS],
-  [['expiredReclaimIntervalSeconds'], 1],
-  [['ddns', 'retry', 'initialMs'], 250],
-  [['ddns', 'retry', 'maxMs'], 2000],
-];
+const CONFIG_EDITS: ConfigEdits = {
+  'subnets.0.leaseTime': LEASE_SECONDS,
+  expiredReclaimIntervalSeconds: 1,
+  'ddns.retry.initialMs': 250,
+  'ddns.retry.maxMs': 2000,
+};
 
 /** Deadlines, generous for a loaded two-core machine shared with other runs. */
 const ATTACH_MS = 45_000;

@@ -9,7 +9,7 @@
 // that could match another run's.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
@@ -22,7 +22,7 @@ import { ServerProcess } from './server-process.ts';
 import type { ServerLease, TestServerConfig } from './servers.ts';
 import { TrackedProcess } from './tracked-process.ts';
 import { isAlive, processStartTicks as startTicks } from '../../agent/io/process.ts';
-import { REPO_ROOT, runCommand, type CommandResult } from './run-command.ts';
+import { ourCommand, REPO_ROOT, runCommand, type CommandResult } from './run-command.ts';
 
 export { REPO_ROOT, startTicks, isAlive };
 
@@ -50,22 +50,7 @@ export const SLAAC_PREFIX = 'fd00:198:18::/64';
  * sources through tsx. A hundred agents at once start much faster built.
  */
 export function agentCommand(): string[] {
-  const built = join(REPO_ROOT, 'dist', 'agent', 'cli', 'main.js');
-  if (existsSync(built)) {
-    const builtAt = statSync(built).mtimeMs;
-    // The agent and the protocol library it builds on (lib/).
-    const sources = [...listTs(join(REPO_ROOT, 'agent')), ...listTs(join(REPO_ROOT, 'lib'))];
-    if (sources.every((file) => statSync(file).mtimeMs <= builtAt)) return [process.execPath, built];
-  }
-  return [process.execPath, '--import=tsx', join(REPO_ROOT, 'agent', 'cli', 'main.ts')];
-}
-
-function listTs(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) return listTs(path);
-    return entry.name.endsWith('.ts') ? [path] : [];
-  });
+  return ourCommand('agent').argv;
 }
 
 export type AgentResult = CommandResult;

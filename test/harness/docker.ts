@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
 import type { ExecutionContext, TestFn } from 'ava';
 import Docker from 'dockerode';
 import { GenericContainer } from 'testcontainers';
+import { processStartTicks, processState } from '../../agent/io/process.ts';
 import { pollUntil } from './poll.ts';
 
 /**
@@ -51,20 +52,13 @@ export function testRunId(): string {
  * undefined when no such process runs: the pair names one process even
  * after its PID is reused.
  */
-async function processIdentity(pid: number): Promise<string | undefined> {
-  let stat: string;
-  try {
-    stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // The command name (field 2) may hold spaces and parentheses: count from the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return `${pid}:${fields[19]}`;
+function processIdentity(pid: number): string | undefined {
+  const ticks = processStartTicks(pid);
+  return ticks === undefined ? undefined : `${pid}:${ticks}`;
 }
 
 function ownerIdentity(): Promise<string> {
-  owner ??= processIdentity(process.pid).then((identity) => identity ?? `${process.pid}:?`);
+  owner ??= Promise.resolve(processIdentity(process.pid) ?? `${process.pid}:?`);
   return owner;
 }
 
@@ -182,8 +176,8 @@ export async function startNetNoneContainer(spec: NetNoneContainerSpec): Promise
   };
 
   try {
-    const info = await handle.inspect();
-    if (!info.State.Running || info.State.Pid <= 0) {
+    const info = await settledState(handle, spec.image);
+    if (!info.State.Running) {
       throw new Error(`container ${id.slice(0, 12)} (${spec.image}) exited at once (exit code ${info.State.ExitCode}):\n${await containerLogs(id)}`);
     }
     return {
@@ -201,6 +195,43 @@ export async function startNetNoneContainer(spec: NetNoneContainerSpec): Promise
     await stop();
     throw error;
   }
+}
+
+/**
+ * What Docker says of a container just started, once it is decided:
+ * exited (with its exit code), or running with its main process in the
+ * container's command and waiting in the kernel (state S: `sleep`, a
+ * shell's `wait`, a server's `accept`). One inspect cannot tell: `docker
+ * start` returns once runc has released the process, which may still be
+ * runc's own init, or a `true` that has not exited yet. So this polls
+ * Docker and /proc until one of the two holds; no delay decides it.
+ */
+async function settledState(handle: Docker.Container, image: string): Promise<Docker.ContainerInspectInfo> {
+  let last = '';
+  return pollUntil(
+    `container ${handle.id.slice(0, 12)} (${image}) to exit or to wait in its command`,
+    async () => {
+      const info = await handle.inspect();
+      const { Status: status, Running: running, Pid: pid } = info.State;
+      if (!running) return status === 'exited' || status === 'dead' ? info : undefined;
+      const state = pid > 0 ? processState(pid) : undefined;
+      last = `docker: ${status}, pid ${pid}, /proc state ${state ?? 'gone'}`;
+      return state === 'S' && !isRuncInit(pid) ? info : undefined;
+    },
+    // A main process that never waits (a busy loop) is not what a test starts.
+    { timeoutMs: 30_000, intervalMs: 5, describe: () => last },
+  );
+}
+
+/** runc's `runc init`, which becomes the container's command when runc starts it (runc start). */
+function isRuncInit(pid: number): boolean {
+  let argv: string[];
+  try {
+    argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+  } catch {
+    return true; // gone meanwhile: Docker will say exited
+  }
+  return argv[1] === 'init' && /runc/.test(argv[0]);
 }
 
 /** Force-removes a container; one already gone counts as removed. */
@@ -229,7 +260,7 @@ export async function sweepTestContainers(runId?: string): Promise<string[]> {
     if (runId === undefined) {
       const recorded = entry.Labels[OWNER_LABEL] ?? '';
       const pid = Number(recorded.split(':')[0]);
-      if (Number.isInteger(pid) && pid > 0 && (await processIdentity(pid)) === recorded) continue;
+      if (Number.isInteger(pid) && pid > 0 && processIdentity(pid) === recorded) continue;
     }
     doomed.push(entry.Id);
   }

@@ -11,35 +11,34 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseDocument } from 'yaml';
 import type { InspectJson } from '../../agent/core/attachment.ts';
 import { LAB_ZONES } from '../../lab/bind-config.ts';
+import { ipv6Network, LAB_SERVER_PARAMS, type ConfigEdits } from '../../lab/server-config.ts';
 import type { Lease } from '../../server/leases/lease.ts';
 import { startTicks } from './agent.ts';
 import { REPO_ROOT, runCommand } from './run-command.ts';
 import { pollUntil } from './poll.ts';
 
-/** The lab's fixed addresses and names (lab/lab.sh, config/leasehold.example.yaml). */
+const [SERVER_IP, PREFIX_LEN] = LAB_SERVER_PARAMS.address.split('/');
+const [FORWARD_ZONE, V4_ZONE, V6_ZONE] = LAB_SERVER_PARAMS.zones;
+
+/** The lab's fixed addresses and names (lab/lab.sh, the parameters of lab/server-config.ts). */
 export const LAB = {
-  serverIp: '198.18.0.1',
-  dnsIp: '198.18.0.2',
-  prefixLen: 16,
-  pool: { start: '198.18.1.0', end: '198.18.255.254' },
-  slaacPrefix: 'fd00:198:18::',
-  domain: 'leasehold.test',
+  serverIp: SERVER_IP,
+  dnsIp: LAB_SERVER_PARAMS.dns,
+  prefixLen: Number(PREFIX_LEN),
+  pool: LAB_SERVER_PARAMS.pool,
+  slaacPrefix: ipv6Network(LAB_SERVER_PARAMS.address6).split('/')[0],
+  domain: LAB_SERVER_PARAMS.domain,
   workerIps: ['198.18.0.11', '198.18.0.12'] as const,
-  zones: {
-    forward: 'leasehold.test',
-    v4: '18.198.in-addr.arpa',
-    v6: '0.0.0.0.8.1.0.0.8.9.1.0.0.0.d.f.ip6.arpa',
-  },
+  zones: { forward: FORWARD_ZONE, v4: V4_ZONE, v6: V6_ZONE },
 } as const;
 
 /** Temp dirs of e2e labs: `<tmpdir>/leasehold-e2e-<prefix>-XXXXXX`. */
 const RUN_DIR_STEM = 'leasehold-e2e-';
 const OWNER_FILE = 'e2e-owner';
-/** Not `leasehold.yaml`: lab.sh writes that one from this. */
-const CONFIG_FILE = 'e2e-config.yaml';
+/** The edits of the lab's server config, given to lab.sh as LEASEHOLD_LAB_CONFIG_EDITS. */
+const CONFIG_EDITS_FILE = 'e2e-config-edits.json';
 /** Longest prefix: `<prefix>-appliance` must fit in a netns name used as an interface-like name (15). */
 const PREFIX_MAX = 5;
 
@@ -55,13 +54,16 @@ export function randomLabPrefix(): string {
   }
 }
 
-/** Edits of config/leasehold.example.yaml: a YAML path and its new value. */
-export type ConfigEdit = readonly [path: readonly (string | number)[], value: unknown];
+export type { ConfigEdits };
 
 export interface LabOptions {
   prefix?: string;
-  /** Applied to a copy of config/leasehold.example.yaml, given to lab.sh as LEASEHOLD_LAB_CONFIG. */
-  configEdits?: readonly ConfigEdit[];
+  /**
+   * Changes to the server config lab/server-config.ts builds for the lab
+   * (`dotted.path: value`, see `applyConfigEdits`), written to the run dir
+   * and given to lab.sh as LEASEHOLD_LAB_CONFIG_EDITS.
+   */
+  configEdits?: ConfigEdits;
   /** For `lab.sh up`; default 180 s (a loaded machine, named and two agents). */
   upTimeoutMs?: number;
 }
@@ -83,14 +85,14 @@ export class Lab {
   private constructor(
     readonly prefix: string,
     readonly runDir: string,
-    readonly configPath: string,
+    readonly configEditsPath: string,
   ) {
     this.workers = [`${prefix}-w1`, `${prefix}-w2`];
   }
 
   /**
    * Makes the run dir (with an owner file, for the sweep of a crashed run),
-   * writes the config copy and runs `lab.sh up --no-demo`. A failed
+   * writes the config edits and runs `lab.sh up --no-demo`. A failed
    * bring-up is taken down again before the error is thrown.
    */
   static async start(options: LabOptions = {}): Promise<Lab> {
@@ -100,14 +102,9 @@ export class Lab {
     }
     const runDir = await mkdtemp(join(tmpdir(), `${RUN_DIR_STEM}${prefix}-`));
     await writeFile(join(runDir, OWNER_FILE), `${process.pid}:${startTicks(process.pid) ?? '?'}\n${prefix}\n`);
-    const configPath = join(runDir, CONFIG_FILE);
-    const doc = parseDocument(await readFile(join(REPO_ROOT, 'config', 'leasehold.example.yaml'), 'utf8'));
-    for (const [path, value] of options.configEdits ?? []) {
-      if (!doc.hasIn(path.slice(0, -1)) && path.length > 1) throw new Error(`config edit: no ${path.slice(0, -1).join('.')} in the example config`);
-      doc.setIn(path, value);
-    }
-    await writeFile(configPath, doc.toString());
-    const lab = new Lab(prefix, runDir, configPath);
+    const configEditsPath = join(runDir, CONFIG_EDITS_FILE);
+    await writeFile(configEditsPath, JSON.stringify(options.configEdits ?? {}, null, 2));
+    const lab = new Lab(prefix, runDir, configEditsPath);
     try {
       await lab.up({ timeoutMs: options.upTimeoutMs, attempts: 2 });
     } catch (error) {
@@ -117,9 +114,9 @@ export class Lab {
     return lab;
   }
 
-  /** LAB_PREFIX, LAB_RUN and LEASEHOLD_LAB_CONFIG for lab.sh. */
+  /** LAB_PREFIX, LAB_RUN and LEASEHOLD_LAB_CONFIG_EDITS for lab.sh. */
   get env(): NodeJS.ProcessEnv {
-    return { LAB_PREFIX: this.prefix, LAB_RUN: this.runDir, LEASEHOLD_LAB_CONFIG: this.configPath };
+    return { LAB_PREFIX: this.prefix, LAB_RUN: this.runDir, LEASEHOLD_LAB_CONFIG_EDITS: this.configEditsPath };
   }
 
   get dnsNetns(): string {
@@ -157,7 +154,7 @@ export class Lab {
 
   /** `lab.sh down`: the lab's containers first (released while the agents watch), then daemons, namespaces and the run dir. */
   async down(): Promise<string> {
-    return downLab(this.prefix, this.runDir, this.configPath);
+    return downLab(this.prefix, this.runDir);
   }
 
   /** Labels that make `worker`'s agent attach a container to br0 as `<id>.<app>`, and lab.sh down remove it. */
@@ -392,11 +389,11 @@ export async function retryable<T>(probe: () => Promise<T>): Promise<T | string>
  * `docker rm -f` the engine refused, say) with the rest of the lab still
  * up, and a second run picks up where it stopped.
  */
-async function downLab(prefix: string, runDir: string, configPath?: string): Promise<string> {
+async function downLab(prefix: string, runDir: string): Promise<string> {
   let output = '';
   for (let attempt = 1; ; attempt++) {
     const r = await runCommand(['lab/lab.sh', 'down'], {
-      env: { LAB_PREFIX: prefix, LAB_RUN: runDir, ...(configPath && { LEASEHOLD_LAB_CONFIG: configPath }) },
+      env: { LAB_PREFIX: prefix, LAB_RUN: runDir },
       timeoutMs: 120_000,
     });
     output += `${attempt > 1 ? `--- attempt ${attempt} ---\n` : ''}${r.stdout}${r.stderr}`;

@@ -1,52 +1,74 @@
 import { writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { execIn, type Host } from './netns.ts';
+import { REPO_ROOT } from './run-command.ts';
 import { ServerProcess } from './server-process.ts';
-import type { ServerLease, TestServerConfig, TestSubnet } from './servers.ts';
+import type { ServerLease, TestDdns, TestServerConfig, TestServerOptions, TestSubnet } from './servers.ts';
 import type { TrackedProcess } from './tracked-process.ts';
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = ['node', '--import=tsx', 'server/cli/main.ts'];
+const SOURCE_CLI = ['node', '--import=tsx', 'server/cli/main.ts'];
 const CONFIG_FILE = 'leasehold.json';
+const STORE_FILE = 'leases.sqlite';
+
+export interface LeaseholdServerOptions extends TestServerOptions {
+  /** The server's command (default: the sources through tsx); a benchmark runs the build. */
+  command?: readonly string[];
+}
 
 /** Our own server, driven through its CLI exactly as an operator would. */
 export class LeaseholdServer extends ServerProcess {
   readonly kind = 'leasehold' as const;
+  readonly #command: readonly string[];
+
+  constructor(private readonly options: LeaseholdServerOptions = {}) {
+    super();
+    this.#command = options.command ?? SOURCE_CLI;
+  }
 
   protected async launch(host: Host, config: TestServerConfig, dir: string): Promise<TrackedProcess> {
     const configPath = join(dir, CONFIG_FILE);
-    await writeFile(configPath, JSON.stringify(leaseholdConfig(host, config, dir), null, 2));
-    const child = host.segment.spawnIn(host.netns, [...CLI, 'serve', '--config', configPath], {
+    await writeFile(configPath, JSON.stringify(leaseholdConfig(host, config, dir, this.options.logLevel ?? 'debug'), null, 2));
+    const child = host.segment.spawnIn(host.netns, [...(this.options.launcher ?? []), ...this.#command, 'serve', '--config', configPath], {
       label: `leasehold@${host.netns}`,
       cwd: REPO_ROOT,
     });
-    await child.waitForOutput(/"event":"ready"/, 30_000);
+    try {
+      await child.waitForOutput(/"event":"ready"/, 30_000);
+    } catch (error) {
+      await child.stop();
+      throw error;
+    }
     return child;
+  }
+
+  /** The SQLite lease store, for a reader that cannot wait for the CLI (a benchmark polling it). */
+  get storePath(): string {
+    return join(this.dir, STORE_FILE);
   }
 
   async leases(): Promise<ServerLease[]> {
     // From the repo root, where `--import=tsx` resolves.
-    const { stdout } = await execIn(this.host.netns, [...CLI, 'leases', '--config', join(this.dir, CONFIG_FILE), '--json'], {
+    const { stdout } = await execIn(this.host.netns, [...this.#command, 'leases', '--config', join(this.dir, CONFIG_FILE), '--json'], {
       cwd: REPO_ROOT,
     });
     return JSON.parse(stdout) as ServerLease[];
   }
 }
 
-function leaseholdConfig(host: Host, config: TestServerConfig, dir: string): object {
+function leaseholdConfig(host: Host, config: TestServerConfig, dir: string, logLevel: string): object {
   const address = host.ipv4?.split('/')[0];
   return {
     interfaces: [{ name: config.interface, ...(address && { address }) }, ...(config.extraInterfaces ?? []).map((name) => ({ name }))],
-    subnets: config.subnets.map((subnet, index) => leaseholdSubnet(subnet, index + 1)),
-    leaseStore: { type: 'sqlite', path: join(dir, 'leases.sqlite') },
+    subnets: config.subnets.map((subnet, index) => leaseholdSubnet(subnet, index + 1, config.ddns)),
+    leaseStore: { type: 'sqlite', path: join(dir, STORE_FILE) },
     ...(config.offerHoldSeconds !== undefined && { offerHoldSeconds: config.offerHoldSeconds }),
     ...(config.declineQuarantineSeconds !== undefined && { declineQuarantineSeconds: config.declineQuarantineSeconds }),
-    log: { level: 'debug' },
+    log: { level: logLevel },
+    ...(config.ddns && { ddns: leaseholdDdns(config.ddns) }),
   };
 }
 
-function leaseholdSubnet(subnet: TestSubnet, index: number): object {
+function leaseholdSubnet(subnet: TestSubnet, index: number, ddns: TestDdns | undefined): object {
   return {
     id: `s${index}`,
     subnet: subnet.cidr,
@@ -57,5 +79,11 @@ function leaseholdSubnet(subnet: TestSubnet, index: number): object {
     ...(subnet.rebindTime !== undefined && { rebindTime: subnet.rebindTime }),
     options: subnet.options ?? {},
     reservations: subnet.reservations ?? [],
+    ...(ddns && { ddns: { domain: ddns.domain, defaultApp: ddns.defaultApp } }),
   };
+}
+
+function leaseholdDdns(ddns: TestDdns): object {
+  const key = { name: ddns.key.name, algorithm: ddns.key.algorithm, secret: ddns.key.secret };
+  return { zones: ddns.zones.map((name) => ({ name, servers: [{ address: ddns.server }], key })) };
 }

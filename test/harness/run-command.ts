@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { dirname, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SYSTEM_PATH } from './netns.ts';
 
@@ -56,3 +57,27 @@ export function runCommand(
   });
 }
 
+
+/**
+ * How to run one of our programs: `node dist/<part>/cli/main.js` when that
+ * build is newer than every source it is built from (the part's own files
+ * and lib/'s), else `<part>/cli/main.ts` through tsx. `built` says which:
+ * a benchmark says so when its figures include compiling.
+ */
+export function ourCommand(part: 'server' | 'agent'): { argv: string[]; built: boolean } {
+  const built = join(REPO_ROOT, 'dist', part, 'cli', 'main.js');
+  if (existsSync(built)) {
+    const builtAt = statSync(built).mtimeMs;
+    const sources = [...listTs(join(REPO_ROOT, part)), ...listTs(join(REPO_ROOT, 'lib'))];
+    if (sources.every((file) => statSync(file).mtimeMs <= builtAt)) return { argv: [process.execPath, built], built: true };
+  }
+  return { argv: [process.execPath, '--import=tsx', join(REPO_ROOT, part, 'cli', 'main.ts')], built: false };
+}
+
+function listTs(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return entry.name === 'node_modules' || entry.name === 'build' ? [] : listTs(path);
+    return entry.name.endsWith('.ts') ? [path] : [];
+  });
+}

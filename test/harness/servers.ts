@@ -14,6 +14,37 @@ export interface TestServerConfig {
   subnets: TestSubnet[];
   declineQuarantineSeconds?: number;
   offerHoldSeconds?: number;
+  /** Dynamic DNS for every subnet; absent: no updates. */
+  ddns?: TestDdns;
+}
+
+/**
+ * DNS updates (RFC 2136, TSIG-signed) to one DNS server. A client that
+ * leaves its name to the server (option 81 with an empty name) gets one the
+ * server makes up, `dhcp-<…>.<defaultApp>.<domain>`: Leasehold's name
+ * policy, and Kea's `ddns-replace-client-name: when-not-present` with
+ * `ddns-generated-prefix: dhcp`.
+ */
+export interface TestDdns {
+  domain: string;
+  defaultApp: string;
+  /** The forward zone and the reverse zones (`….in-addr.arpa`, `….ip6.arpa`) to update. */
+  zones: readonly string[];
+  /** The DNS server's address (port 53). */
+  server: string;
+  key: { name: string; algorithm: string; /** base64 */ secret: string };
+}
+
+/** How a server under test runs, beside what it serves. */
+export interface TestServerOptions {
+  /**
+   * Its log level (default: Leasehold debug, Kea INFO). `warn` keeps only
+   * what a test waits for at start-up: a benchmark's server must not spend
+   * its time logging every packet.
+   */
+  logLevel?: 'debug' | 'info' | 'warn';
+  /** A command the server runs under, e.g. `['taskset', '-c', '0']`. */
+  launcher?: readonly string[];
 }
 
 export interface TestSubnet {
@@ -46,6 +77,8 @@ export interface ServerLease {
   state: LeaseState;
   /** Milliseconds since the epoch. */
   expiresAt: number;
+  /** The name the server publishes in DNS for it, when it does. */
+  fqdn?: string;
 }
 
 export interface DhcpServerUnderTest {
@@ -71,6 +104,6 @@ export function serverKindFromEnv(env: NodeJS.ProcessEnv = process.env): ServerK
   return kind;
 }
 
-export function createServer(kind: ServerKind = serverKindFromEnv()): DhcpServerUnderTest {
-  return kind === 'kea' ? new KeaServer() : new LeaseholdServer();
+export function createServer(kind: ServerKind = serverKindFromEnv(), options: TestServerOptions = {}): DhcpServerUnderTest {
+  return kind === 'kea' ? new KeaServer(options) : new LeaseholdServer(options);
 }

@@ -8,7 +8,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { createSegment, execIn, sweepStale, type Segment } from '../harness/netns.ts';
+import { createSegment, execIn, SYSTEM_PATH, sweepStale, type Segment } from '../harness/netns.ts';
 import { startUdhcpc } from '../harness/clients.ts';
 
 const run = promisify(execFile);
@@ -27,7 +27,7 @@ interface CliResult {
 async function cli(args: string[], netns?: string): Promise<CliResult> {
   const argv = netns ? ['ip', 'netns', 'exec', netns, 'node', ...CLI, ...args] : ['node', ...CLI, ...args];
   try {
-    const { stdout, stderr } = await run(argv[0], argv.slice(1), { cwd: REPO_ROOT });
+    const { stdout, stderr } = await run(argv[0], argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, PATH: SYSTEM_PATH } });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { SYSTEM_PATH } from '../harness/netns.ts';
 
 const run = promisify(execFile);
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -25,7 +26,9 @@ interface Result {
 
 async function sh(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Result> {
   try {
-    const { stdout, stderr } = await run(argv[0], argv.slice(1), { cwd: opts.cwd ?? REPO_ROOT, env: opts.env, timeout: 60_000 });
+    // The packaged vagrant, shellcheck and bash (lab/programs.txt), whatever PATH ava was started with.
+    const env = { ...(opts.env ?? process.env), PATH: SYSTEM_PATH };
+    const { stdout, stderr } = await run(argv[0], argv.slice(1), { cwd: opts.cwd ?? REPO_ROOT, env, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number | string; stdout?: string; stderr?: string; message: string };

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { ManualClock } from '../../lib/core/clock.ts';
 import { silentLogger } from '../../lib/core/logger.ts';
-import type { SubnetConfig } from '../../server/config/config.ts';
+import type { ServerSubnetConfig } from '../../server/config/config.ts';
 import type { UpdateOutcome } from '../../server/ddns/conflict-resolution.ts';
-import { DDNS_DEFAULTS, type DdnsConfig, type DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
+import { DDNS_DEFAULTS, subnetDdnsById, type DdnsConfig, type DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
 import type { DnsChange } from '../../server/leases/dns-change.ts';
 import { DdnsWorker } from '../../server/ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../../server/ddns/name-registrar.ts';
@@ -29,7 +29,7 @@ const ddns: DdnsConfig = {
   retry: { initialMs: 5, maxMs: 20 },
   reconcileIntervalSeconds: 0,
 };
-const subnet: SubnetConfig = {
+const subnet: ServerSubnetConfig = {
   id: 'lab',
   subnet: '198.18.0.0/16',
   interface: 'eth0',
@@ -58,7 +58,7 @@ function setup(over: Partial<DdnsConfig> = {}) {
   const updater = new ScriptedUpdater();
   const config = { ...ddns, ...over };
   const worker = new DdnsWorker({ ddns: config, store, updater, logger: silentLogger, clock });
-  const registrar = new DdnsRegistrar(config, () => clock.now(), 0, (c) => worker.enqueue(c));
+  const registrar = new DdnsRegistrar(config, subnetDdnsById([subnet]), () => clock.now(), 0, (c) => worker.enqueue(c));
   const engine = new Dhcp4Engine({
     subnets: [subnet], store, clock, logger: silentLogger, offerHoldSeconds: 30, declineQuarantineSeconds: 60,
     serverAddresses: [SERVER], registrar,

@@ -2,7 +2,7 @@ import test from 'ava';
 import fc from 'fast-check';
 import { ManualClock } from '../../lib/core/clock.ts';
 import { silentLogger } from '../../lib/core/logger.ts';
-import type { SubnetConfig } from '../../server/config/config.ts';
+import type { SubnetConfig } from '../../server/dhcp4/dhcp4-config.ts';
 import { Dhcp4Engine, type Outcome } from '../../server/dhcp4/dhcp4-engine.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';

@@ -23,18 +23,35 @@ const ALLOWED_PARTS: Record<string, readonly string[]> = {
   lab: ['lib'],
 };
 
-/** Server modules that must never import another (the ports live on their side). */
+/**
+ * Inside the server, the layering ARCHITECTURE.md draws: leases < dhcp4 <
+ * ddns (the ports the lower ones need are declared on their side); ra on
+ * its own; net (the I/O edges) above the capabilities whose ports it
+ * implements; config (the assembly of every capability's reader) above
+ * dhcp4, ddns and ra; app above all of them; cli on top. A pair here is a
+ * module and one it must never import.
+ */
+const CAPABILITIES = ['server/leases', 'server/dhcp4', 'server/ddns', 'server/ra'];
 const FORBIDDEN_SERVER_EDGES: ReadonlyArray<[string, string]> = [
   ['server/dhcp4', 'server/ddns'],
   ['server/leases', 'server/ddns'],
   ['server/leases', 'server/dhcp4'],
-  ['server/dhcp4', 'server/app'],
-  ['server/ddns', 'server/app'],
+  ...['server/leases', 'server/dhcp4', 'server/ddns'].map((m): [string, string] => [m, 'server/ra']),
+  ...['server/leases', 'server/dhcp4', 'server/ddns'].map((m): [string, string] => ['server/ra', m]),
+  // Capabilities read their own sections; the assembly, the edges and the app sit above them.
+  ...CAPABILITIES.flatMap((m) => ['server/config', 'server/net', 'server/app', 'server/cli'].map((up): [string, string] => [m, up])),
+  ['server/net', 'server/config'],
+  ['server/net', 'server/app'],
+  ['server/net', 'server/cli'],
+  ['server/config', 'server/net'],
+  ['server/config', 'server/app'],
+  ['server/config', 'server/cli'],
+  ['server/app', 'server/cli'],
 ];
 
 /** Known violations still being taken apart; each entry must still be true, so the list only shrinks. */
-const KNOWN_MODULE_CYCLES: ReadonlyArray<string> = ['server/config ↔ server/ddns ↔ server/dhcp4'];
-const KNOWN_FILE_CYCLES: ReadonlyArray<string> = ['server/dhcp4/reply-options.ts ↔ server/dhcp4/served-subnet.ts'];
+const KNOWN_MODULE_CYCLES: ReadonlyArray<string> = [];
+const KNOWN_FILE_CYCLES: ReadonlyArray<string> = [];
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];

@@ -1,8 +1,21 @@
-import { intToIp, ipToInt, isIpv4 } from '../../lib/wire/ipv4.ts';
-import type { ConfigIssue } from './config-error.ts';
+import { isLdhLabel, isLdhName } from '../dns/ldh-name.ts';
+import { intToIp, ipToInt, isIpv4 } from '../wire/ipv4.ts';
 import { didYouMean } from './did-you-mean.ts';
 
+/**
+ * The kit configuration readers are written with: each part of a program
+ * reads and checks its own section of a file, all of them on one
+ * `FieldReader`, so every problem of the file lands in one list, in the
+ * file's order.
+ */
+
 export type Mapping = Record<string, unknown>;
+
+/** One thing wrong with the configuration: where (`subnets[0].pools[1].start`) and what. */
+export interface ConfigIssue {
+  path: string;
+  problem: string;
+}
 
 /** Path of a field or list item, the way operators read it: `subnets[0].pools[1].start`. */
 export function at(path: string, key: string | number): string {
@@ -100,4 +113,43 @@ export class FieldReader {
     if (typeof value !== 'string' || !isIpv4(value)) return this.fail(path, `must be an IPv4 address, got ${show(value)}`);
     return intToIp(ipToInt(value));
   }
+
+  boolean(value: unknown, path: string): boolean | undefined {
+    return typeof value === 'boolean' ? value : this.fail(path, `must be true or false, got ${show(value)}`);
+  }
+
+  /** A host or domain name (ldh-name.ts), without the root dot: clients append their host name to option 15 and to search suffixes. */
+  dnsName(value: unknown, path: string): string | undefined {
+    const name = this.string(value, path);
+    if (name === undefined) return undefined;
+    if (!isLdhName(name)) {
+      return this.fail(path, `must be a DNS name (letters, digits and hyphens, dot-separated labels of 1 to 63), got ${show(name)}`);
+    }
+    return name.replace(/\.$/, '');
+  }
+
+  /** One RFC 1123 label (a host or app name), lower-cased. */
+  dnsLabel(value: unknown, path: string): string | undefined {
+    const label = this.string(value, path);
+    if (label === undefined) return undefined;
+    if (!isLdhLabel(label)) {
+      return this.fail(path, `must be one DNS label (letters, digits and hyphens, 1 to 63, no hyphen first or last), got ${show(label)}`);
+    }
+    return label.toLowerCase();
+  }
+
+  /** Linux's dev_valid_name(): at most IFNAMSIZ-1 = 15 bytes, no '/', ':' or whitespace, not '.' or '..'. */
+  interfaceName(value: unknown, path: string): string | undefined {
+    const name = this.string(value, path);
+    if (name === undefined) return undefined;
+    if (name.length > 15 || /[/:\s]/.test(name) || name === '.' || name === '..') {
+      return this.fail(path, `must be a Linux interface name (1 to 15 characters, no "/", ":" or spaces), got ${show(name)}`);
+    }
+    return name;
+  }
+}
+
+/** Drops keys whose value is undefined, so optional fields are absent rather than present-but-undefined. */
+export function compact<T extends object>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
 }

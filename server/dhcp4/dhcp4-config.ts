@@ -1,0 +1,79 @@
+import type { ClasslessRoute } from '../../lib/dhcp4/options/classless-routes.ts';
+
+/**
+ * The DHCPv4 server's settings after validation (dhcp4-config-reader.ts):
+ * every field checked, every default applied, every address in canonical
+ * form (dotted quads, lower-case colon MACs, lower-case plain-hex client
+ * ids). config/leasehold.example.yaml documents each field for operators.
+ */
+
+export interface SubnetConfig {
+  /** Stable name; leases record it, so renaming a subnet orphans its leases. */
+  id: string;
+  /** Network in CIDR form, host bits zero: 'a.b.c.d/len'. */
+  subnet: string;
+  /** Served directly on this interface; absent = reachable only through a relay (giaddr). */
+  interface?: string;
+  pools: PoolConfig[];
+  /** Seconds (option 51). */
+  leaseTime: number;
+  /** T1 in seconds (option 58); defaults to 0.5 × leaseTime (`leaseTimers`). */
+  renewTime: number;
+  /** T2 in seconds (option 59); defaults to 0.875 × leaseTime (`leaseTimers`). */
+  rebindTime: number;
+  options: SubnetOptions;
+  reservations: ReservationConfig[];
+}
+
+export interface PoolConfig {
+  start: string;
+  end: string;
+}
+
+export interface SubnetOptions {
+  routers?: string[];
+  dnsServers?: string[];
+  domainName?: string;
+  domainSearch?: string[];
+  classlessRoutes?: ClasslessRoute[];
+  mtu?: number;
+  ntpServers?: string[];
+}
+
+/** Exactly one of `hwAddress` and `clientId` is set. */
+export interface ReservationConfig {
+  hwAddress?: string;
+  /** Whole option 61 payload, type byte first, lower-case hex without separators. */
+  clientId?: string;
+  ip: string;
+  hostname?: string;
+}
+
+/** The engine's own timers, read from the top level of the file. */
+export interface Dhcp4Timers {
+  /** How long an offered address stays set aside for the client that was offered it. */
+  offerHoldSeconds: number;
+  /** How long an address a client DECLINEd (RFC 2131 §3.1.5: in use by someone else) stays out of the pools. */
+  declineQuarantineSeconds: number;
+}
+
+export const DHCP4_DEFAULTS: Dhcp4Timers = {
+  offerHoldSeconds: 30,
+  // Kea's decline-probation-period: a declined address is probably used by a
+  // host the server does not know about (RFC 2131 §3.1.5), give it a day.
+  declineQuarantineSeconds: 86400,
+};
+
+/** Short leases make T1/T2 collide; 0xffffffff means "infinite" (RFC 2131 §3.3), which we do not offer. */
+export const LEASE_TIME_LIMITS = { min: 10, max: 0xfffffffe };
+
+/**
+ * T1 and T2 of a lease: as configured, else RFC 2131 §4.4.5's defaults,
+ * 0.5 and 0.875 of the lease time (whole seconds, rounded down).
+ */
+export function leaseTimers(leaseTime: number, renewTime?: number, rebindTime?: number): { renewTime: number; rebindTime: number } {
+  return {
+    renewTime: renewTime ?? Math.floor(leaseTime * 0.5),
+    rebindTime: rebindTime ?? Math.floor(leaseTime * 0.875),
+  };
+}
