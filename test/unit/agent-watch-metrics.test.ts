@@ -3,14 +3,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WatchMetrics } from '../../agent/app/watch-metrics.ts';
-import { metricsListen } from '../../agent/cli/commands.ts';
+import { metricsListen } from '../../agent/cli/command-line.ts';
 import { StateStore } from '../../agent/io/state-store.ts';
 
 test('--metrics: IPV4:PORT listens on TCP, anything else is a socket path; the default is beside the run directory', (t) => {
-  t.deepEqual(metricsListen(undefined, '/run/leasehold'), { socket: '/run/leasehold/metrics.sock' });
-  t.deepEqual(metricsListen('127.0.0.1:9101', '/run/x'), { host: '127.0.0.1', port: 9101 });
-  t.deepEqual(metricsListen('/tmp/m.sock', '/run/x'), { socket: '/tmp/m.sock' });
-  t.throws(() => metricsListen('127.0.0.1:70000', '/run/x'), { message: /port must be 0-65535/ });
+  t.deepEqual(metricsListen(undefined, undefined, '/run/leasehold'), { socket: '/run/leasehold/metrics.sock' });
+  t.deepEqual(metricsListen('127.0.0.1:9101', '/cwd/127.0.0.1:9101', '/run/x'), { host: '127.0.0.1', port: 9101 });
+  t.deepEqual(metricsListen('m.sock', '/cwd/m.sock', '/run/x'), { socket: '/cwd/m.sock' }, 'a relative path is the CLI\'s');
+  t.throws(() => metricsListen('127.0.0.1:70000', '/cwd/x', '/run/x'), { message: /port must be 0-65535/ });
 });
 
 test('watch metrics: leasehold_agent_ names, counters end in _total, gauges read from the state directory', async (t) => {
