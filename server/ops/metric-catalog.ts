@@ -64,6 +64,8 @@ interface CounterRule {
   labels?: (match: RegExpExecArray) => Labels;
 }
 
+const DROPPED_HELP = 'DHCPv4 requests dropped, by reason (malformed, invalid, no_subnet, store_failed, rate_limit, stale).';
+
 /** The registry's counters, by the name services count them under (dhcp4-service.ts, ddns-service.ts, ra-service.ts…). */
 export const COUNTER_RULES: readonly CounterRule[] = [
   { counter: 'packets_received', family: 'leasehold_dhcp4_packets_received_total', help: 'DHCPv4 datagrams received, by interface and message type (unparsable: failed to decode).' },
@@ -74,7 +76,9 @@ export const COUNTER_RULES: readonly CounterRule[] = [
     labels: (m) => ({ type: m[1] }),
   },
   { counter: 'packets_malformed', family: 'leasehold_dhcp4_parse_failures_total', help: 'DHCPv4 datagrams that failed to decode.' },
-  { counter: 'packets_dropped', family: 'leasehold_dhcp4_packets_dropped_total', help: 'DHCPv4 requests dropped, by reason (malformed, invalid, no_subnet, store_failed).' },
+  { counter: 'packets_dropped', family: 'leasehold_dhcp4_packets_dropped_total', help: DROPPED_HELP },
+  // The receive guard's name for the same thing (rate limit, stale): one family either way.
+  { counter: 'dropped', family: 'leasehold_dhcp4_packets_dropped_total', help: DROPPED_HELP },
   { counter: 'requests_unanswered', family: 'leasehold_dhcp4_requests_unanswered_total', help: 'DHCPv4 requests that need no answer from this server, by reason.' },
   { counter: 'allocation_failures', family: 'leasehold_dhcp4_allocation_failures_total', help: 'DISCOVERs for which no address was free, by subnet.' },
   { counter: 'leases_reclaimed', family: 'leasehold_dhcp4_reclaimed_leases_total', help: 'Expired leases reclaimed, by subnet.' },
@@ -133,7 +137,11 @@ export function metricFamilies(counters: readonly CounterSample[], histograms: r
     const { rule, match } = ruleFor(c.name);
     const target = rule ? { family: rule.family, help: rule.help } : fallbackFamily(c.name);
     const labels = { ...c.labels, ...(rule?.labels && match ? rule.labels(match) : {}) };
-    family(target.family, target.help, 'counter').samples.push({ labels, value: c.value });
+    const samples = family(target.family, target.help, 'counter').samples;
+    // Two counters of the registry mapped onto one series (the same labels) are one figure: a series must appear once.
+    const same = samples.find((s) => sameLabels(s.labels, labels));
+    if (same) same.value += c.value;
+    else samples.push({ labels, value: c.value });
   }
   for (const h of histograms) {
     const spec = Object.values(HISTOGRAMS).find((s) => s.name === h.name);
@@ -153,6 +161,11 @@ export function metricFamilies(counters: readonly CounterSample[], histograms: r
   }
   gauge('leasehold_config_loaded_timestamp_seconds', 'When the running configuration was loaded or last reloaded.', [{ labels: {}, value: gauges.config.loadedAtSeconds }]);
   return [...families.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+function sameLabels(a: Labels, b: Labels): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 function ruleFor(counter: string): { rule?: CounterRule; match?: RegExpExecArray } {

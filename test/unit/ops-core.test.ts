@@ -196,6 +196,18 @@ test('metric names and labels: the counters mapped to families, the gauges added
   t.deepEqual(families.map((f) => f.name), [...families.map((f) => f.name)].sort());
 });
 
+test('two registry counters on one series are summed into one sample: the receive guard\'s `dropped` and `packets_dropped`', (t) => {
+  const c = new Counters();
+  c.inc('packets_dropped', { reason: 'malformed' }, 2);
+  c.inc('dropped', { reason: 'malformed' }, 3);
+  c.inc('dropped', { reason: 'rate_limit', scope: 'client' }, 4);
+  const dropped = metricFamilies(c.series(), c.histograms(), GAUGES).find((f) => f.name === 'leasehold_dhcp4_packets_dropped_total');
+  t.deepEqual(dropped?.samples, [
+    { labels: { reason: 'malformed' }, value: 5 },
+    { labels: { reason: 'rate_limit', scope: 'client' }, value: 4 },
+  ]);
+});
+
 test('the Prometheus text: HELP and TYPE per family, escaped labels, cumulative buckets to +Inf', (t) => {
   const c = registry();
   c.inc('control_requests', { command: 'x"y\\z', result: '1' });
