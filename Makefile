@@ -30,7 +30,7 @@ NATIVE_ICMPV6 := server/native/icmpv6/build/Release/icmpv6.node
 .PHONY: native
 native: $(NATIVE_ICMPV6)
 
-$(NATIVE_ICMPV6): server/native/icmpv6/binding.gyp server/native/icmpv6/icmpv6.c | deps
+$(NATIVE_ICMPV6): server/native/icmpv6/binding.gyp server/native/icmpv6/icmpv6.c server/native/common/napi-helpers.h | deps
 	@node "$$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild --loglevel=warn \
 	  --directory=server/native/icmpv6 --nodedir="$$(node -p 'path.dirname(path.dirname(process.execPath))')"
 
