@@ -28,6 +28,7 @@ export class DeadlineQueue<T> {
   readonly #onDrop: (item: T, reason: QueueDropReason, arrivedAt: number) => void;
   #head = 0;
   #length = 0;
+  #lastShiftedArrival = NaN;
 
   constructor(limits: DeadlineQueueLimits, onDrop: (item: T, reason: QueueDropReason, arrivedAt: number) => void) {
     if (!Number.isInteger(limits.maxLength) || limits.maxLength < 1) throw new RangeError(`maxLength must be a positive integer, got ${limits.maxLength}`);
@@ -84,9 +85,15 @@ export class DeadlineQueue<T> {
         this.#dropHead('stale');
         continue;
       }
+      this.#lastShiftedArrival = arrivedAt;
       return this.#take();
     }
     return undefined;
+  }
+
+  /** When the item the last successful `shift` returned had arrived (to `unshift` it with its own time). */
+  get lastShiftedArrival(): number {
+    return this.#lastShiftedArrival;
   }
 
   /** When the head item arrived (after `shift` or `push` it is the next one out), or undefined when empty. */

@@ -8,7 +8,7 @@ import type { ServerConfig } from '../../server/config/config.ts';
 import type { DnsServices } from '../../server/net/dns-updater.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
 import { InterfaceError } from '../../server/net/interfaces.ts';
-import { TransportError } from '../../server/net/udp-dhcp4-transport.ts';
+import { TransportError } from '../../server/net/dhcp4-transport.ts';
 import { NoAddressAvailableError } from '../../server/dhcp4/address-allocator.ts';
 import { recordingLogger, testDdnsConfig, testDnsChange } from './helpers/ddns-fixtures.ts';
 
