@@ -120,7 +120,7 @@ export class Dhcp4Service implements Service {
       this.#dropLog.close();
       throw err;
     }
-    deps.logger.debug('dhcp4-sockets', { kind: this.#transport.kind });
+    deps.logger.info('dhcp4-sockets', { kind: this.#transport.kind, interfaces: links.map((l) => l.link.name) });
     this.#reclaimTimer = setInterval(() => void this.#reclaim(), config.expiredReclaimIntervalSeconds * 1000);
     this.#reclaimTimer.unref();
     await this.#reclaim();
