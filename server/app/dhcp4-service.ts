@@ -11,7 +11,8 @@ import type { LeaseStore } from '../leases/lease-store.ts';
 import type { Lease } from '../leases/lease.ts';
 import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
-import { TRANSPORT_DEFAULTS, type Dhcp4Transport, type ReceivedDatagram, type TransportLimits } from '../net/dhcp4-transport.ts';
+import { DHCP4_SOCKET_DEFAULTS, type Dhcp4SocketLimits } from '../dhcp4/dhcp4-config.ts';
+import type { Dhcp4Transport, ReceivedDatagram } from '../net/dhcp4-transport.ts';
 import { openDhcp4Transport } from '../net/udp-dhcp4-transport.ts';
 import type { CounterSink } from './counters.ts';
 import type { Service } from './service.ts';
@@ -26,22 +27,7 @@ export interface Dhcp4ServiceDeps {
   counters: CounterSink;
   /** UDP port (67; tests use others). */
   port?: number;
-  /** The receive and send paths' bounds; defaults REQUEST_DEADLINE_MS and TRANSPORT_DEFAULTS. */
-  limits?: Partial<Dhcp4PathLimits>;
 }
-
-export interface Dhcp4PathLimits extends TransportLimits {
-  /** A request that has waited longer than this (from the kernel's receive time) is dropped, not answered. */
-  requestDeadlineMs: number;
-}
-
-/**
- * RFC 2131 §4.1: a client retransmits after 4 s ± 1 s; a request older than
- * that is one its client has probably given up on or sent again, and the
- * time spent on it delays the requests behind it. 2 s leaves room for the
- * commit and the send before the reply's own deadline (3 s).
- */
-export const REQUEST_DEADLINE_MS = 2000;
 
 /** Drops and send failures are logged at most once per interval per kind, not per packet. */
 const DROP_LOG_INTERVAL_MS = 10_000;
@@ -62,7 +48,7 @@ export class Dhcp4Service implements Service {
   #inFlight = 0;
   #draining = false;
   #drained: (() => void) | undefined;
-  #limits: Dhcp4PathLimits = { ...TRANSPORT_DEFAULTS, requestDeadlineMs: REQUEST_DEADLINE_MS };
+  #limits: Dhcp4SocketLimits = DHCP4_SOCKET_DEFAULTS;
   #dropLog: IntervalLog | undefined;
 
   constructor(
@@ -102,7 +88,7 @@ export class Dhcp4Service implements Service {
     });
     // Set before the sockets open: a datagram may arrive as soon as the first is bound.
     this.#engine = engine;
-    this.#limits = { ...TRANSPORT_DEFAULTS, requestDeadlineMs: REQUEST_DEADLINE_MS, ...deps.limits };
+    this.#limits = config.dhcp4Sockets;
     this.#dropLog = new IntervalLog(deps.logger, DROP_LOG_INTERVAL_MS);
     try {
       this.#transport = await openDhcp4Transport(

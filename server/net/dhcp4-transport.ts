@@ -60,18 +60,3 @@ export interface TransportHandlers {
   onSendDropped(reason: QueueDropReason): void;
 }
 
-export interface TransportLimits {
-  /** 'auto' uses the native sockets when built, else dgram. */
-  implementation: 'auto' | 'native' | 'dgram';
-  /** Replies queued at most per socket while its send buffer is full. */
-  maxQueuedReplies: number;
-  /** A reply whose request arrived longer ago than this is dropped, not sent. */
-  replyDeadlineMs: number;
-}
-
-export const TRANSPORT_DEFAULTS: TransportLimits = {
-  implementation: 'auto',
-  maxQueuedReplies: 1024,
-  // RFC 2131 §4.1: the client's first retransmission comes after 4 s ± 1 s.
-  replyDeadlineMs: 3000,
-};

@@ -5,10 +5,11 @@ import { fileURLToPath } from 'node:url';
 import { getSystemErrorName } from 'node:util';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
 import { ipv4UdpPacketLength, writeIpv4UdpPacket } from '../../lib/wire/ipv4-udp-packet.ts';
+import type { TransportLimits } from '../dhcp4/dhcp4-config.ts';
 import { CLIENT_PORT, SERVER_PORT } from '../dhcp4/reply-destination.ts';
 import type { LinkInfo } from './interfaces.ts';
 import { ReplySendQueue, type PendingSend } from './reply-send-queue.ts';
-import { RECEIVE_BUFFER_BYTES, TransportError, type Dhcp4Transport, type TransportHandlers, type TransportLimits } from './dhcp4-transport.ts';
+import { RECEIVE_BUFFER_BYTES, TransportError, type Dhcp4Transport, type TransportHandlers } from './dhcp4-transport.ts';
 
 /** What server/native/dhcp4sock/dhcp4sock.c exports (its header comment is the contract). */
 interface NativeSocket {

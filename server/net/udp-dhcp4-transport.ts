@@ -1,7 +1,8 @@
 import dgram from 'node:dgram';
 import sockopt from 'sockopt';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
-import { RECEIVE_BUFFER_BYTES, TRANSPORT_DEFAULTS, TransportError, type Dhcp4Transport, type TransportHandlers, type TransportLimits } from './dhcp4-transport.ts';
+import type { TransportLimits } from '../dhcp4/dhcp4-config.ts';
+import { RECEIVE_BUFFER_BYTES, TransportError, type Dhcp4Transport, type TransportHandlers } from './dhcp4-transport.ts';
 import type { LinkInfo } from './interfaces.ts';
 import { openNativeDhcp4Sockets, nativeDhcp4SocketsAvailable } from './native-dhcp4-transport.ts';
 import { ReplySendQueue, type PendingSend } from './reply-send-queue.ts';
@@ -30,7 +31,7 @@ export async function openDhcp4Transport(
   links: LinkInfo[],
   port: number,
   handlers: TransportHandlers,
-  limits: TransportLimits = TRANSPORT_DEFAULTS,
+  limits: TransportLimits,
 ): Promise<Dhcp4Transport> {
   await ensurePortFree(port);
   const useNative = limits.implementation === 'native' || (limits.implementation === 'auto' && nativeDhcp4SocketsAvailable());
