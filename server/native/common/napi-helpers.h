@@ -50,6 +50,13 @@ static inline int set_int_option(int fd, int level, int option, int value) {
 
 #ifndef SO_BINDTOIFINDEX
 #define SO_BINDTOIFINDEX 62
+/* The constructor of a class whose instances are made by an `open` function: it only hands `this` back. */
+static inline napi_value construct_self(napi_env env, napi_callback_info info) {
+  napi_value self;
+  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
+  return self;
+}
+
 #endif
 
 /*
@@ -100,6 +107,13 @@ static inline void call_js(napi_env env, napi_async_context async, napi_ref ref,
     napi_get_and_clear_last_exception(env, &exception);
     napi_fatal_exception(env, exception);
   }
+}
+
+/* The constructor of a class whose instances are made by an `open` function: it only hands `this` back. */
+static inline napi_value construct_self(napi_env env, napi_callback_info info) {
+  napi_value self;
+  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
+  return self;
 }
 
 #endif

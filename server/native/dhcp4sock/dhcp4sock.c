@@ -259,11 +259,7 @@ static napi_value read_batch(napi_env env, napi_callback_info info, Dhcp4Sock **
   return self;
 }
 
-/*
- * Sends meta entries [first, count) with sendmmsg; entries are consumed in
- * order. Returns how many were consumed, or -1 when the first unsent one
- * met EAGAIN (then *consumed holds the count).
- */
+/* Where one datagram goes: a sockaddr_in from (address, port), or a sockaddr_ll from the MAC words. */
 typedef void (*FillAddress)(struct msghdr *hdr, const uint32_t *m, void *storage, unsigned int ifindex);
 
 static void fill_udp(struct msghdr *hdr, const uint32_t *m, void *storage, unsigned int ifindex) {
@@ -294,6 +290,11 @@ static void fill_link(struct msghdr *hdr, const uint32_t *m, void *storage, unsi
   hdr->msg_namelen = sizeof *to;
 }
 
+/*
+ * Sends the batch's datagrams in order with sendmmsg; returns how many were
+ * consumed (sent, or failed with their errno in meta word 4). Stops early,
+ * with *blocked set, when the socket's send buffer is full (EAGAIN).
+ */
 static uint32_t send_all(int fd, Batch *b, FillAddress fill, unsigned int ifindex, bool *blocked) {
   struct mmsghdr msgs[BATCH];
   struct iovec iovs[BATCH];
@@ -333,29 +334,28 @@ static uint32_t send_all(int fd, Batch *b, FillAddress fill, unsigned int ifinde
   return done;
 }
 
-static napi_value SendBatch(napi_env env, napi_callback_info info) {
+/* sendBatch over the UDP socket (waits for room: onWritable), or sendFrames over AF_PACKET (never waits). */
+static napi_value send_any(napi_env env, napi_callback_info info, bool frames) {
   Dhcp4Sock *s;
   Batch b;
-  if (read_batch(env, info, &s, &b, "sendBatch(data: Buffer, meta: Uint32Array, count: number)") == NULL) return NULL;
-  if (s->fd < 0) return throw_errno(env, EBADF, "sendmmsg");
+  const char *usage = frames ? "sendFrames(data: Buffer, meta: Uint32Array, count: number)" : "sendBatch(data: Buffer, meta: Uint32Array, count: number)";
+  if (read_batch(env, info, &s, &b, usage) == NULL) return NULL;
+  int fd = frames ? s->packet_fd : s->fd;
+  if (fd < 0) return throw_errno(env, EBADF, "sendmmsg");
   bool blocked;
-  uint32_t done = send_all(s->fd, &b, fill_udp, s->ifindex, &blocked);
-  if (blocked) set_poll(s, UV_READABLE | UV_WRITABLE);
+  uint32_t done = send_all(fd, &b, frames ? fill_link : fill_udp, s->ifindex, &blocked);
+  if (blocked && !frames) set_poll(s, UV_READABLE | UV_WRITABLE);
   napi_value result;
   napi_create_uint32(env, done, &result);
   return result;
 }
 
+static napi_value SendBatch(napi_env env, napi_callback_info info) {
+  return send_any(env, info, false);
+}
+
 static napi_value SendFrames(napi_env env, napi_callback_info info) {
-  Dhcp4Sock *s;
-  Batch b;
-  if (read_batch(env, info, &s, &b, "sendFrames(data: Buffer, meta: Uint32Array, count: number)") == NULL) return NULL;
-  if (s->packet_fd < 0) return throw_errno(env, EBADF, "sendmmsg");
-  bool blocked;
-  uint32_t done = send_all(s->packet_fd, &b, fill_link, s->ifindex, &blocked);
-  napi_value result;
-  napi_create_uint32(env, done, &result);
-  return result;
+  return send_any(env, info, true);
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
@@ -374,12 +374,6 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   delete_ref(env, &s->meta_ref);
   delete_ref(env, &s->self);
   return NULL;
-}
-
-static napi_value Construct(napi_env env, napi_callback_info info) {
-  napi_value self;
-  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
-  return self;
 }
 
 /* ---- open ------------------------------------------------------------------ */
@@ -437,25 +431,19 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   Dhcp4Sock *s = calloc(1, sizeof *s);
   uv_poll_t *poll = malloc(sizeof *poll);
   uv_loop_t *loop = NULL;
-  if (s == NULL || poll == NULL) {
+  int failed = s == NULL || poll == NULL ? ENOMEM : 0;
+  if (failed == 0 && (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, poll, fd) != 0)) failed = EINVAL;
+  if (failed != 0) {
     free(s);
     free(poll);
     close(fd);
     close(packet_fd);
-    return throw_errno(env, ENOMEM, "open");
+    return throw_errno(env, failed, failed == ENOMEM ? "open" : "uv_poll_init");
   }
   s->env = env;
   s->fd = fd;
   s->packet_fd = packet_fd;
   s->ifindex = ifindex;
-  int uv_status = napi_get_uv_event_loop(env, &loop) == napi_ok ? uv_poll_init(loop, poll, fd) : UV_EINVAL;
-  if (uv_status != 0) {
-    free(s);
-    free(poll);
-    close(fd);
-    close(packet_fd);
-    return throw_errno(env, EINVAL, "uv_poll_init");
-  }
   poll->data = s;
   s->poll = poll;
 
@@ -504,7 +492,7 @@ NAPI_MODULE_INIT() {
       {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value constructor, open, batch;
-  napi_define_class(env, "Dhcp4Socket", NAPI_AUTO_LENGTH, Construct, NULL, 3, methods, &constructor);
+  napi_define_class(env, "Dhcp4Socket", NAPI_AUTO_LENGTH, construct_self, NULL, 3, methods, &constructor);
   napi_create_reference(env, constructor, 1, &addon->constructor);
   napi_set_instance_data(env, addon, free_addon, NULL);
   napi_create_function(env, "open", NAPI_AUTO_LENGTH, Open, addon, &open);

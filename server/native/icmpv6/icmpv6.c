@@ -270,12 +270,6 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value Construct(napi_env env, napi_callback_info info) {
-  napi_value self;
-  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
-  return self;
-}
-
 /* ---- open ------------------------------------------------------------------ */
 
 static napi_value Open(napi_env env, napi_callback_info info) {
@@ -407,7 +401,7 @@ NAPI_MODULE_INIT() {
       {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value constructor, open;
-  napi_define_class(env, "Icmpv6Socket", NAPI_AUTO_LENGTH, Construct, NULL, 2, methods, &constructor);
+  napi_define_class(env, "Icmpv6Socket", NAPI_AUTO_LENGTH, construct_self, NULL, 2, methods, &constructor);
   napi_create_reference(env, constructor, 1, &addon->constructor);
   napi_set_instance_data(env, addon, free_addon, NULL);
   napi_create_function(env, "open", NAPI_AUTO_LENGTH, Open, addon, &open);
