@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startUdhcpc } from '../harness/clients.ts';
-import { sweepAround, useSegment, useServer } from '../harness/fixture.ts';
+import { sweepAround, useSegment } from '../harness/fixture.ts';
+import { LeaseholdServer } from '../harness/leasehold-server.ts';
 import { REPO_ROOT } from '../harness/run-command.ts';
 import { serverKindFromEnv, type TestServerConfig } from '../harness/servers.ts';
 
@@ -40,7 +41,9 @@ async function floodWhileClientAsks(t: ExecutionContext, implementation: 'native
   const segment = await useSegment(t, PREFIX);
   const serverHost = await segment.addHost('srv', { ipv4: `${SERVER}/24` });
   const flooder = await segment.addHost('fld', { ipv4: `${FLOODER}/24` });
-  const server = await useServer(serverHost, config(implementation));
+  // Leasehold itself (its counters and socket kind are checked); the segment's teardown stops it.
+  const server = new LeaseholdServer();
+  await server.start(serverHost, config(implementation));
   const flood = segment.spawnIn(flooder.netns, ['node', '--import=tsx', FLOOD_SCRIPT, '198.18.22.255', '198.18.22.0/24', String(FLOOD.count), String(FLOOD.rate)], {
     label: `inform-flood@${flooder.netns}`,
     cwd: REPO_ROOT,
@@ -57,8 +60,7 @@ async function floodWhileClientAsks(t: ExecutionContext, implementation: 'native
   t.true(bound.ip.startsWith('198.18.22.'), bound.ip);
   t.log(`${implementation}: lease after ${waited} ms; flood still running then: ${floodStillRunning}; flood: ${flood.output.trim()}`);
   await server.stop();
-  const processes = (server as unknown as { processes: ReadonlyArray<{ output: string }> }).processes;
-  const output = processes[0].output;
+  const output = server.processes[0].output;
   t.regex(output, new RegExp(`"event":"dhcp4-sockets".*"kind":"${implementation}"`));
   return { counters: stoppedCounters(output), floodStillRunning };
 }
