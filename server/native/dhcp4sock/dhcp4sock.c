@@ -166,7 +166,11 @@ static void drain(Dhcp4Sock *s) {
       return;
     }
     if (n == 0) return;
-    /* SO_TIMESTAMPNS stamps with CLOCK_REALTIME. */
+    /*
+     * SO_TIMESTAMPNS stamps with CLOCK_REALTIME: a clock step between the
+     * arrival and now misjudges only the datagrams queued across it (a step
+     * back reads as age 0, a step forward drops them as stale once).
+     */
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
 
