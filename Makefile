@@ -26,13 +26,20 @@ build: deps native
 # built with npm's own node-gyp against the headers of the Node that runs
 # it (its install prefix holds include/node): nothing is downloaded.
 NATIVE_ICMPV6 := server/native/icmpv6/build/Release/icmpv6.node
+# The DHCPv4 sockets with recvmmsg/sendmmsg (server/native/dhcp4sock); the
+# server falls back to Node's dgram when it is not built.
+NATIVE_DHCP4SOCK := server/native/dhcp4sock/build/Release/dhcp4sock.node
 
 .PHONY: native
-native: $(NATIVE_ICMPV6)
+native: $(NATIVE_ICMPV6) $(NATIVE_DHCP4SOCK)
 
-$(NATIVE_ICMPV6): server/native/icmpv6/binding.gyp server/native/icmpv6/icmpv6.c | deps
+$(NATIVE_ICMPV6): server/native/icmpv6/binding.gyp server/native/icmpv6/icmpv6.c server/native/common/napi-helpers.h | deps
 	@node "$$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild --loglevel=warn \
 	  --directory=server/native/icmpv6 --nodedir="$$(node -p 'path.dirname(path.dirname(process.execPath))')"
+
+$(NATIVE_DHCP4SOCK): server/native/dhcp4sock/binding.gyp server/native/dhcp4sock/dhcp4sock.c server/native/common/napi-helpers.h | deps
+	@node "$$(npm root -g)/npm/node_modules/node-gyp/bin/node-gyp.js" rebuild --loglevel=warn \
+	  --directory=server/native/dhcp4sock --nodedir="$$(node -p 'path.dirname(path.dirname(process.execPath))')"
 
 typecheck: deps
 	@npx tsc -p tsconfig.json --noEmit

@@ -6,6 +6,8 @@ import { cidrContains, cidrsOverlap, formatCidr, hostAddressProblem, parseCidr, 
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
 import {
   DHCP4_DEFAULTS,
+  DHCP4_SOCKET_DEFAULTS,
+  type Dhcp4SocketLimits,
   LEASE_TIME_LIMITS,
   leaseTimers,
   type Dhcp4Timers,
@@ -70,6 +72,27 @@ export function readDhcp4Timers(f: FieldReader, root: Mapping): Dhcp4Timers {
     declineQuarantineSeconds:
       f.field(root, 'declineQuarantineSeconds', '', (v, p) => f.integer(v, p, 0, MAX_TIMER_SECONDS)) ?? DHCP4_DEFAULTS.declineQuarantineSeconds,
   };
+}
+
+const SOCKET_IMPLEMENTATIONS = ['auto', 'native', 'dgram'] as const;
+
+/** `dhcp4Sockets`: every field optional, defaults DHCP4_SOCKET_DEFAULTS. */
+export function readDhcp4Sockets(f: FieldReader, value: unknown): Dhcp4SocketLimits {
+  const path = 'dhcp4Sockets';
+  const d = DHCP4_SOCKET_DEFAULTS;
+  const m = value === undefined || value === null ? {} : f.mapping(value, path, ['implementation', 'maxQueuedReplies', 'requestDeadlineMs', 'replyDeadlineMs']);
+  const ms = (key: string) => (m && f.field(m, key, path, (v, p) => f.integer(v, p, 1, 60_000))) ?? undefined;
+  const limits: Dhcp4SocketLimits = {
+    implementation: (m && f.field(m, 'implementation', path, (v, p) => f.oneOf(v, p, SOCKET_IMPLEMENTATIONS))) ?? d.implementation,
+    maxQueuedReplies: (m && f.field(m, 'maxQueuedReplies', path, (v, p) => f.integer(v, p, 1, 1_000_000))) ?? d.maxQueuedReplies,
+    requestDeadlineMs: ms('requestDeadlineMs') ?? d.requestDeadlineMs,
+    replyDeadlineMs: ms('replyDeadlineMs') ?? d.replyDeadlineMs,
+  };
+  // A request is only worth starting if its reply may still be sent.
+  if (limits.requestDeadlineMs > limits.replyDeadlineMs) {
+    f.fail(at(path, 'requestDeadlineMs'), `${limits.requestDeadlineMs} is later than replyDeadlineMs (${limits.replyDeadlineMs}): no reply to such a request could be sent`);
+  }
+  return limits;
 }
 
 interface ParsedSubnet<T extends object> {

@@ -77,3 +77,33 @@ export function leaseTimers(leaseTime: number, renewTime?: number, rebindTime?: 
     rebindTime: rebindTime ?? Math.floor(leaseTime * 0.875),
   };
 }
+
+/** How the DHCPv4 sockets send (the `dhcp4Sockets` section). */
+export interface TransportLimits {
+  /** 'auto' uses the native sockets when built, else dgram. */
+  implementation: 'auto' | 'native' | 'dgram';
+  /** Replies queued at most per socket while its send buffer is full. */
+  maxQueuedReplies: number;
+  /** A reply whose request arrived longer ago than this is dropped, not sent. */
+  replyDeadlineMs: number;
+}
+
+/** The receive path's bound beside the send path's. */
+export interface Dhcp4SocketLimits extends TransportLimits {
+  /** A request that has waited longer than this (from the kernel's receive time) is dropped, not answered. */
+  requestDeadlineMs: number;
+}
+
+/**
+ * RFC 2131 §4.1: a client retransmits after 4 s ± 1 s, so an answer later
+ * than that goes to a transaction its client has given up on or sent
+ * again, and the time spent on it delays the requests behind it. A request
+ * is dropped once it has waited 2 s, which leaves room for the commit and
+ * the send before the reply's own deadline, 3 s after the request arrived.
+ */
+export const DHCP4_SOCKET_DEFAULTS: Dhcp4SocketLimits = {
+  implementation: 'auto',
+  maxQueuedReplies: 1024,
+  requestDeadlineMs: 2000,
+  replyDeadlineMs: 3000,
+};

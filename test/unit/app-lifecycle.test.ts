@@ -8,7 +8,8 @@ import type { ServerConfig } from '../../server/config/config.ts';
 import type { DnsServices } from '../../server/net/dns-updater.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
 import { InterfaceError } from '../../server/net/interfaces.ts';
-import { TransportError } from '../../server/net/udp-dhcp4-transport.ts';
+import { DHCP4_SOCKET_DEFAULTS } from '../../server/dhcp4/dhcp4-config.ts';
+import { TransportError } from '../../server/net/dhcp4-transport.ts';
 import { NoAddressAvailableError } from '../../server/dhcp4/address-allocator.ts';
 import { recordingLogger, testDdnsConfig, testDnsChange } from './helpers/ddns-fixtures.ts';
 
@@ -130,6 +131,7 @@ function applianceConfig(over: Partial<ServerConfig> = {}): ServerConfig {
     declineQuarantineSeconds: 60,
     expiredReclaimIntervalSeconds: 60,
     log: { level: 'info' },
+    dhcp4Sockets: DHCP4_SOCKET_DEFAULTS,
     ...over,
   };
 }

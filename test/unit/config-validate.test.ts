@@ -55,7 +55,18 @@ test('a valid configuration gets its defaults', (t) => {
     declineQuarantineSeconds: 86400,
     expiredReclaimIntervalSeconds: 10,
     log: { level: 'info' },
+    dhcp4Sockets: { implementation: 'auto', maxQueuedReplies: 1024, requestDeadlineMs: 2000, replyDeadlineMs: 3000 },
   });
+});
+
+test('dhcp4Sockets: fields are kept, bad ones named, and a request deadline past the reply deadline refused', (t) => {
+  const given = { implementation: 'dgram', maxQueuedReplies: 64, requestDeadlineMs: 500, replyDeadlineMs: 900 };
+  t.deepEqual(validateConfig({ ...base(), dhcp4Sockets: given }).dhcp4Sockets, given);
+  const err = t.throws(() => validateConfig({ ...base(), dhcp4Sockets: { implementation: 'raw', maxQueuedReplies: 0, requestDeadlineMs: 4000, bogus: 1 } }));
+  t.regex(err.message, /dhcp4Sockets\.implementation: must be one of "auto", "native", "dgram", got "raw"/);
+  t.regex(err.message, /dhcp4Sockets\.maxQueuedReplies/);
+  t.regex(err.message, /dhcp4Sockets\.requestDeadlineMs: 4000 is later than replyDeadlineMs \(3000\)/);
+  t.regex(err.message, /bogus/);
 });
 
 test('every field given explicitly is kept, in canonical form', (t) => {
