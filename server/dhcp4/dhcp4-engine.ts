@@ -5,7 +5,7 @@ import type { DnsChange } from '../leases/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
-import { AddressAllocator, NoAddressAvailableError, leaseIsReusable } from './address-allocator.ts';
+import { AddressAllocator, NoAddressAvailableError } from './address-allocator.ts';
 import { LeaseTable } from './lease-table.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
@@ -61,7 +61,7 @@ export class Dhcp4Engine {
     this.subnets = opts.subnets.map(toServedSubnet);
     this.table = new LeaseTable(opts.store.loadAll());
     this.ourAddresses = new Set(opts.serverAddresses);
-    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)));
+    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)), this.subnets);
   }
 
   async handle(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
@@ -310,13 +310,11 @@ export class Dhcp4Engine {
    */
   async reclaimExpired(): Promise<Lease[]> {
     const now = this.opts.clock.now();
-    this.table.sweepOffers(now);
     const changes: Lease[] = [];
     const enqueue: DnsChange[] = [];
-    for (const lease of this.table.all()) {
-      if ((lease.state === 'bound' || lease.state === 'declined') && leaseIsReusable(lease, now)) {
-        changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
-      }
+    // The table's expiry queue finds them (and drops expired holds) without a scan.
+    for (const lease of this.table.takeExpiredLeases(now)) {
+      changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
     }
     if (changes.length > 0) await this.apply(changes, enqueue);
     return changes;
