@@ -1,8 +1,10 @@
 import type { Clock } from '../../lib/core/clock.ts';
+import { IntervalLog } from '../../lib/core/interval-log.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { Dhcp4Engine, type Outcome, type RequestContext } from '../dhcp4/dhcp4-engine.ts';
 import type { NameRegistrar } from '../dhcp4/name-registration.ts';
+import { RequestRateLimits } from '../dhcp4/request-rate-limits.ts';
 import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { SERVER_PORT } from '../dhcp4/reply-destination.ts';
@@ -24,7 +26,12 @@ export interface Dhcp4ServiceDeps {
   counters: CounterSink;
   /** UDP port (67; tests use others). */
   port?: number;
+  /** Monotonic milliseconds for the rate limits (default performance.now); tests pass their own. */
+  monotonicNow?: () => number;
 }
+
+/** How often a kind of drop or eviction is logged at most (the counters have every one). */
+const FLOOD_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The DHCPv4 server: the thin I/O edge around the engine — sockets in,
@@ -37,6 +44,9 @@ export class Dhcp4Service implements Service {
   #engine: Dhcp4Engine | undefined;
   #transport: Dhcp4Transport | undefined;
   #reclaimTimer: NodeJS.Timeout | undefined;
+  #limits: RequestRateLimits | undefined;
+  #monotonicNow: () => number = () => performance.now();
+  #floodLog: IntervalLog | undefined;
   // Requests whose answer is still on its way (most wait for a lease commit):
   // a clean stop lets them finish, so no client loses an ACK it has earned.
   #inFlight = 0;
@@ -68,6 +78,9 @@ export class Dhcp4Service implements Service {
       if (!serverAddress) throw new InterfaceError(`interface ${link.name}: has no IPv4 address to use as server identifier; set interfaces[].address`);
       contexts.set(link.name, { interfaceName: link.name, serverAddress });
     }
+    if (deps.monotonicNow) this.#monotonicNow = deps.monotonicNow;
+    this.#limits = new RequestRateLimits(config.protection.rateLimits, this.#monotonicNow());
+    this.#floodLog = new IntervalLog(deps.logger, FLOOD_LOG_INTERVAL_MS);
     const engine = new Dhcp4Engine({
       subnets: config.subnets,
       store: deps.store(),
@@ -77,6 +90,9 @@ export class Dhcp4Service implements Service {
       declineQuarantineSeconds: config.declineQuarantineSeconds,
       serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
       registrar: deps.registrar(),
+      holdLimits: { percentOfPool: config.protection.heldOffersPercentOfPool, max: config.protection.heldOffersMax },
+      counters: deps.counters,
+      floodLog: this.#floodLog,
     });
     // Set before the sockets open: a datagram may arrive as soon as the first is bound.
     this.#engine = engine;
@@ -100,6 +116,7 @@ export class Dhcp4Service implements Service {
     this.#draining = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     await this.#transport?.close();
+    this.#floodLog?.close();
   }
 
   #onDatagram(d: ReceivedDatagram, ctx: RequestContext | undefined): void {
@@ -107,11 +124,22 @@ export class Dhcp4Service implements Service {
     if (this.#draining) return;
     counters.inc('packets_received');
     if (!ctx) return;
+    const limits = this.#limits as RequestRateLimits;
+    const now = this.#monotonicNow();
+    if (!limits.admitDatagram(now)) {
+      this.#dropRateLimited('global');
+      return;
+    }
     let req: Dhcp4Message;
     try {
       req = Dhcp4Message.decode(d.data);
     } catch (err) {
       this.#countFailure(err, d);
+      return;
+    }
+    const refusedBy = limits.refusedBy({ interfaceName: d.interfaceName, giaddr: req.giaddr, hwAddress: req.hwAddress() }, now);
+    if (refusedBy !== undefined) {
+      this.#dropRateLimited(refusedBy);
       return;
     }
     this.#inFlight++;
@@ -126,10 +154,19 @@ export class Dhcp4Service implements Service {
       });
   }
 
+  /** Counted with its scope; logged once per interval per scope, never per packet. */
+  #dropRateLimited(scope: string): void {
+    this.deps.counters.inc('dropped', { reason: 'rate_limit', scope });
+    this.#floodLog?.warn('rate-limited', { scope });
+  }
+
   #countFailure(err: unknown, d: ReceivedDatagram): void {
     const { counters, logger } = this.deps;
     if (err instanceof DecodeError) {
+      // packets_malformed is the flat total the `stopped` line has always had.
       counters.inc('packets_malformed');
+      counters.inc('dropped', { reason: 'malformed' });
+      this.#floodLog?.warn('malformed-packets', { interface: d.interfaceName });
       logger.debug('malformed-packet', { from: d.from.address, interface: d.interfaceName, error: err.message });
     } else {
       counters.inc('internal_errors');

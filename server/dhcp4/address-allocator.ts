@@ -124,7 +124,7 @@ export class AddressAllocator {
   #poolOf(subnet: ServedSubnet): PoolState {
     let pool = this.#pools.get(subnet.id);
     if (pool) return pool;
-    pool = new PoolState(subnet, (ip) => !isAssignable(subnet, ip) || this.excluded.has(ip) || subnet.reservedIps.has(ip));
+    pool = new PoolState(subnet, (ip) => !isAssignable(subnet, ip) || this.excluded.has(ip) || subnet.reservedIps.has(ip), this.excluded);
     this.#pools.set(subnet.id, pool);
     this.#ranges = [...this.#ranges, ...pool.ranges].sort((a, b) => a.start - b.start);
     // What the table holds already; from now on its notices keep the set.
@@ -194,7 +194,7 @@ class PoolState {
   /** client key → pool addresses of its bound records (usually one). */
   readonly #bound = new Map<string, number | number[]>();
 
-  constructor(subnet: ServedSubnet, isBlocked: (ip: number) => boolean) {
+  constructor(subnet: ServedSubnet, isBlocked: (ip: number) => boolean, excluded: Iterable<number>) {
     let offset = 0;
     this.ranges = subnet.pools.map((p) => {
       const range = { start: p.start, end: p.end, offset, pool: this };
@@ -205,8 +205,8 @@ class PoolState {
     this.free = new SearchableBitset(this.total);
     this.free.fill();
     // Never free: few (the server's addresses, reservations), so found by
-    // checking the subnet's lists against the pools, not the pools one by one.
-    const candidates = [...this.#edgesOf(subnet), ...subnet.reservedIps.keys()];
+    // checking those lists against the pools, not the pools one by one.
+    const candidates = [...this.#edgesOf(subnet), ...subnet.reservedIps.keys(), ...excluded];
     for (const ip of candidates) {
       const index = this.indexOf(ip);
       if (index >= 0 && isBlocked(ip)) {

@@ -34,7 +34,8 @@ export class LeaseTable {
   private readonly byClient = new Map<string, number>();
   private readonly offersByIp = new Map<number, OfferHold>();
   private readonly offersByClient = new Map<string, OfferHold>();
-  private readonly offersBySubnet = new Map<string, number>();
+  /** subnet id → its holds by address, oldest first (a Map keeps insertion order; a new hold is always inserted anew). */
+  private readonly offersBySubnet = new Map<string, Map<number, OfferHold>>();
   private readonly expiries = new ExpiryQueue();
   /** Addresses whose binding may have expired, for reclaim. */
   private readonly expiredDue = new Set<number>();
@@ -154,7 +155,9 @@ export class LeaseTable {
     if (displaced) this.dropOffer(displaced);
     this.offersByIp.set(hold.ip, hold);
     this.offersByClient.set(hold.clientKey, hold);
-    this.offersBySubnet.set(hold.subnetId, (this.offersBySubnet.get(hold.subnetId) ?? 0) + 1);
+    let inSubnet = this.offersBySubnet.get(hold.subnetId);
+    if (!inSubnet) this.offersBySubnet.set(hold.subnetId, (inSubnet = new Map()));
+    inSubnet.set(hold.ip, hold);
     this.reschedule(hold.ip);
     this.notify(hold.ip, this.byIp.get(hold.ip));
   }
@@ -207,16 +210,32 @@ export class LeaseTable {
 
   /** Holds recorded in a subnet (expired ones count until the table is advanced past them). */
   offerCountIn(subnetId: string): number {
-    return this.offersBySubnet.get(subnetId) ?? 0;
+    return this.offersBySubnet.get(subnetId)?.size ?? 0;
+  }
+
+  /** The hold made longest ago in the subnet (all holds last as long, so also the first to expire). */
+  oldestOfferIn(subnetId: string): OfferHold | undefined {
+    return first(this.offersBySubnet.get(subnetId)?.values());
+  }
+
+  /** The hold made longest ago in any subnet. */
+  oldestOffer(): OfferHold | undefined {
+    return first(this.offersByIp.values());
+  }
+
+  /** Withdraws a hold before its time (a cap on holds needs the room). */
+  dropOfferAt(ip: number): void {
+    const hold = this.offersByIp.get(ip);
+    if (hold) this.dropOffer(hold);
   }
 
   private dropOffer(hold: OfferHold): void {
     if (this.offersByClient.get(hold.clientKey) === hold) this.offersByClient.delete(hold.clientKey);
     if (this.offersByIp.get(hold.ip) !== hold) return;
     this.offersByIp.delete(hold.ip);
-    const left = (this.offersBySubnet.get(hold.subnetId) ?? 1) - 1;
-    if (left > 0) this.offersBySubnet.set(hold.subnetId, left);
-    else this.offersBySubnet.delete(hold.subnetId);
+    const inSubnet = this.offersBySubnet.get(hold.subnetId);
+    inSubnet?.delete(hold.ip);
+    if (inSubnet?.size === 0) this.offersBySubnet.delete(hold.subnetId);
     this.reschedule(hold.ip);
     this.notify(hold.ip, this.byIp.get(hold.ip));
   }
@@ -252,6 +271,10 @@ export class LeaseTable {
 /** A record that keeps its address from others until it expires: a binding, or a declined address in quarantine. */
 function bindsAddress(lease: Lease): boolean {
   return lease.state === 'bound' || lease.state === 'declined';
+}
+
+function first<T>(values: IterableIterator<T> | undefined): T | undefined {
+  return values?.next().value;
 }
 
 function clientIndexKey(subnetId: string, clientKey: string): string {
