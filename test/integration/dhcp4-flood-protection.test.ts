@@ -13,7 +13,7 @@ import { ALWAYS_MALFORMED, MAYBE_MALFORMED, type FloodKind } from '../fixtures/f
 // segment. Behaviour only, no timing: the server stays up, counts what it
 // refused, logs it once per interval, and busybox udhcpc gets a lease.
 
-const PREFIX = 'lt-d4f';
+const PREFIX = 'lt-d4g';
 sweepAround(test, PREFIX);
 
 const SERVER = '198.18.30.1';
