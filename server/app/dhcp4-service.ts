@@ -26,8 +26,6 @@ export interface Dhcp4ServiceDeps {
   counters: CounterSink;
   /** UDP port (67; tests use others). */
   port?: number;
-  /** Monotonic milliseconds for the rate limits (default performance.now); tests pass their own. */
-  monotonicNow?: () => number;
 }
 
 /** How often a kind of drop or eviction is logged at most (the counters have every one). */
@@ -45,7 +43,6 @@ export class Dhcp4Service implements Service {
   #transport: Dhcp4Transport | undefined;
   #reclaimTimer: NodeJS.Timeout | undefined;
   #limits: RequestRateLimits | undefined;
-  #monotonicNow: () => number = () => performance.now();
   #floodLog: IntervalLog | undefined;
   // Requests whose answer is still on its way (most wait for a lease commit):
   // a clean stop lets them finish, so no client loses an ACK it has earned.
@@ -78,8 +75,8 @@ export class Dhcp4Service implements Service {
       if (!serverAddress) throw new InterfaceError(`interface ${link.name}: has no IPv4 address to use as server identifier; set interfaces[].address`);
       contexts.set(link.name, { interfaceName: link.name, serverAddress });
     }
-    if (deps.monotonicNow) this.#monotonicNow = deps.monotonicNow;
-    this.#limits = new RequestRateLimits(config.protection.rateLimits, this.#monotonicNow());
+    // Monotonic time: a wall clock stepped back must not refill or drain the buckets.
+    this.#limits = new RequestRateLimits(config.protection.rateLimits, performance.now());
     this.#floodLog = new IntervalLog(deps.logger, FLOOD_LOG_INTERVAL_MS);
     const engine = new Dhcp4Engine({
       subnets: config.subnets,
@@ -125,7 +122,7 @@ export class Dhcp4Service implements Service {
     counters.inc('packets_received');
     if (!ctx) return;
     const limits = this.#limits as RequestRateLimits;
-    const now = this.#monotonicNow();
+    const now = performance.now();
     if (!limits.admitDatagram(now)) {
       this.#dropRateLimited('global');
       return;
