@@ -48,26 +48,28 @@ export class IntervalLog {
     this.#timers = timers;
   }
 
-  warn(event: string, fields: LogFields = {}, by = 1): void {
-    this.note('warn', event, fields, by);
+  warn(event: string, fields: LogFields = {}, by = 1, detail?: LogFields): void {
+    this.note('warn', event, fields, by, detail);
   }
 
-  info(event: string, fields: LogFields = {}, by = 1): void {
-    this.note('info', event, fields, by);
+  info(event: string, fields: LogFields = {}, by = 1, detail?: LogFields): void {
+    this.note('info', event, fields, by, detail);
   }
 
   /**
    * Counts `by` occurrences of the kind (`event` + `fields`; fields should
    * be few and low-cardinality: a reason, an interface, never an address).
+   * `detail` (e.g. the one address) is written only on a line written at
+   * once, as an example of the kind; it does not tell kinds apart.
    */
-  note(level: LogLevel, event: string, fields: LogFields, by = 1): void {
+  note(level: LogLevel, event: string, fields: LogFields, by = 1, detail?: LogFields): void {
     if (this.#closed || !this.#logger.enabled(level)) return;
     const key = kindKey(event, fields);
     const now = this.#timers.now();
     const tally = this.#tallies.get(key);
     if (tally === undefined || now - tally.loggedAt >= this.#intervalMs) {
       if (tally !== undefined && tally.count > 0) this.#write(tally, now);
-      this.#logger[level](event, { ...fields, count: by });
+      this.#logger[level](event, { ...fields, ...detail, count: by });
       this.#tallies.set(key, { level, event, fields, count: 0, loggedAt: now });
     } else {
       tally.count += by;

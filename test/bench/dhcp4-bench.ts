@@ -1,16 +1,13 @@
 // DHCPv4 DORA benchmark: Leasehold against kea-dhcp4 (memfile, persist: true),
 // both driven by perfdhcp over the same harness segment.
 //
-//   node --import=tsx test/bench/dhcp4-bench.ts [--only kea|leasehold] [--duration S] [--rates LIST] [--quick]
+//   node --import=tsx test/bench/dhcp4-bench.ts [--only kea|leasehold] [--duration S] [--quick]
 //
 // For each server it searches the highest offered DORA rate at which at most
 // 0.1 % of exchanges are dropped (doubling, then bisection, every step a short
 // fixed-length perfdhcp run against a freshly started server with an empty
 // lease store), then re-runs that rate once with per-exchange timestamps to get
 // the latency (average, exact p95) and the server's CPU time per DORA.
-// Then each server runs once at each of --rates (default 1,000, 2,000 and
-// 4,000 DORA/s, timestamped), and a per-rate table compares them at equal
-// load: CPU per DORA and DISCOVER->OFFER / REQUEST->ACK avg and p95.
 // The last line printed is always:
 //   dhcp4-dora leasehold=<N>/s kea=<M>/s ratio=<N/M> cpu_us_per_dora leasehold=<a> kea=<b>
 // See test/bench/README.md.
@@ -22,7 +19,6 @@
 
 import {
   CLK_TCK,
-  UsageError,
   NCPU,
   ascending,
   findHighestRate,
@@ -66,8 +62,6 @@ interface Options extends SearchFlagOptions {
   /** perfdhcp -R: simulated clients. */
   clients: number;
   pin: boolean;
-  /** Fixed offered rates for the per-rate table (comma-separated; "none" for no table). */
-  rates: string;
 }
 
 const USAGE = [
@@ -80,7 +74,6 @@ const USAGE = [
   '  --max-rate R           stop doubling here (default 64000)',
   '  --precision F          bisection stops at (hi-lo)/lo <= F (default 0.05)',
   '  --pin                  pin the server to CPU 0 and perfdhcp to CPU 1 (taskset)',
-  '  --rates LIST           fixed offered rates for the per-rate table, DORA/s (default 1000,2000,4000; none: no table)',
   '  --no-retry             count a failing search step as failed at once (default: retry it once)',
   '  --quick                a rough figure in a minute or two per server: 2 s steps, 4 s confirmation,',
   '                         bisection to 25 %, no retries (other flags given still apply)',
@@ -96,77 +89,9 @@ interface Step extends DoraStep {
 interface Result {
   rate: number;
   cpuUsPerDora: number;
-  /** The per-rate table's rows: one timestamped run per fixed rate. */
-  atRates: RateRow[];
 }
 
-/** One server at one fixed offered rate. */
-interface RateRow {
-  rate: number;
-  cpuUsPerDora: number;
-  doAvgMs: number;
-  doP95Ms: number;
-  raAvgMs: number;
-  raP95Ms: number;
-  dropPct: number;
-  otherPct: number;
-}
-
-function parseRates(text: string): number[] {
-  if (text === 'none') return [];
-  return text.split(',').map((r) => {
-    const n = Number(r);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--rates: "${r}" is not a rate in DORA/s`);
-    return n;
-  });
-}
-
-/** Exact p95 from perfdhcp's timestamps, else NaN. */
-function p95Of(delays: readonly number[] | undefined): number {
-  return delays && delays.length > 0 ? percentile(ascending(delays), 0.95) : NaN;
-}
-
-/** The fixed-rate runs: the same load on both servers, so their costs compare at equal load, not only at each one's maximum. */
-async function measureAtRates(bench: Bench, topo: DoraTopology, server: DoraServer, o: Options): Promise<RateRow[]> {
-  const rows: RateRow[] = [];
-  for (const rate of parseRates(o.rates)) {
-    const s = await step(topo, server, o, rate, o.confirmDuration, true);
-    bench.log(describeStep(server.name, s, ' fixed'));
-    rows.push({
-      rate,
-      cpuUsPerDora: s.cpuUsPerDora,
-      doAvgMs: s.perf.doStats.avgMs,
-      doP95Ms: p95Of(s.perf.doStats.delays),
-      raAvgMs: s.perf.raStats.avgMs,
-      raP95Ms: p95Of(s.perf.raStats.delays),
-      dropPct: s.dropPct,
-      otherPct: s.otherPct,
-    });
-  }
-  return rows;
-}
-
-/** The per-rate table: offered rate → each server's CPU per DORA and DISCOVER→OFFER / REQUEST→ACK avg and p95. */
-function logRateTable(bench: Bench, outcomes: Record<string, Partial<Result>>): void {
-  const rates = [...new Set(Object.values(outcomes).flatMap((r) => (r.atRates ?? []).map((row) => row.rate)))].sort((a, b) => a - b);
-  if (rates.length === 0) return;
-  const cell = (name: string, rate: number): string => {
-    const row = outcomes[name]?.atRates?.find((r) => r.rate === rate);
-    if (!row) return 'n/a | n/a | n/a';
-    return `${fmt(row.cpuUsPerDora, 0)} | ${fmt(row.doAvgMs)} / ${fmt(row.doP95Ms)} | ${fmt(row.raAvgMs)} / ${fmt(row.raP95Ms)}` +
-      `${row.dropPct > MAX_DROP_PCT ? ` (drops ${fmt(row.dropPct, 2)}%)` : ''}`;
-  };
-  bench.log('per-rate table (same run; CPU = server utime+stime / completed DORAs; latency ms avg / exact p95; other% = rest of the host):');
-  bench.log('| offered/s | Leasehold CPU us/DORA | Leasehold D->O ms | Leasehold R->A ms | Kea CPU us/DORA | Kea D->O ms | Kea R->A ms | other% LH / Kea |');
-  bench.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
-  for (const rate of rates) {
-    const other = (name: string) => fmt(outcomes[name]?.atRates?.find((r) => r.rate === rate)?.otherPct ?? NaN, 0);
-    bench.log(`| ${rate} | ${cell('leasehold', rate)} | ${cell('kea', rate)} | ${other('leasehold')} / ${other('kea')} |`);
-  }
-  bench.log('durability differs: Leasehold fsyncs each lease before its ACK; Kea memfile appends without fsync.');
-}
-
-function describeStep(name: string, s: Step, tag: StepTag | ' fixed'): string {
+function describeStep(name: string, s: Step, tag: StepTag): string {
   return (
     `[${name}]${tag} rate ${s.rate}/s x ${s.seconds}s: started ${s.started}, completed ${s.completed} ` +
     `(${fmt(s.achieved, 0)}/s), dropped ${fmt(s.dropPct, 3)}%, ` +
@@ -196,8 +121,7 @@ async function measure(bench: Bench, topo: DoraTopology, server: DoraServer, o: 
     retry: () => o.retry,
   });
   const final = found.best;
-  const atRates = await measureAtRates(bench, topo, server, o);
-  if (!final) return { atRates, note: `no tested rate down to ${found.hi}/s stayed within ${MAX_DROP_PCT}% drops` };
+  if (!final) return { note: `no tested rate down to ${found.hi}/s stayed within ${MAX_DROP_PCT}% drops` };
   bench.log(
     `${label} RESULT ${final.rate} DORA/s offered, ${fmt(final.achieved, 0)}/s completed, ` +
       `${fmt(final.dropPct, 3)}% dropped (${final.completed} DORAs in ${final.seconds}s)` +
@@ -219,23 +143,21 @@ async function measure(bench: Bench, topo: DoraTopology, server: DoraServer, o: 
       `${fmt(final.cpu.pct.server, 0)}% of one CPU during the run)` +
       `  [${((Date.now() - began) / 1000).toFixed(0)}s for ${server.name}]`,
   );
-  return { rate: final.rate, cpuUsPerDora: final.cpuUsPerDora, atRates };
+  return { rate: final.rate, cpuUsPerDora: final.cpuUsPerDora };
 }
 
 runBench<Options>({
   name: 'dhcp4-bench',
   usage: USAGE,
-  defaults: { duration: 5, confirmDuration: 0, clients: 40000, startRate: 1000, maxRate: 64000, precision: 0.05, pin: false, retry: true, rates: '1000,2000,4000' },
+  defaults: { duration: 5, confirmDuration: 0, clients: 40000, startRate: 1000, maxRate: 64000, precision: 0.05, pin: false, retry: true },
   flags: {
     ...searchFlags<Options>(SERVER_NAMES),
     '--clients': { key: 'clients', number: { min: 1, max: POOL_SIZE, integer: true } },
     '--pin': { key: 'pin', set: true },
-    '--rates': { key: 'rates', text: true },
     '--quick': { preset: { duration: 2, confirmDuration: 4, precision: 0.25, retry: false } },
   },
   check(o) {
     if (o.confirmDuration === 0) o.confirmDuration = o.duration * 2;
-    parseRates(o.rates);
   },
   needs: (o) => ['ip', 'perfdhcp', ...(o.pin ? ['taskset'] : [])],
   async run(o, bench) {
@@ -267,7 +189,6 @@ runBench<Options>({
     const { outcomes, ok } = await measureServers(bench, servers, o.only, (s) => measure(bench, topo, s, o), (r) => r.rate !== undefined);
     const l = outcomes.leasehold;
     const k = outcomes.kea;
-    logRateTable(bench, outcomes);
     const cpu = (r: Partial<Result>): string => (r.cpuUsPerDora === undefined || !Number.isFinite(r.cpuUsPerDora) ? 'n/a' : fmt(r.cpuUsPerDora, 1));
     bench.log(`dhcp4-dora leasehold=${perSecond(l.rate)} kea=${perSecond(k.rate)} ratio=${ratio(l.rate, k.rate)} cpu_us_per_dora leasehold=${cpu(l)} kea=${cpu(k)}`);
     return ok ? 0 : 1;
