@@ -200,13 +200,25 @@ async function oneFlood(bench: Bench, hosts: { srv: Host; fld: Host; prb: Host }
       bench.log(`${label} rss ${fmt(rssBefore, 0)} MB before, ${fmt(rssAtEnd, 0)} MB at the flood's end, ${fmt(rssAfter, 0)} MB ${o.after} s later; pool addresses bound by the flood: ${floodBound} of ${POOL_SIZE}`);
       if (running.kind === 'leasehold') {
         const proc = running.processes[0];
-        await running.stop();
+        const lines = proc.output.split('\n');
+        // Counted before the stop, which may not be clean while replies are still queued.
+        const warnings = new Map<string, number>();
+        for (const l of lines) {
+          const event = l.includes('"level":"warn"') ? /"event":"([^"]+)"/.exec(l)?.[1] : undefined;
+          if (event) warnings.set(event, (warnings.get(event) ?? 0) + 1);
+        }
+        const total = [...warnings.values()].reduce((a, b) => a + b, 0);
+        bench.log(`${label} warn lines logged: ${total}${total ? ` (${[...warnings].map(([e, n]) => `${e} ${n}`).join(', ')})` : ''}`);
+        let stopNote = '';
+        try {
+          await running.stop();
+        } catch (e) {
+          stopNote = ` [no clean stop: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}]`;
+        }
         const stopped = proc.output.split('\n').find((l) => l.includes('"event":"stopped"'));
-        const counters = stopped ? (JSON.parse(stopped) as { counters: Record<string, number> }).counters : {};
+        const counters = stopped ? (JSON.parse(stopped) as { counters: Record<string, number> }).counters : undefined;
         const keys = ['packets_received', 'packets_malformed', 'dropped', 'offer_holds_evicted', 'pool_exhausted', 'packets_dropped', 'requests_unanswered', 'replies_offer', 'replies_ack', 'replies_nak', 'send_errors'];
-        bench.log(`${label} counters: ${keys.map((k) => `${k}=${counters[k] ?? 0}`).join(' ')}`);
-        const warnLines = proc.output.split('\n').filter((l) => l.includes('"level":"warn"')).length;
-        bench.log(`${label} warn lines logged: ${warnLines}`);
+        bench.log(`${label} counters: ${counters ? keys.map((k) => `${k}=${counters[k] ?? 0}`).join(' ') : 'n/a (no "stopped" line)'}${stopNote}`);
       } else {
         bench.log(`${label} counters: n/a (Kea's statistics are not read by this bench)`);
       }
