@@ -4,6 +4,7 @@ import type { Logger } from '../../lib/core/logger.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { Dhcp4Engine, type Outcome, type RequestContext } from '../dhcp4/dhcp4-engine.ts';
 import type { NameRegistrar } from '../dhcp4/name-registration.ts';
+import { RequestRateLimits } from '../dhcp4/request-rate-limits.ts';
 import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { linkLayerTarget, SERVER_PORT } from '../dhcp4/reply-destination.ts';
@@ -29,7 +30,7 @@ export interface Dhcp4ServiceDeps {
   port?: number;
 }
 
-/** Drops and send failures are logged at most once per interval per kind, not per packet. */
+/** Drops, evictions and send failures are logged at most once per interval per kind, not per packet (the counters have every one). */
 const DROP_LOG_INTERVAL_MS = 10_000;
 
 /**
@@ -43,6 +44,7 @@ export class Dhcp4Service implements Service {
   #engine: Dhcp4Engine | undefined;
   #transport: Dhcp4Transport | undefined;
   #reclaimTimer: NodeJS.Timeout | undefined;
+  #rateLimits: RequestRateLimits | undefined;
   // Requests whose answer is still on its way (most wait for a lease commit):
   // a clean stop lets them finish, so no client loses an ACK it has earned.
   #inFlight = 0;
@@ -76,6 +78,9 @@ export class Dhcp4Service implements Service {
       if (!serverAddress) throw new InterfaceError(`interface ${link.name}: has no IPv4 address to use as server identifier; set interfaces[].address`);
       contexts.set(link.name, { interfaceName: link.name, serverAddress });
     }
+    // Monotonic time: a wall clock stepped back must not refill or drain the buckets.
+    this.#rateLimits = new RequestRateLimits(config.protection.rateLimits, performance.now());
+    this.#dropLog = new IntervalLog(deps.logger, DROP_LOG_INTERVAL_MS);
     const engine = new Dhcp4Engine({
       subnets: config.subnets,
       store: deps.store(),
@@ -85,11 +90,13 @@ export class Dhcp4Service implements Service {
       declineQuarantineSeconds: config.declineQuarantineSeconds,
       serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
       registrar: deps.registrar(),
+      holdLimits: { percentOfPool: config.protection.heldOffersPercentOfPool, max: config.protection.heldOffersMax },
+      counters: deps.counters,
+      floodLog: this.#dropLog,
     });
     // Set before the sockets open: a datagram may arrive as soon as the first is bound.
     this.#engine = engine;
     this.#limits = config.dhcp4Sockets;
-    this.#dropLog = new IntervalLog(deps.logger, DROP_LOG_INTERVAL_MS);
     try {
       this.#transport = await openDhcp4Transport(
         links.map((l) => l.link),
@@ -130,8 +137,14 @@ export class Dhcp4Service implements Service {
     if (this.#draining) return;
     counters.inc('packets_received');
     if (!ctx) return;
-    if (performance.now() - d.receivedAt > this.#limits.requestDeadlineMs) {
+    const now = performance.now();
+    if (now - d.receivedAt > this.#limits.requestDeadlineMs) {
       this.#countDrop('requests_dropped', 'request-dropped', 'stale');
+      return;
+    }
+    const rateLimits = this.#rateLimits as RequestRateLimits;
+    if (!rateLimits.admitDatagram(now)) {
+      this.#dropRateLimited('global');
       return;
     }
     let req: Dhcp4Message;
@@ -139,6 +152,11 @@ export class Dhcp4Service implements Service {
       req = Dhcp4Message.decode(d.data);
     } catch (err) {
       this.#countFailure(err, d);
+      return;
+    }
+    const refusedBy = rateLimits.refusedBy({ interfaceName: d.interfaceName, giaddr: req.giaddr, hwAddress: req.hwAddress() }, now);
+    if (refusedBy !== undefined) {
+      this.#dropRateLimited(refusedBy);
       return;
     }
     this.#inFlight++;
@@ -153,10 +171,19 @@ export class Dhcp4Service implements Service {
       });
   }
 
+  /** Counted with its scope; logged once per interval per scope, never per packet. */
+  #dropRateLimited(scope: string): void {
+    this.deps.counters.inc('dropped', { reason: 'rate_limit', scope });
+    this.#dropLog?.warn('rate-limited', { scope });
+  }
+
   #countFailure(err: unknown, d: ReceivedDatagram): void {
     const { counters, logger } = this.deps;
     if (err instanceof DecodeError) {
+      // packets_malformed is the flat total the `stopped` line has always had.
       counters.inc('packets_malformed');
+      counters.inc('dropped', { reason: 'malformed' });
+      this.#dropLog?.warn('malformed-packets', { interface: d.interfaceName });
       logger.debug('malformed-packet', { from: d.from.address, interface: d.interfaceName, error: err.message });
     } else {
       counters.inc('internal_errors');

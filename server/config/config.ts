@@ -1,6 +1,6 @@
 import type { LogLevel } from '../../lib/core/logger.ts';
 import type { DdnsConfig, SubnetDdnsConfig } from '../ddns/ddns-config.ts';
-import type { Dhcp4SocketLimits, Dhcp4Timers, SubnetConfig } from '../dhcp4/dhcp4-config.ts';
+import type { Dhcp4Protection, Dhcp4SocketLimits, Dhcp4Timers, SubnetConfig } from '../dhcp4/dhcp4-config.ts';
 import type { RaConfig } from '../ra/ra-config.ts';
 
 /**
@@ -17,6 +17,8 @@ export interface ServerConfig extends Dhcp4Timers {
   leaseStore: LeaseStoreConfig;
   /** Server identifier (option 54) for every reply; default: the address of the interface the request came in on. */
   serverId?: string;
+  /** Held-offer caps and rate limits against floods (defaults: DHCP4_PROTECTION_DEFAULTS). */
+  protection: Dhcp4Protection;
   /** How often expired leases are reclaimed (freed, their DNS names removed). */
   expiredReclaimIntervalSeconds: number;
   log: { level: LogLevel };

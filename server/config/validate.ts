@@ -2,7 +2,7 @@ import { FieldReader, at, compact, type Mapping } from '../../lib/config/field-r
 import type { LogLevel } from '../../lib/core/logger.ts';
 import { ipToInt } from '../../lib/wire/ipv4.ts';
 import { readDdns, readSubnetDdns, type DdnsScope } from '../ddns/ddns-config-reader.ts';
-import { readDhcp4Sockets, readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
+import { readDhcp4Protection, readDhcp4Sockets, readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
 import { readRa } from '../ra/ra-config-reader.ts';
 import type { InterfaceConfig, LeaseStoreConfig, ServerConfig, ServerSubnetConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
@@ -29,6 +29,7 @@ const ROOT_FIELDS = [
   'serverId',
   'offerHoldSeconds',
   'declineQuarantineSeconds',
+  'protection',
   'expiredReclaimIntervalSeconds',
   'log',
   'dhcp4Sockets',
@@ -89,6 +90,7 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
     leaseStore,
     serverId,
     ...dhcp4Timers,
+    protection: readDhcp4Protection(f, root.protection, 'protection'),
     expiredReclaimIntervalSeconds:
       f.field(root, 'expiredReclaimIntervalSeconds', '', (v, p) => f.integer(v, p, 1, 86400)) ?? CONFIG_DEFAULTS.expiredReclaimIntervalSeconds,
     log: { level: readLogLevel(f, root.log) },

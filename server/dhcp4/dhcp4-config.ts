@@ -1,3 +1,4 @@
+import type { RateLimit } from '../../lib/core/token-bucket.ts';
 import type { ClasslessRoute } from '../../lib/dhcp4/options/classless-routes.ts';
 
 /**
@@ -62,6 +63,44 @@ export const DHCP4_DEFAULTS: Dhcp4Timers = {
   // Kea's decline-probation-period: a declined address is probably used by a
   // host the server does not know about (RFC 2131 §3.1.5), give it a day.
   declineQuarantineSeconds: 86400,
+};
+
+/**
+ * What keeps a flood from starving real clients (top-level `protection`):
+ * caps on held offers, so random-MAC DISCOVERs cannot set the whole pool
+ * aside, and token-bucket rate limits on what is even looked at. Every
+ * drop is counted by reason and logged once per interval.
+ */
+export interface Dhcp4Protection {
+  /** Most offers held at once in one subnet, as a percentage of its pool addresses (at least one address). */
+  heldOffersPercentOfPool: number;
+  /** Most offers held at once in all subnets together. */
+  heldOffersMax: number;
+  rateLimits: {
+    /** Every datagram, before it is decoded. */
+    global: RateLimit;
+    /** Requests that arrive directly (giaddr 0), per interface. */
+    perInterface: RateLimit;
+    /** Relayed requests, per relay (giaddr). */
+    perRelay: RateLimit;
+    /** Per client hardware address (chaddr): one noisy client. */
+    perClient: RateLimit;
+  };
+}
+
+export const DHCP4_PROTECTION_DEFAULTS: Dhcp4Protection = {
+  heldOffersPercentOfPool: 50,
+  heldOffersMax: 262144,
+  rateLimits: {
+    // Well above what the server can answer (a few thousand DORA/s, two
+    // datagrams each), so they only bite on a flood.
+    global: { perSecond: 50000, burst: 50000 },
+    perInterface: { perSecond: 20000, burst: 20000 },
+    perRelay: { perSecond: 20000, burst: 20000 },
+    // A real client sends a few datagrams per exchange and retransmits
+    // after ~4 s (RFC 2131 §4.1).
+    perClient: { perSecond: 10, burst: 20 },
+  },
 };
 
 /** Short leases make T1/T2 collide; 0xffffffff means "infinite" (RFC 2131 §3.3), which we do not offer. */

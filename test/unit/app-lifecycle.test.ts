@@ -1,3 +1,4 @@
+import { DHCP4_PROTECTION_DEFAULTS } from '../../server/dhcp4/dhcp4-config.ts';
 import test from 'ava';
 import { ManualClock } from '../../lib/core/clock.ts';
 import { LeaseholdError } from '../../lib/core/errors.ts';
@@ -129,6 +130,7 @@ function applianceConfig(over: Partial<ServerConfig> = {}): ServerConfig {
     leaseStore: { type: 'sqlite', path: '/nonexistent/leases.db' },
     offerHoldSeconds: 30,
     declineQuarantineSeconds: 60,
+    protection: DHCP4_PROTECTION_DEFAULTS,
     expiredReclaimIntervalSeconds: 60,
     log: { level: 'info' },
     dhcp4Sockets: DHCP4_SOCKET_DEFAULTS,
