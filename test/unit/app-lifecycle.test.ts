@@ -145,6 +145,7 @@ function recordingDns(sent: string[]): () => DnsServices {
     },
     lookup: { lookup: async () => [] },
     reloadKeys: () => ({ changed: [], failed: [] }),
+    close: () => {},
   });
 }
 
