@@ -62,11 +62,14 @@ interface Options extends SearchFlagOptions {
   /** perfdhcp -R: simulated clients. */
   clients: number;
   pin: boolean;
+  /** another checkout of Leasehold, built, measured as a third server `baseline` */
+  baseline?: string;
 }
 
 const USAGE = [
   'usage: node --import=tsx test/bench/dhcp4-bench.ts [options]',
-  '  --only kea|leasehold   measure one server only (the other is reported n/a)',
+  '  --only kea|leasehold|baseline   measure one server only (the others are reported n/a)',
+  '  --baseline DIR         also measure the Leasehold checkout in DIR (built: npx tsc -p tsconfig.json there) as `baseline`',
   '  --duration S           seconds per search step (default 5)',
   '  --confirm-duration S   seconds of the final timestamped run (default 2 x duration)',
   '  --clients N            simulated clients, perfdhcp -R (default 40000, <= pool size)',
@@ -154,6 +157,7 @@ runBench<Options>({
     ...searchFlags<Options>(SERVER_NAMES),
     '--clients': { key: 'clients', number: { min: 1, max: POOL_SIZE, integer: true } },
     '--pin': { key: 'pin', set: true },
+    '--baseline': { key: 'baseline', text: true },
     '--quick': { preset: { duration: 2, confirmDuration: 4, precision: 0.25, retry: false } },
   },
   check(o) {
@@ -180,6 +184,7 @@ runBench<Options>({
 
     const servers = doraServers(bench, {
       pin: o.pin,
+      baseline: o.baseline,
       describe: {
         leasehold: 'Leasehold (SQLite lease store)',
         kea: 'kea-dhcp4 (memfile, persist: true, lfc-interval 0; multi-threading left at the packaged default)',
@@ -190,7 +195,11 @@ runBench<Options>({
     const l = outcomes.leasehold;
     const k = outcomes.kea;
     const cpu = (r: Partial<Result>): string => (r.cpuUsPerDora === undefined || !Number.isFinite(r.cpuUsPerDora) ? 'n/a' : fmt(r.cpuUsPerDora, 1));
-    bench.log(`dhcp4-dora leasehold=${perSecond(l.rate)} kea=${perSecond(k.rate)} ratio=${ratio(l.rate, k.rate)} cpu_us_per_dora leasehold=${cpu(l)} kea=${cpu(k)}`);
+    const b = outcomes.baseline;
+    bench.log(
+      `dhcp4-dora leasehold=${perSecond(l.rate)} kea=${perSecond(k.rate)} ratio=${ratio(l.rate, k.rate)} cpu_us_per_dora leasehold=${cpu(l)} kea=${cpu(k)}` +
+        (b ? ` baseline=${perSecond(b.rate)} baseline_cpu_us_per_dora=${cpu(b)}` : ''),
+    );
     return ok ? 0 : 1;
   },
 });
