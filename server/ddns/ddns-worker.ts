@@ -97,6 +97,8 @@ export class DdnsWorker {
       maxInFlight?: number;
       /** Names and bytes per message (default DEFAULT_BATCH_LIMITS; maxParts 1 sends one name per message). */
       batch?: BatchLimits;
+      /** Messages in flight per zone (default DEFAULT_MAX_PER_ZONE: 2). */
+      maxPerZone?: number;
       /** Round-trip times for the window; default a monotonic clock. */
       rttClock?: Clock;
       /** Queue without sending until `resume()` (the appliance resumes once every service has started). */
@@ -112,6 +114,7 @@ export class DdnsWorker {
       updater: opts.updater,
       window: this.#window,
       limits: opts.batch,
+      maxPerZone: opts.maxPerZone,
       logger: opts.logger,
       counters: opts.counters,
       generation: () => this.#unparks,

@@ -17,6 +17,17 @@ import type { UpdateWindow, WindowTicket } from './update-window.ts';
 /** Names per message (BIND's cost per name levels off around here) and record bytes (well under TCP's 64 KiB). */
 export const DEFAULT_BATCH_LIMITS: BatchLimits = { maxParts: 64, maxBytes: 32_768 };
 
+/**
+ * Messages on their way to one zone at once, whatever the window allows.
+ * BIND applies one zone's UPDATEs one after the other (each a journal
+ * write and a serial bump), so a third message to a zone would only wait
+ * there, unbatched, at a full message's cost; here it waits with the
+ * others and they leave as one message. Two: one being applied, the
+ * next on its way. Zones are applied in parallel, so the window spans
+ * them.
+ */
+export const DEFAULT_MAX_PER_ZONE = 2;
+
 export interface Dispatched {
   answer: UpdateAnswer;
   /** `generation()` when the step's last message left (the worker's count of unparks). */
@@ -32,6 +43,8 @@ export interface UpdateDispatcherOptions {
   updater: DnsUpdater;
   window: UpdateWindow;
   limits?: BatchLimits;
+  /** Messages in flight per zone (default DEFAULT_MAX_PER_ZONE). */
+  maxPerZone?: number;
   logger: Logger;
   counters?: DdnsCounters;
   generation(): number;
@@ -52,6 +65,8 @@ interface Group {
 interface ZoneQueue {
   zone: DdnsZoneConfig;
   groups: Group[];
+  /** Messages of this zone on the wire. */
+  inFlight: number;
 }
 
 /** What a step not sent because the worker stops is answered: tried again at the next start. */
@@ -60,6 +75,7 @@ const STOPPED: UpdateAnswer = { kind: 'failed', reason: 'STOPPED', answered: fal
 export class UpdateDispatcher {
   readonly #opts: UpdateDispatcherOptions;
   readonly #limits: BatchLimits;
+  readonly #maxPerZone: number;
   readonly #zones = new Map<string, ZoneQueue>();
   /** Zones in the order they get their next turn. */
   #turns: string[] = [];
@@ -70,6 +86,8 @@ export class UpdateDispatcher {
   constructor(opts: UpdateDispatcherOptions) {
     this.#opts = opts;
     this.#limits = opts.limits ?? DEFAULT_BATCH_LIMITS;
+    this.#maxPerZone = opts.maxPerZone ?? DEFAULT_MAX_PER_ZONE;
+    if (!(Number.isInteger(this.#maxPerZone) && this.#maxPerZone >= 1)) throw new RangeError(`maxPerZone must be a positive integer, got ${this.#maxPerZone}`);
   }
 
   /** Messages on the wire. */
@@ -105,7 +123,7 @@ export class UpdateDispatcher {
   #queue(zone: DdnsZoneConfig): ZoneQueue {
     let q = this.#zones.get(zone.name);
     if (!q) {
-      q = { zone, groups: [] };
+      q = { zone, groups: [], inFlight: 0 };
       this.#zones.set(zone.name, q);
       this.#turns.push(zone.name);
     }
@@ -130,17 +148,17 @@ export class UpdateDispatcher {
     while (!this.#stopped && this.#opts.window.open) {
       const q = this.#nextZone();
       if (!q) return;
-      this.#send(q.zone, this.#take(q));
+      this.#send(q, this.#take(q));
     }
   }
 
-  /** The next zone with something waiting, round robin. */
+  /** The next zone with something waiting and room for a message, round robin. */
   #nextZone(): ZoneQueue | undefined {
     for (let i = 0; i < this.#turns.length; i++) {
       const name = this.#turns.shift() as string;
       this.#turns.push(name);
       const q = this.#zones.get(name);
-      if (q && q.groups.length > 0) return q;
+      if (q && q.groups.length > 0 && q.inFlight < this.#maxPerZone) return q;
     }
     return undefined;
   }
@@ -155,7 +173,9 @@ export class UpdateDispatcher {
     return q.groups.splice(0, n).map((g) => g.parts[0]);
   }
 
-  #send(zone: DdnsZoneConfig, parts: Part[]): void {
+  #send(q: ZoneQueue, parts: Part[]): void {
+    const zone = q.zone;
+    q.inFlight++;
     const ticket = this.#opts.window.sent();
     const generation = this.#opts.generation();
     this.#opts.counters?.inc('ddns_updates_sent', { zone: zone.name });
@@ -169,7 +189,10 @@ export class UpdateDispatcher {
         this.#opts.logger.error('ddns-update-failed', { zone: zone.name, err });
         return { kind: 'failed', reason: 'ERROR', answered: false };
       })
-      .then((answer) => this.#answered(zone, parts, answer, ticket, generation))
+      .then((answer) => {
+        q.inFlight--;
+        this.#answered(zone, parts, answer, ticket, generation);
+      })
       .finally(() => this.#inFlight.delete(run));
     this.#inFlight.add(run);
   }

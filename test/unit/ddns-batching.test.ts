@@ -77,9 +77,9 @@ class HeldUpdater {
   }
 }
 
-function dispatcher(updater: HeldUpdater, windowMax = 4) {
+function dispatcher(updater: HeldUpdater, windowMax = 4, maxPerZone?: number) {
   const window = new UpdateWindow({ initial: windowMax, min: 1, max: windowMax }, new ManualClock());
-  return new UpdateDispatcher({ updater, window, logger: silentLogger, generation: () => 0 });
+  return new UpdateDispatcher({ updater, window, maxPerZone, logger: silentLogger, generation: () => 0 });
 }
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
@@ -112,6 +112,29 @@ test('steps that queued up behind a full window leave together once it opens', a
   await Promise.all([first, ...later]);
   t.deepEqual(updater.messages[1], ['later0.leasehold.test', 'later1.leasehold.test', 'later2.leasehold.test', 'later3.leasehold.test', 'later4.leasehold.test']);
   t.is(updater.messages.length, 2);
+});
+
+test('a zone has at most maxPerZone messages on the wire however open the window: what comes meanwhile leaves as one message; other zones go on', async (t) => {
+  const updater = new HeldUpdater();
+  const d = dispatcher(updater, 8, 2);
+  updater.held = true;
+  const early = [d.submit(forwardZone, addA('e0.leasehold.test', '198.18.1.1'))];
+  await turn();
+  early.push(d.submit(forwardZone, addA('e1.leasehold.test', '198.18.1.2')));
+  await turn();
+  const later = Array.from({ length: 6 }, (_, i) => d.submit(forwardZone, addA(`later${i}.leasehold.test`, `198.18.1.${i + 3}`)));
+  await turn();
+  t.deepEqual(updater.messages, [['e0.leasehold.test'], ['e1.leasehold.test']], 'two on the wire for the zone, the window (8) would allow more');
+  t.is(d.waiting, 6);
+  const reverse: UpdateRequest = { zone: REVERSE, prerequisites: [], updates: [{ kind: 'delete-rrset', name: '1.1.18.198.in-addr.arpa', type: 'PTR' }] };
+  const other = d.submit(zones[1], reverse);
+  await turn();
+  t.deepEqual(updater.messages[2], ['1.1.18.198.in-addr.arpa'], 'another zone is not held back');
+  updater.releaseAll();
+  const answers = await Promise.all([...early, ...later, other]);
+  t.true(answers.every((a) => a.answer === 'success'));
+  t.deepEqual(updater.messages.slice(3), [Array.from({ length: 6 }, (_, i) => `later${i}.leasehold.test`)], 'the six that waited: one message');
+  t.throws(() => dispatcher(updater, 4, 0), { instanceOf: RangeError });
 });
 
 test('stop answers what waits STOPPED and waits for the message on the wire', async (t) => {

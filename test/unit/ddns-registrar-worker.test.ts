@@ -180,8 +180,10 @@ test('no more UPDATEs in flight than the cap; stop() waits for those on the wire
       return 'success';
     },
   };
-  // One name per message, so that 20 names make 20 messages for the window to hold back.
-  const worker = new DdnsWorker({ ddns, store, updater, logger: silentLogger, clock: new ManualClock(), maxInFlight: 4, batch: { maxParts: 1, maxBytes: 65_000 } });
+  // One name per message, so that 20 names make 20 messages for the window to hold back (the zone's own cap set above it).
+  const worker = new DdnsWorker({
+    ddns, store, updater, logger: silentLogger, clock: new ManualClock(), maxInFlight: 4, maxPerZone: 20, batch: { maxParts: 1, maxBytes: 65_000 },
+  });
   worker.enqueue(Array.from({ length: 20 }, (_, i): DnsChange => ({
     seq: i + 1, action: 'add', fqdn: `n${i}.lab.leasehold.test`, ipv4: `198.18.1.${i + 1}`, dhcid: 'AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=', ttl: 200, createdAt: 0,
   })));
