@@ -142,7 +142,10 @@ export function doraServers(
     check() {
       if (!existsSync(baselineCli)) throw new ServerFailure(`${baselineCli} is missing: build the baseline checkout (npx tsc -p tsconfig.json in ${baselineDir})`);
     },
-    create: () => new LeaseholdServer({ ...options, command: [process.execPath, baselineCli] }),
+    create() {
+      const command = [process.execPath, baselineCli];
+      return new LeaseholdServer({ ...options, command });
+    },
   };
   return [leasehold, kea, baseline];
 }
