@@ -1,8 +1,10 @@
+import { LeaseholdError } from '../../lib/core/errors.ts';
 import type { Lease } from '../leases/lease.ts';
 import type { LeaseTable } from './lease-table.ts';
 import { inPools, isAssignable, reservedForAnother, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
 
-export class NoAddressAvailableError extends Error {
+/** Every pool address of the subnet is taken (CoreDHCP's allocator error of the same name). */
+export class NoAddressAvailableError extends LeaseholdError {
   readonly code = 'E_NO_ADDRESS';
   constructor(readonly subnetId: string) {
     super(`no free address in subnet ${subnetId}`);

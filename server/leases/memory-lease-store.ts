@@ -1,6 +1,8 @@
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
-import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import type { CommitObserver, LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import { reservationId, sortReservations } from './reservation.ts';
+import type { StoredReservation } from './reservation.ts';
 import { GroupCommitter } from './group-committer.ts';
 
 /**
@@ -11,11 +13,17 @@ import { GroupCommitter } from './group-committer.ts';
 export class MemoryLeaseStore implements LeaseStore {
   readonly #leases = new Map<string, Lease>();
   readonly #dnsQueue = new Map<number, DnsChange>();
+  readonly #reservations = new Map<string, StoredReservation>();
   readonly #committer: GroupCommitter;
 
-  constructor(initial: readonly Lease[] = [], opts: { maxBatch?: number } = {}) {
+  constructor(initial: readonly Lease[] = [], opts: { maxBatch?: number; observer?: CommitObserver; failWith?: () => Error | undefined } = {}) {
     for (const lease of initial) this.#leases.set(lease.ip, { ...lease });
-    this.#committer = new GroupCommitter('memory', (changes) => this.#apply(changes), opts.maxBatch);
+    this.#committer = new GroupCommitter('memory', (changes) => {
+      // Tests make the store fail on demand (a full disk), to see what the server does then.
+      const failure = opts.failWith?.();
+      if (failure) throw failure;
+      this.#apply(changes);
+    }, opts.maxBatch, opts.observer);
   }
 
   loadAll(): Lease[] {
@@ -24,6 +32,10 @@ export class MemoryLeaseStore implements LeaseStore {
 
   loadDnsQueue(): DnsChange[] {
     return [...this.#dnsQueue.values()].sort((a, b) => a.seq - b.seq).map((c) => ({ ...c }));
+  }
+
+  loadReservations(): StoredReservation[] {
+    return sortReservations([...this.#reservations.values()].map((r) => ({ ...r })));
   }
 
   commit(change: LeaseChange): Promise<void> {
@@ -44,6 +56,8 @@ export class MemoryLeaseStore implements LeaseStore {
       for (const ip of change.remove ?? []) this.#leases.delete(ip);
       for (const dns of change.enqueue ?? []) this.#dnsQueue.set(dns.seq, { ...dns });
       for (const seq of change.dequeue ?? []) this.#dnsQueue.delete(seq);
+      for (const r of change.reserve ?? []) this.#reservations.set(reservationId(r), { ...r });
+      for (const r of change.unreserve ?? []) this.#reservations.delete(reservationId(r));
     }
   }
 }

@@ -3,15 +3,18 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
-import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import type { CommitObserver, LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import { sortReservations, type StoredReservation } from './reservation.ts';
 import { GroupCommitter } from './group-committer.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
 import { StoreError } from './store-error.ts';
-import { fromRow, migrate, openDatabase, prepareGroupWriter, type LeaseRow } from './sqlite-schema.ts';
+import { fromReservationRow, fromRow, migrate, openDatabase, prepareGroupWriter, type LeaseRow, type ReservationRow } from './sqlite-schema.ts';
 
 export interface SqliteLeaseStoreOptions {
   /** Most `commit` calls folded into one transaction (default 512). */
   maxBatch?: number;
+  /** Told of every group written or failed (metrics, health). */
+  observer?: CommitObserver;
 }
 
 /**
@@ -29,7 +32,7 @@ export function openSqliteLeaseStore(path: string, opts: SqliteLeaseStoreOptions
     db?.close();
     throw new StoreError(path, `cannot open: ${describeOpenFailure(path, err)}`, { cause: err });
   }
-  return new SqliteLeaseStore(path, db, opts.maxBatch);
+  return new SqliteLeaseStore(path, db, opts.maxBatch, opts.observer);
 }
 
 /** SQLite's own words are terse ("unable to open database file"); say what is actually wrong where we can tell. */
@@ -64,17 +67,20 @@ export class SqliteLeaseStore implements LeaseStore {
   readonly #committer: GroupCommitter;
   readonly #selectAll: Database.Statement<[], LeaseRow>;
   readonly #selectQueue: Database.Statement<[], { change: string }>;
+  readonly #selectReservations: Database.Statement<[], ReservationRow>;
 
   /** Use `openSqliteLeaseStore`. */
   constructor(
     readonly path: string,
     db: Database.Database,
     maxBatch?: number,
+    observer?: CommitObserver,
   ) {
     this.#db = db;
     this.#selectAll = db.prepare<[], LeaseRow>('SELECT * FROM leases');
     this.#selectQueue = db.prepare<[], { change: string }>('SELECT change FROM dns_queue ORDER BY seq');
-    this.#committer = new GroupCommitter(path, prepareGroupWriter(db), maxBatch);
+    this.#selectReservations = db.prepare<[], ReservationRow>('SELECT * FROM reservations');
+    this.#committer = new GroupCommitter(path, prepareGroupWriter(db), maxBatch, observer);
   }
 
   loadAll(): Lease[] {
@@ -83,6 +89,10 @@ export class SqliteLeaseStore implements LeaseStore {
 
   loadDnsQueue(): DnsChange[] {
     return this.#selectQueue.all().map((row) => JSON.parse(row.change) as DnsChange);
+  }
+
+  loadReservations(): StoredReservation[] {
+    return sortReservations(this.#selectReservations.all().map(fromReservationRow));
   }
 
   commit(change: LeaseChange): Promise<void> {

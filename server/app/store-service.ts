@@ -1,0 +1,30 @@
+import type { LeaseStore } from '../leases/lease-store.ts';
+import type { Service } from './service.ts';
+
+/**
+ * The lease store as a service: opened first, closed last, so every other
+ * service's last write (a lease, a DNS change done) still lands.
+ */
+export class StoreService implements Service {
+  readonly name = 'store';
+  #store: LeaseStore | undefined;
+
+  /** `open` throws StoreError (one line naming the path) when the store cannot be used. */
+  constructor(private readonly open: () => LeaseStore) {}
+
+  /** The open store; only between start and stop. */
+  get store(): LeaseStore {
+    if (!this.#store) throw new Error('the lease store is not open');
+    return this.#store;
+  }
+
+  async start(): Promise<void> {
+    this.#store = this.open();
+  }
+
+  async stop(): Promise<void> {
+    const store = this.#store;
+    this.#store = undefined;
+    await store?.close();
+  }
+}
