@@ -23,7 +23,8 @@ interface OptionSpec {
   default?: string | number | boolean;
 }
 
-type CommandName = OperationRequest['op'] | 'watch';
+// The CLI's commands: every operation but the CNI plugin's (agent/cni/main.ts sends those), and the daemon.
+type CommandName = 'attach' | 'detach' | 'inspect' | 'gc' | 'watch';
 
 interface CommandSpec {
   name: CommandName;

@@ -5,7 +5,7 @@ import { runOperation } from '../app/operations.ts';
 import { Supervisor } from '../app/supervisor.ts';
 import { runWatch } from '../app/watch.ts';
 import { controlSocketPath, PROTOCOL_VERSION, type ControlRequest, type ControlResponse } from '../core/control-protocol.ts';
-import type { OperationRequest } from '../core/requests.ts';
+import { CNI_OPERATIONS, type OperationRequest } from '../core/requests.ts';
 import { namespaceOf } from '../io/control-client.ts';
 import { ControlSocketBusyError, serveControl, type ControlServer } from '../io/control-server.ts';
 import type { GlobalSettings, WatchRequest } from './command-line.ts';
@@ -78,7 +78,7 @@ async function serveOperations(agent: Agent, globals: GlobalSettings, log: Logge
     // Interfaces, bridges and paths are the CLI's: in other namespaces they
     // would name other things here.
     if (request.netns !== own.netns || request.mntns !== own.mntns) return runLocally('the CLI runs in other namespaces');
-    if (request.dockerSocket !== globals.dockerSocket) {
+    if (request.dockerSocket !== globals.dockerSocket && !CNI_OPERATIONS.includes(request.op)) {
       return runLocally(`the command asks for Docker at ${request.dockerSocket}, the daemon uses ${globals.dockerSocket}`);
     }
     const stderr: string[] = [];
