@@ -14,7 +14,8 @@ export type CniOperationResult = CniAttachment | { released: boolean } | { probl
 
 export async function cniAdd(agent: Agent, req: CniAddRequest): Promise<CniAttachment> {
   const { attachment, lease } = await agent.attachCni(req);
-  return toCniAttachment(attachment, lease);
+  const host = await agent.edges.network.linkFacts(attachment.bridgeNetns, attachment.hostVeth).catch(() => undefined);
+  return { ...toCniAttachment(attachment, lease), ...(host && { hostVethMac: host.mac }) };
 }
 
 /** DEL: releases what is held for the key; nothing held is success (CNI spec 1.1: DEL must tolerate missing resources). */

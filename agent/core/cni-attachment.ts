@@ -11,6 +11,8 @@ import type { CniKey } from './requests.ts';
 /** A CNI ADD's outcome: the two veth ends and the lease the container's DHCP client holds. */
 export interface CniAttachment {
   hostVeth: string;
+  /** The host end's MAC, when the agent could read it. */
+  hostVethMac?: string;
   ifname: string;
   mac: string;
   /** The agent's name for the runtime's netns (`lhn-…`). */
