@@ -138,6 +138,16 @@ export class Agent {
     return await this.attachTarget(target, { ...req, netns: containerNetnsName(identity), defaultApp: undefined });
   }
 
+  /**
+   * A container found in a Docker network driver's sandbox (after Join):
+   * the same steps as `attach <container>`, with the container known from
+   * /proc instead of the Docker API (which the driver must not call).
+   */
+  async attachSandbox(req: AttachRequest & { container: string }, pid: number, resolvConfPath: string | undefined): Promise<InspectJson> {
+    const target: ResolvedTarget = { identity: { kind: 'docker', id: req.container }, name: req.container.slice(0, 12), pid, labels: {}, resolvConfPath };
+    return (await this.attachTarget(target, req)).json;
+  }
+
   private async attachTarget(target: ResolvedTarget, req: AttachRequest): Promise<{ json: InspectJson; attachment: Attachment; lease: RecordedLease }> {
     const key = stateKey(target.identity);
     const unlock = await this.store.lock(key);

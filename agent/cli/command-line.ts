@@ -85,6 +85,8 @@ const COMMANDS: readonly CommandSpec[] = [
       ...ATTACH_SETTINGS,
       { name: 'interval', kind: 'number', default: 5, describe: 'seconds between reconcile passes' },
       { name: 'worker', kind: 'string', describe: 'attach only containers labelled leasehold.worker=<this>' },
+      { name: 'plugin', kind: 'string', describe: 'also serve the Docker network driver of this name (/run/docker/plugins/<name>.sock)' },
+      { name: 'docker-root', kind: 'path', default: '/var/lib/docker', describe: 'Docker\'s data root (the driver\'s containers\' resolv.conf)' },
     ],
   },
 ];
@@ -104,6 +106,9 @@ export interface WatchRequest {
   attach: AutoAttachSettings;
   intervalMs: number;
   worker?: string;
+  /** Serve the Docker network driver of this name. */
+  plugin?: string;
+  dockerRoot: string;
 }
 
 export type AgentCommand = OperationRequest | { op: 'watch'; request: WatchRequest };
@@ -276,7 +281,9 @@ function buildCommand(
       return { op: 'gc', request: {} };
     case 'watch': {
       const intervalMs = seconds('interval');
-      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker') } };
+      const plugin = str('plugin');
+      if (plugin !== undefined && !/^[a-z0-9][a-z0-9_.-]*$/.test(plugin)) throw new UsageError('--plugin must be a driver name: lower-case letters, digits, _ . -');
+      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker'), plugin, dockerRoot: path('docker-root')! } };
     }
   }
 }
