@@ -24,6 +24,9 @@ interface OptionSpec {
 }
 
 // The CLI's commands: every operation but the CNI plugin's (agent/cni/main.ts sends those), and the daemon.
+/** Docker's default data root (dockerd --data-root). */
+const DEFAULT_DOCKER_ROOT = '/var/lib/docker';
+
 type CommandName = 'attach' | 'detach' | 'inspect' | 'gc' | 'watch';
 
 interface CommandSpec {
@@ -86,7 +89,7 @@ const COMMANDS: readonly CommandSpec[] = [
       { name: 'interval', kind: 'number', default: 5, describe: 'seconds between reconcile passes' },
       { name: 'worker', kind: 'string', describe: 'attach only containers labelled leasehold.worker=<this>' },
       { name: 'plugin', kind: 'string', describe: 'also serve the Docker network driver of this name (/run/docker/plugins/<name>.sock)' },
-      { name: 'docker-root', kind: 'path', default: '/var/lib/docker', describe: 'Docker\'s data root (the driver\'s containers\' resolv.conf)' },
+      { name: 'docker-root', kind: 'path', default: DEFAULT_DOCKER_ROOT, describe: 'Docker\'s data root (the driver\'s containers\' resolv.conf)' },
     ],
   },
 ];
@@ -283,7 +286,7 @@ function buildCommand(
       const intervalMs = seconds('interval');
       const plugin = str('plugin');
       if (plugin !== undefined && !/^[a-z0-9][a-z0-9_.-]*$/.test(plugin)) throw new UsageError('--plugin must be a driver name: lower-case letters, digits, _ . -');
-      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker'), plugin, dockerRoot: path('docker-root')! } };
+      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker'), plugin, dockerRoot: path('docker-root') ?? DEFAULT_DOCKER_ROOT } };
     }
   }
 }

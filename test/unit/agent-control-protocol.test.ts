@@ -89,8 +89,17 @@ test('watch is never served (the daemon itself), and carries its own settings', 
       attach: { bridgeNetns: 'lh-w1', ifname: 'eth0', macScheme: 'random', workerIp: undefined, app: undefined, defaultApp: 'lab', ipv6: 'off', waitIpv6: false, timeoutMs: 30_000 },
       intervalMs: 1000,
       worker: 'w1',
+      plugin: undefined,
+      dockerRoot: '/var/lib/docker',
     },
   });
+});
+
+test('watch --plugin NAME serves the Docker driver of that name; --docker-root is absolute against the cwd; a bad name is a usage error', (t) => {
+  t.like(command(['watch', '--plugin', 'leasehold', '--docker-root', 'var/docker']).command, { op: 'watch', request: { plugin: 'leasehold', dockerRoot: `${CWD}/var/docker` } });
+  const bad = parse(['watch', '--plugin', '../x']);
+  t.is(bad.kind, 'usage-error');
+  t.like(bad, { message: '--plugin must be a driver name: lower-case letters, digits, _ . -' });
 });
 
 test('a container named like a command is a container; options after the command word are its own', (t) => {
