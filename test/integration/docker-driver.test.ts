@@ -76,7 +76,7 @@ async function adopted(lab: AgentLab, id: string): Promise<{ record: Attachment;
   }, { timeoutMs: 20_000, intervalMs: 100, describe: () => lab.watches.map((w) => w.tail(20)).join('\n') });
 }
 
-test('docker run --network: the container gets the stable MAC, a lease, resolv.conf from DHCP; docker restart keeps both; docker rm -f releases at once', async (t) => {
+test('docker run --network: the container gets the stable MAC, a lease, resolv.conf from DHCP; docker restart and disconnect/connect keep both; docker rm -f releases at once', async (t) => {
   const { lab, network } = await driverLab(t);
   const id = await run(network);
   const { record, ip } = await adopted(lab, id);
@@ -99,6 +99,15 @@ test('docker run --network: the container gets the stable MAC, a lease, resolv.c
   const again = await adopted(lab, id);
   t.is(again.record.mac, record.mac, 'same MAC after docker restart');
   t.is(again.ip, ip, 'same address after docker restart');
+
+  // disconnect releases at once; connect (the sandbox exists already) adopts again, same MAC and address.
+  await dockerOk(['network', 'disconnect', network, id]);
+  await lab.waitForServerLease(ip, 'released', 5000);
+  await pollUntil('the record gone after disconnect', async () => !(await lab.record(record.key)), { timeoutMs: 5000 });
+  await dockerOk(['network', 'connect', network, id]);
+  const reconnected = await adopted(lab, id);
+  t.is(reconnected.record.mac, record.mac, 'same MAC after disconnect/connect');
+  t.is(reconnected.ip, ip, 'same address after disconnect/connect');
 
   await dockerOk(['rm', '-f', id]);
   await lab.waitForServerLease(ip, 'released', 5000);
