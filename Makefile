@@ -6,7 +6,7 @@ SHELL := /bin/bash
 
 help:
 	@echo "make lab-up     bring up the lab (appliance, BIND, two workers with agents) and run the demo"
-	@echo "make install    build, and link agent and leasehold-server into /usr/local/bin (root)"
+	@echo "make install    build, link agent and leasehold-server into /usr/local/bin, the CNI plugin into /usr/lib/cni and /opt/cni/bin (root)"
 	@echo "make lab-status show the lab and its lease table"
 	@echo "make lab-down   remove everything the lab made"
 	@echo "make test       install what is needed, type-check, lint, run unit + integration + e2e tests"
@@ -63,13 +63,19 @@ docker: deps
 docker-down:
 	@lab/docker-engine.sh stop
 
-# The commands on PATH: symlinks to bin/, which run this checkout's dist/.
+# The commands on PATH: symlinks to bin/, which run this checkout's dist/;
+# the CNI plugin as `leasehold` in Debian's CNI directory and containerd's default one.
+CNI_BIN_DIRS ?= /usr/lib/cni /opt/cni/bin
 .PHONY: install
 install: build
 	@for c in agent leasehold-server; do \
 	  if [ -e /usr/local/bin/$$c ] && [ ! -L /usr/local/bin/$$c ]; then \
 	    echo "install: /usr/local/bin/$$c exists and is not a link: left alone" >&2; exit 1; fi; \
 	  ln -sfn "$(CURDIR)/bin/$$c" /usr/local/bin/$$c; done
+	@for d in $(CNI_BIN_DIRS); do \
+	  if [ -e $$d/leasehold ] && [ ! -L $$d/leasehold ]; then \
+	    echo "install: $$d/leasehold exists and is not a link: left alone" >&2; exit 1; fi; \
+	  mkdir -p $$d && ln -sfn "$(CURDIR)/bin/leasehold-cni" $$d/leasehold; done
 
 lab-up: install docker
 	@lab/lab.sh up

@@ -96,6 +96,7 @@ export type FlagSpec<O> =
   | { key: keyof O; number: { min: number; max?: number; integer?: boolean } }
   | { key: keyof O; set: boolean }
   | { key: keyof O; choices: readonly string[] }
+  /** Any non-empty value (a path). */
   | { key: keyof O; text: true }
   | { preset: Partial<O> };
 

@@ -74,6 +74,8 @@ interface Options extends SearchFlagOptions {
   ratesOnly: boolean;
   /** Leasehold also on Node's dgram sockets in the per-rate table. */
   compareSockets: boolean;
+  /** another checkout of Leasehold, built, measured as a third server `baseline` */
+  baseline?: string;
 }
 
 /** The offered rates of the per-rate table (those the goals name). */
@@ -81,7 +83,8 @@ const TABLE_RATES = [1000, 2000, 4000] as const;
 
 const USAGE = [
   'usage: node --import=tsx test/bench/dhcp4-bench.ts [options]',
-  '  --only kea|leasehold   measure one server only (the other is reported n/a)',
+  '  --only kea|leasehold|baseline   measure one server only (the others are reported n/a)',
+  '  --baseline DIR         also measure the Leasehold checkout in DIR (built: npx tsc -p tsconfig.json there) as `baseline`',
   '  --duration S           seconds per search step (default 5)',
   '  --confirm-duration S   seconds of the final timestamped run (default 2 x duration)',
   '  --clients N            simulated clients, perfdhcp -R (default 40000, <= pool size)',
@@ -232,6 +235,7 @@ runBench<Options>({
     '--pin': { key: 'pin', set: true },
     '--rates-only': { key: 'ratesOnly', set: true },
     '--compare-sockets': { key: 'compareSockets', set: true },
+    '--baseline': { key: 'baseline', text: true },
     '--quick': { preset: { duration: 2, confirmDuration: 4, precision: 0.25, retry: false } },
   },
   check(o) {
@@ -258,6 +262,7 @@ runBench<Options>({
 
     const servers = doraServers(bench, {
       pin: o.pin,
+      baseline: o.baseline,
       describe: {
         leasehold: 'Leasehold (SQLite lease store)',
         kea: 'kea-dhcp4 (memfile, persist: true, lfc-interval 0; multi-threading left at the packaged default)',
@@ -270,7 +275,11 @@ runBench<Options>({
     const l = outcomes.leasehold;
     const k = outcomes.kea;
     const cpu = (r: Partial<Result>): string => (r.cpuUsPerDora === undefined || !Number.isFinite(r.cpuUsPerDora) ? 'n/a' : fmt(r.cpuUsPerDora, 1));
-    bench.log(`dhcp4-dora leasehold=${perSecond(l.rate)} kea=${perSecond(k.rate)} ratio=${ratio(l.rate, k.rate)} cpu_us_per_dora leasehold=${cpu(l)} kea=${cpu(k)}`);
+    const b = outcomes.baseline;
+    bench.log(
+      `dhcp4-dora leasehold=${perSecond(l.rate)} kea=${perSecond(k.rate)} ratio=${ratio(l.rate, k.rate)} cpu_us_per_dora leasehold=${cpu(l)} kea=${cpu(k)}` +
+        (b ? ` baseline=${perSecond(b.rate)} baseline_cpu_us_per_dora=${cpu(b)}` : ''),
+    );
     return ok ? 0 : 1;
   },
 });

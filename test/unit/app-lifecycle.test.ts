@@ -149,6 +149,7 @@ function recordingDns(sent: string[]): () => DnsServices {
     },
     lookup: { lookup: async () => [] },
     reloadKeys: () => ({ changed: [], failed: [] }),
+    close: () => {},
   });
 }
 
