@@ -30,6 +30,7 @@ import {
   ratio,
   runBench,
   searchFlags,
+  ServerFailure,
   warnIfBusy,
   type Bench,
   type SearchFlagOptions,
@@ -62,7 +63,14 @@ interface Options extends SearchFlagOptions {
   /** perfdhcp -R: simulated clients. */
   clients: number;
   pin: boolean;
+  /** Run the equal-load table (TABLE_RATES, both servers) before the search. */
+  table: boolean;
+  /** Run only the table, no search. */
+  tableOnly: boolean;
 }
+
+/** The offered rates at which both servers are compared at equal load. */
+const TABLE_RATES = [1000, 2000, 4000] as const;
 
 const USAGE = [
   'usage: node --import=tsx test/bench/dhcp4-bench.ts [options]',
@@ -75,6 +83,8 @@ const USAGE = [
   '  --precision F          bisection stops at (hi-lo)/lo <= F (default 0.05)',
   '  --pin                  pin the server to CPU 0 and perfdhcp to CPU 1 (taskset)',
   '  --no-retry             count a failing search step as failed at once (default: retry it once)',
+  '  --no-table             skip the equal-load table (both servers at 1000, 2000, 4000 DORA/s)',
+  '  --table-only           run only that table, no search',
   '  --quick                a rough figure in a minute or two per server: 2 s steps, 4 s confirmation,',
   '                         bisection to 25 %, no retries (other flags given still apply)',
 ].join('\n');
@@ -91,7 +101,7 @@ interface Result {
   cpuUsPerDora: number;
 }
 
-function describeStep(name: string, s: Step, tag: StepTag): string {
+function describeStep(name: string, s: Step, tag: StepTag | ' table'): string {
   return (
     `[${name}]${tag} rate ${s.rate}/s x ${s.seconds}s: started ${s.started}, completed ${s.completed} ` +
     `(${fmt(s.achieved, 0)}/s), dropped ${fmt(s.dropPct, 3)}%, ` +
@@ -146,14 +156,46 @@ async function measure(bench: Bench, topo: DoraTopology, server: DoraServer, o: 
   return { rate: final.rate, cpuUsPerDora: final.cpuUsPerDora };
 }
 
+/**
+ * Both servers at each of TABLE_RATES, interleaved (rate by rate) so they
+ * see the same host, each run a fresh server with per-exchange timestamps.
+ */
+async function equalLoadTable(bench: Bench, topo: DoraTopology, servers: readonly DoraServer[], o: Options): Promise<void> {
+  const rows: string[] = [];
+  for (const rate of TABLE_RATES) {
+    for (const server of servers.filter((s) => !o.only || s.name === o.only)) {
+      let row: string;
+      try {
+        server.check();
+        const s = await step(topo, server, o, rate, o.confirmDuration, true);
+        bench.log(describeStep(server.name, s, ' table'));
+        const p95 = (p: typeof s.perf.doStats) => (p.delays && p.delays.length > 0 ? fmt(percentile(ascending(p.delays), 0.95), 3) : 'n/a');
+        row =
+          `| ${rate} | ${server.name} | ${fmt(s.cpuUsPerDora, 1)} | ${fmt(s.perf.doStats.avgMs, 3)} / ${p95(s.perf.doStats)} | ` +
+          `${fmt(s.perf.raStats.avgMs, 3)} / ${p95(s.perf.raStats)} | ${fmt(s.dropPct, 3)} | ${fmt(s.otherPct, 0)} |`;
+      } catch (e) {
+        if (!(e instanceof ServerFailure)) throw e;
+        row = `| ${rate} | ${server.name} | failed: ${e.message.split('\n')[0]} | | | | |`;
+      }
+      rows.push(row);
+    }
+  }
+  bench.log('# equal load: offered DORA/s, server, server CPU us/DORA, D->O avg / p95 ms, R->A avg / p95 ms, dropped %, other host CPU % (of ' + NCPU * 100 + ')');
+  bench.log('| offered/s | server | cpu us/DORA | D->O avg / p95 ms | R->A avg / p95 ms | dropped % | other % |');
+  bench.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const row of rows) bench.log(row);
+}
+
 runBench<Options>({
   name: 'dhcp4-bench',
   usage: USAGE,
-  defaults: { duration: 5, confirmDuration: 0, clients: 40000, startRate: 1000, maxRate: 64000, precision: 0.05, pin: false, retry: true },
+  defaults: { duration: 5, confirmDuration: 0, clients: 40000, startRate: 1000, maxRate: 64000, precision: 0.05, pin: false, retry: true, table: true, tableOnly: false },
   flags: {
     ...searchFlags<Options>(SERVER_NAMES),
     '--clients': { key: 'clients', number: { min: 1, max: POOL_SIZE, integer: true } },
     '--pin': { key: 'pin', set: true },
+    '--no-table': { key: 'table', set: false },
+    '--table-only': { key: 'tableOnly', set: true },
     '--quick': { preset: { duration: 2, confirmDuration: 4, precision: 0.25, retry: false } },
   },
   check(o) {
@@ -175,7 +217,7 @@ runBench<Options>({
     bench.log(`#   search: doubling from ${o.startRate}/s, then bisection to ${o.precision * 100}%${o.retry ? '; a failing step is retried once' : ''}; confirmation run at the result (stepped down 7% if it fails).`);
     bench.log(`#   latency = perfdhcp per-pair delay (DISCOVER->OFFER, REQUEST->ACK); p95 exact from perfdhcp -x t timestamps of the confirmation run.`);
     bench.log(`#   cpu = server utime+stime from /proc/<pid>/stat (all threads, ${CLK_TCK} ticks/s) over the run / completed DORAs.`);
-    bench.log(`#   lease durability differs: Kea memfile appends without fsync; Leasehold commits SQLite (synchronous=FULL) before each ACK.`);
+    bench.log(`#   lease durability differs: Kea memfile appends without fsync; Leasehold fdatasyncs each lease (its commit log) before the ACK.`);
     warnIfBusy(bench, busy);
 
     const servers = doraServers(bench, {
@@ -186,6 +228,8 @@ runBench<Options>({
       },
     });
     const topo = await doraTopology(bench, PREFIX);
+    if (o.table || o.tableOnly) await equalLoadTable(bench, topo, servers, o);
+    if (o.tableOnly) return 0;
     const { outcomes, ok } = await measureServers(bench, servers, o.only, (s) => measure(bench, topo, s, o), (r) => r.rate !== undefined);
     const l = outcomes.leasehold;
     const k = outcomes.kea;
