@@ -4,7 +4,7 @@
 // commit log, at several group sizes. The table is warmed to 40,000 leases
 // first (as in the DORA bench). Measures, asserts nothing.
 //
-//   node --import=tsx test/bench/lease-store-micro.ts [--groups N] [--dir D]
+//   node --import=tsx test/bench/lease-store-micro.ts [--groups N] [--rounds R] [--dir D]
 //
 // Runs as any user; writes only under a temporary directory (or --dir, which
 // should be on the disk the server uses).
@@ -16,7 +16,7 @@ import { parseArgs } from 'node:util';
 import type { Lease } from '../../server/leases/lease.ts';
 import { openSqliteLeaseStore, type SqliteLeaseStore } from '../../server/leases/sqlite-lease-store.ts';
 
-const { values } = parseArgs({ options: { groups: { type: 'string', default: '2000' }, dir: { type: 'string' } } });
+const { values } = parseArgs({ options: { groups: { type: 'string', default: '1000' }, rounds: { type: 'string', default: '3' }, dir: { type: 'string' } } });
 const GROUPS = Number(values.groups);
 const WARM = 40_000;
 
@@ -38,22 +38,38 @@ async function measure(store: SqliteLeaseStore, groupSize: number): Promise<{ cp
   return { cpuPerLease: (cpu.user + cpu.system) / (GROUPS * groupSize), wallPerGroup: wall / GROUPS };
 }
 
+const MODES = [['sqlite-fsync', false], ['commit-log', {}]] as const;
+const GROUP_SIZES = [1, 4, 16, 64];
+const ROUNDS = Number(values.rounds);
+
 const dir = values.dir ? mkdtempSync(join(values.dir, 'lt-store-micro-')) : mkdtempSync(join(tmpdir(), 'lt-store-micro-'));
 try {
-  console.log(`# ${GROUPS} groups per cell, table warmed to ${WARM} leases, directory ${dir}`);
-  console.log('mode                 group  cpu_us_per_lease  wall_us_per_group  commits');
-  for (const [name, commitLog] of [['sqlite-fsync', false], ['commit-log', {}]] as const) {
-    for (const groupSize of [1, 4, 16, 64]) {
-      const path = join(dir, `${name}-${groupSize}.db`);
-      const store = openSqliteLeaseStore(path, { commitLog, maxCommitWaitMs: 0, maxBatch: 512 });
-      for (let i = 0; i < WARM; i += 512) await Promise.all(Array.from({ length: 512 }, (_, k) => store.commit({ put: [lease(i + k)] })));
-      const before = store.stats().commits;
-      const r = await measure(store, groupSize);
-      const commits = store.stats().commits - before;
-      console.log(`${name.padEnd(20)} ${String(groupSize).padStart(5)}  ${r.cpuPerLease.toFixed(1).padStart(16)}  ${r.wallPerGroup.toFixed(0).padStart(17)}  ${commits}`);
-      await store.close();
+  console.log(`# ${GROUPS} groups per cell, ${ROUNDS} rounds (modes interleaved, so both see the same host), table warmed to ${WARM} leases, directory ${dir}`);
+  const stores = new Map<string, SqliteLeaseStore>();
+  for (const [name, commitLog] of MODES) {
+    const store = openSqliteLeaseStore(join(dir, `${name}.db`), { commitLog, maxCommitWaitMs: 0, maxBatch: 512 });
+    for (let i = 0; i < WARM; i += 512) await Promise.all(Array.from({ length: 512 }, (_, k) => store.commit({ put: [lease(i + k)] })));
+    stores.set(name, store);
+  }
+  const cells = new Map<string, Array<{ cpuPerLease: number; wallPerGroup: number }>>();
+  for (let round = 0; round < ROUNDS; round += 1) {
+    for (const groupSize of GROUP_SIZES) {
+      for (const [name] of MODES) {
+        const key = `${name} ${groupSize}`;
+        cells.set(key, [...(cells.get(key) ?? []), await measure(stores.get(name)!, groupSize)]);
+      }
     }
   }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  console.log('mode                 group  cpu_us_per_lease (median; all rounds)     wall_us_per_group (median)');
+  for (const groupSize of GROUP_SIZES) {
+    for (const [name] of MODES) {
+      const runs = cells.get(`${name} ${groupSize}`)!;
+      const cpu = runs.map((r) => r.cpuPerLease);
+      console.log(`${name.padEnd(20)} ${String(groupSize).padStart(5)}  ${median(cpu).toFixed(1).padStart(8)} (${cpu.map((c) => c.toFixed(1)).join(' ')})`.padEnd(70) + `${median(runs.map((r) => r.wallPerGroup)).toFixed(0).padStart(8)}`);
+    }
+  }
+  for (const store of stores.values()) await store.close();
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

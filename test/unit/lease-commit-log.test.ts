@@ -166,3 +166,14 @@ test('a constraint failure rejects the group and writes no record', async (t) =>
   t.deepEqual(reopened.loadAll().sort(byIp), [lease(1), lease(3)]);
   await reopened.close();
 });
+
+test('a group larger than the whole log is refused, and the store goes on', async (t) => {
+  const dir = tempDir(t);
+  const store = openSqliteLeaseStore(join(dir, 'leases.db'), { commitLog: { bytes: 4096 } });
+  const big = Array.from({ length: 40 }, (_, i) => lease(i, { hostname: 'h'.repeat(60) }));
+  await t.throwsAsync(store.commit({ put: big }), { message: /larger than the commit log/ });
+  t.deepEqual(store.loadAll(), []);
+  await store.commit({ put: [lease(1)] });
+  t.deepEqual(store.loadAll(), [lease(1)]);
+  await store.close();
+});
