@@ -30,16 +30,19 @@ export interface CommitLogRecord {
   end: number;
 }
 
-export function encodeRecord(seq: number, payload: Buffer): Buffer {
+/** `payload` as bytes, or as a string written as UTF-8 straight into the record (one buffer, no copy). */
+export function encodeRecord(seq: number, payload: Buffer | string): Buffer {
   if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`record sequence must be a positive integer, got ${seq}`);
-  if (payload.length > MAX_RECORD_PAYLOAD) throw new RangeError(`record payload of ${payload.length} bytes exceeds ${MAX_RECORD_PAYLOAD}`);
-  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + payload.length);
+  const length = typeof payload === 'string' ? Buffer.byteLength(payload, 'utf8') : payload.length;
+  if (length > MAX_RECORD_PAYLOAD) throw new RangeError(`record payload of ${length} bytes exceeds ${MAX_RECORD_PAYLOAD}`);
+  const record = Buffer.allocUnsafe(RECORD_HEADER_BYTES + length);
   record.writeUInt32LE(RECORD_MAGIC, 0);
-  record.writeUInt32LE(payload.length, 4);
+  record.writeUInt32LE(length, 4);
   record.writeUInt32LE(seq % 0x1_0000_0000, 8);
   record.writeUInt32LE(Math.floor(seq / 0x1_0000_0000), 12);
-  payload.copy(record, RECORD_HEADER_BYTES);
-  record.writeUInt32LE(checksum(record, payload.length), 16);
+  if (typeof payload === 'string') record.write(payload, RECORD_HEADER_BYTES, 'utf8');
+  else payload.copy(record, RECORD_HEADER_BYTES);
+  record.writeUInt32LE(checksum(record, length), 16);
   return record;
 }
 

@@ -77,7 +77,7 @@ export class CommitLog {
   }
 
   /** Encodes the record; `append` writes it. Separate so the caller can decide on `restart` first. */
-  static encode(seq: number, payload: Buffer): Buffer {
+  static encode(seq: number, payload: Buffer | string): Buffer {
     return encodeRecord(seq, payload);
   }
 

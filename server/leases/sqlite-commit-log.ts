@@ -75,7 +75,7 @@ export class SqliteCommitLog {
   /** Writes one group (see the class comment); throws if it is not durable. */
   write(changes: readonly LeaseChange[]): void {
     if (this.#broken) throw this.#broken;
-    const record = CommitLog.encode(this.#nextSeq, Buffer.from(JSON.stringify(changes)));
+    const record = CommitLog.encode(this.#nextSeq, JSON.stringify(changes));
     if (record.length > this.#log.size) throw new RangeError(`a group of ${record.length} bytes is larger than the commit log (${this.#log.size} bytes)`);
     if (!this.#log.fits(record.length)) {
       // Everything in the log must be durable in SQLite before it is overwritten.

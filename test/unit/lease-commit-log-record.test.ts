@@ -23,6 +23,11 @@ test('records round-trip back to back, and the scan ends where writing continues
   t.is(a.readUInt32LE(4), 12);
 });
 
+test('a string payload is framed as its UTF-8 bytes, exactly like the same Buffer', (t) => {
+  const text = '[{"put":[{"hostname":"café"}]}]';
+  t.deepEqual(encodeRecord(3, text), encodeRecord(3, payload(text)));
+});
+
 test('sequence numbers beyond 32 bits survive', (t) => {
   const seq = 2 ** 40 + 5;
   t.deepEqual(scanRecords(joined(encodeRecord(seq, payload('x')), encodeRecord(seq + 1, payload('y')))).records.map((r) => r.seq), [seq, seq + 1]);
