@@ -217,7 +217,7 @@ runBench<Options>({
     bench.log(`#   search: doubling from ${o.startRate}/s, then bisection to ${o.precision * 100}%${o.retry ? '; a failing step is retried once' : ''}; confirmation run at the result (stepped down 7% if it fails).`);
     bench.log(`#   latency = perfdhcp per-pair delay (DISCOVER->OFFER, REQUEST->ACK); p95 exact from perfdhcp -x t timestamps of the confirmation run.`);
     bench.log(`#   cpu = server utime+stime from /proc/<pid>/stat (all threads, ${CLK_TCK} ticks/s) over the run / completed DORAs.`);
-    bench.log(`#   lease durability differs: Kea memfile appends without fsync; Leasehold fdatasyncs each lease (its commit log) before the ACK.`);
+    bench.log(`#   lease durability differs: Kea memfile appends without fsync; Leasehold commits SQLite (synchronous=FULL) before each ACK.`);
     warnIfBusy(bench, busy);
 
     const servers = doraServers(bench, {
