@@ -4,7 +4,7 @@ import type { LeaseChange } from './lease-store.ts';
 import type { StoredReservation } from './reservation.ts';
 
 /** Bump when the schema changes, and add the step to `MIGRATIONS`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Version 1: leases and the DNS queue. */
 const SCHEMA_V1 = `
@@ -52,8 +52,21 @@ const SCHEMA_V2 = `
   CREATE UNIQUE INDEX IF NOT EXISTS reservations_client ON reservations (subnet_id, client_key);
 `;
 
+/**
+ * Version 3: how far the commit log has been applied. Every group written
+ * through the log sets `applied_seq` to its record's sequence number in the
+ * same transaction, so at start exactly the records after it are replayed.
+ */
+const SCHEMA_V3 = `
+  CREATE TABLE IF NOT EXISTS commit_log_state (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    applied_seq INTEGER NOT NULL
+  );
+  INSERT OR IGNORE INTO commit_log_state (id, applied_seq) VALUES (1, 0);
+`;
+
 /** `MIGRATIONS[v - 1]` takes a store at version v - 1 to version v; a new store runs them all. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 export interface ReservationRow {
   subnet_id: string;
@@ -121,6 +134,12 @@ export function migrate(db: Database.Database): void {
 
 /** One transaction per group; better-sqlite3 rolls it back if anything throws. */
 export function prepareGroupWriter(db: Database.Database): (changes: readonly LeaseChange[]) => void {
+  const writeGroup = db.transaction(prepareGroupApplier(db));
+  return (changes) => writeGroup.immediate(changes);
+}
+
+/** The statements of a group, to run inside a transaction the caller opens. */
+export function prepareGroupApplier(db: Database.Database): (changes: readonly LeaseChange[]) => void {
   const put = db.prepare<[LeaseRow]>(
     `INSERT OR REPLACE INTO leases
        (ip, client_key, hw_address, client_id, hostname, subnet_id, state, granted_at, expires_at, fqdn, ipv6)
@@ -138,7 +157,7 @@ export function prepareGroupWriter(db: Database.Database): (changes: readonly Le
        hw_address = excluded.hw_address, client_id = excluded.client_id, hostname = excluded.hostname, client_key = excluded.client_key`,
   );
   const unreserve = db.prepare<[string, string]>('DELETE FROM reservations WHERE subnet_id = ? AND ip = ?');
-  const writeGroup = db.transaction((changes: readonly LeaseChange[]) => {
+  return (changes) => {
     for (const change of changes) {
       for (const lease of change.put ?? []) put.run(toRow(lease));
       for (const ip of change.remove ?? []) remove.run(ip);
@@ -147,8 +166,7 @@ export function prepareGroupWriter(db: Database.Database): (changes: readonly Le
       for (const r of change.reserve ?? []) reserve.run(toReservationRow(r));
       for (const r of change.unreserve ?? []) unreserve.run(r.subnetId, r.ip);
     }
-  });
-  return (changes) => writeGroup.immediate(changes);
+  };
 }
 
 export function toRow(lease: Lease): LeaseRow {

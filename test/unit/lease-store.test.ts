@@ -19,7 +19,15 @@ const backends: Array<{ name: string; open: (t: { teardown(fn: () => void): void
     open: (t, maxBatch) => {
       const dir = mkdtempSync(join(tmpdir(), 'lt-lease-'));
       t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-      return openSqliteLeaseStore(join(dir, 'leases.db'), { maxBatch });
+      return openSqliteLeaseStore(join(dir, 'leases.db'), { maxBatch, commitLog: { bytes: 1 << 20 } });
+    },
+  },
+  {
+    name: 'sqlite without commit log',
+    open: (t, maxBatch) => {
+      const dir = mkdtempSync(join(tmpdir(), 'lt-lease-'));
+      t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+      return openSqliteLeaseStore(join(dir, 'leases.db'), { maxBatch, commitLog: false });
     },
   },
 ];
