@@ -2,7 +2,8 @@ import { systemClock } from '../../lib/core/clock.ts';
 import { createLogger, type LogLevel } from '../../lib/core/logger.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { ServerConfig } from '../config/config.ts';
-import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
+import { openLeaseStore } from '../leases/open-lease-store.ts';
+import { withSqlitePath } from '../leases/lease-store-config.ts';
 import type { Lease } from '../leases/lease.ts';
 import { startDhcp4Server } from '../app/dhcp4-server.ts';
 import { startRaService, type RunningRaService } from '../app/ra-service.ts';
@@ -16,7 +17,7 @@ function fail(err: unknown): number {
 
 function loadConfig(path: string, storePath?: string): ServerConfig {
   const config = loadConfigFile(path);
-  if (storePath) config.leaseStore = { ...config.leaseStore, path: storePath };
+  if (storePath) config.leaseStore = withSqlitePath(config.leaseStore, storePath);
   return config;
 }
 
@@ -34,7 +35,7 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
   const logger = createLogger({ level: opts.logLevel ?? config.log.level });
   let store;
   try {
-    store = openSqliteLeaseStore(config.leaseStore.path);
+    store = await openLeaseStore(config.leaseStore, { configPath: opts.configPath, logger });
   } catch (err) {
     return fail(err);
   }
@@ -74,7 +75,7 @@ export async function runLeases(opts: { configPath: string; storePath?: string; 
   let leases: Lease[];
   try {
     const config = loadConfig(opts.configPath, opts.storePath);
-    const store = openSqliteLeaseStore(config.leaseStore.path);
+    const store = await openLeaseStore(config.leaseStore, { configPath: opts.configPath, inspectOnly: true });
     leases = store.loadAll();
     await store.close();
   } catch (err) {

@@ -1,32 +1,41 @@
+import type { Clock } from '../../lib/core/clock.ts';
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
-import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import type { CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from './lease-store.ts';
 import { GroupCommitter } from './group-committer.ts';
+import { unconditional } from './lease-expectation.ts';
+import { LeaseSnapshot } from './lease-snapshot.ts';
 
 /**
  * A lease store that forgets everything on exit, for unit tests of the DHCP
  * logic. It groups and settles commits exactly like the SQLite store, so code
- * tested against it sees the same timing.
+ * tested against it sees the same timing, and it checks conditional writes
+ * by the same rule, so two writers on one memory store model two servers on
+ * one database.
  */
-export class MemoryLeaseStore implements LeaseStore {
-  readonly #leases = new Map<string, Lease>();
-  readonly #dnsQueue = new Map<number, DnsChange>();
+export class MemoryLeaseStore implements ConditionalLeaseStore {
+  readonly #rows: LeaseSnapshot;
   readonly #committer: GroupCommitter;
 
-  constructor(initial: readonly Lease[] = [], opts: { maxBatch?: number } = {}) {
-    for (const lease of initial) this.#leases.set(lease.ip, { ...lease });
-    this.#committer = new GroupCommitter('memory', (changes) => this.#apply(changes), opts.maxBatch);
+  constructor(initial: readonly Lease[] = [], opts: { maxBatch?: number; clock?: Clock } = {}) {
+    this.#rows = new LeaseSnapshot(initial);
+    const now = () => (opts.clock ?? Date).now();
+    this.#committer = new GroupCommitter('memory', (changes) => changes.map((c) => this.#rows.applyIfHolds(c, now())), opts.maxBatch);
   }
 
   loadAll(): Lease[] {
-    return [...this.#leases.values()].map((lease) => ({ ...lease }));
+    return this.#rows.leases();
   }
 
   loadDnsQueue(): DnsChange[] {
-    return [...this.#dnsQueue.values()].sort((a, b) => a.seq - b.seq).map((c) => ({ ...c }));
+    return this.#rows.dnsQueue();
   }
 
-  commit(change: LeaseChange): Promise<void> {
+  async commit(change: LeaseChange): Promise<void> {
+    await this.#committer.submit(unconditional(change));
+  }
+
+  commitConditional(change: ConditionalLeaseChange): Promise<CommitOutcome> {
     return this.#committer.submit(change);
   }
 
@@ -36,14 +45,5 @@ export class MemoryLeaseStore implements LeaseStore {
 
   stats(): LeaseStoreStats {
     return this.#committer.stats();
-  }
-
-  #apply(changes: readonly LeaseChange[]): void {
-    for (const change of changes) {
-      for (const lease of change.put ?? []) this.#leases.set(lease.ip, lease);
-      for (const ip of change.remove ?? []) this.#leases.delete(ip);
-      for (const dns of change.enqueue ?? []) this.#dnsQueue.set(dns.seq, { ...dns });
-      for (const seq of change.dequeue ?? []) this.#dnsQueue.delete(seq);
-    }
   }
 }

@@ -3,7 +3,9 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
-import type { LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import type { Clock } from '../../lib/core/clock.ts';
+import type { CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from './lease-store.ts';
+import { unconditional } from './lease-expectation.ts';
 import { GroupCommitter } from './group-committer.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
 import { StoreError } from './store-error.ts';
@@ -12,6 +14,8 @@ import { fromRow, migrate, openDatabase, prepareGroupWriter, type LeaseRow } fro
 export interface SqliteLeaseStoreOptions {
   /** Most `commit` calls folded into one transaction (default 512). */
   maxBatch?: number;
+  /** The clock conditional writes are judged by (default: the system's). */
+  clock?: Clock;
 }
 
 /**
@@ -29,7 +33,7 @@ export function openSqliteLeaseStore(path: string, opts: SqliteLeaseStoreOptions
     db?.close();
     throw new StoreError(path, `cannot open: ${describeOpenFailure(path, err)}`, { cause: err });
   }
-  return new SqliteLeaseStore(path, db, opts.maxBatch);
+  return new SqliteLeaseStore(path, db, opts);
 }
 
 /** SQLite's own words are terse ("unable to open database file"); say what is actually wrong where we can tell. */
@@ -59,7 +63,7 @@ function statKind(path: string): 'file' | 'directory' | 'missing' | 'other' {
  * tried and measured: on two cores its hand-offs cost more CPU per lease
  * than the blocking saved (make bench, see test/bench/README.md).
  */
-export class SqliteLeaseStore implements LeaseStore {
+export class SqliteLeaseStore implements ConditionalLeaseStore {
   readonly #db: Database.Database;
   readonly #committer: GroupCommitter;
   readonly #selectAll: Database.Statement<[], LeaseRow>;
@@ -69,12 +73,12 @@ export class SqliteLeaseStore implements LeaseStore {
   constructor(
     readonly path: string,
     db: Database.Database,
-    maxBatch?: number,
+    opts: SqliteLeaseStoreOptions = {},
   ) {
     this.#db = db;
     this.#selectAll = db.prepare<[], LeaseRow>('SELECT * FROM leases');
     this.#selectQueue = db.prepare<[], { change: string }>('SELECT change FROM dns_queue ORDER BY seq');
-    this.#committer = new GroupCommitter(path, prepareGroupWriter(db), maxBatch);
+    this.#committer = new GroupCommitter(path, prepareGroupWriter(db, () => (opts.clock ?? Date).now()), opts.maxBatch);
   }
 
   loadAll(): Lease[] {
@@ -85,7 +89,11 @@ export class SqliteLeaseStore implements LeaseStore {
     return this.#selectQueue.all().map((row) => JSON.parse(row.change) as DnsChange);
   }
 
-  commit(change: LeaseChange): Promise<void> {
+  async commit(change: LeaseChange): Promise<void> {
+    await this.#committer.submit(unconditional(change));
+  }
+
+  commitConditional(change: ConditionalLeaseChange): Promise<CommitOutcome> {
     return this.#committer.submit(change);
   }
 

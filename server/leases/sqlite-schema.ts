@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import type { Lease, LeaseState } from './lease.ts';
-import type { LeaseChange } from './lease-store.ts';
+import type { CommitOutcome, ConditionalLeaseChange } from './lease-store.ts';
+import type { WriteGroup } from './group-committer.ts';
+import { judgeChange, type LeaseRows } from './lease-expectation.ts';
 
 /** Bump when the schema changes, and add the migration to `migrate`. */
 export const SCHEMA_VERSION = 1;
@@ -80,8 +82,13 @@ export function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-/** One transaction per group; better-sqlite3 rolls it back if anything throws. */
-export function prepareGroupWriter(db: Database.Database): (changes: readonly LeaseChange[]) => void {
+/**
+ * One transaction per group; better-sqlite3 rolls it back if anything
+ * throws. Each change is judged against the rows as the transaction sees
+ * them (lease-expectation.ts), so a change lost to an earlier one of the
+ * same group sees that one's writes.
+ */
+export function prepareGroupWriter(db: Database.Database, now: () => number): WriteGroup {
   const put = db.prepare<[LeaseRow]>(
     `INSERT OR REPLACE INTO leases
        (ip, client_key, hw_address, client_id, hostname, subnet_id, state, granted_at, expires_at, fqdn, ipv6)
@@ -90,15 +97,31 @@ export function prepareGroupWriter(db: Database.Database): (changes: readonly Le
   const remove = db.prepare<[string]>('DELETE FROM leases WHERE ip = ?');
   const enqueue = db.prepare<[number, string]>('INSERT OR REPLACE INTO dns_queue (seq, change) VALUES (?, ?)');
   const dequeue = db.prepare<[number]>('DELETE FROM dns_queue WHERE seq = ?');
-  const writeGroup = db.transaction((changes: readonly LeaseChange[]) => {
-    for (const change of changes) {
-      for (const lease of change.put ?? []) put.run(toRow(lease));
+  const selectAt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE ip = ?');
+  const selectBindings = db.prepare<[string, string], LeaseRow>("SELECT * FROM leases WHERE client_key = ? AND subnet_id = ? AND state = 'bound'");
+  const earlierOfName = db.prepare<[number, string], { seq: number }>("SELECT seq FROM dns_queue WHERE seq < ? AND json_extract(change, '$.fqdn') = ? LIMIT 1");
+  const rows: LeaseRows = {
+    leaseAt: (ip) => {
+      const row = selectAt.get(ip);
+      return row && fromRow(row);
+    },
+    bindingsOf: (subnetId, clientKey) => selectBindings.all(clientKey, subnetId).map(fromRow),
+  };
+  const writeGroup = db.transaction((changes: readonly ConditionalLeaseChange[], at: number): CommitOutcome[] =>
+    changes.map((change) => {
+      const verdict = judgeChange(change, rows, at);
+      if (!verdict.ok) return { kind: 'lost', current: verdict.current };
+      for (const { lease } of change.put ?? []) put.run(toRow(lease));
       for (const ip of change.remove ?? []) remove.run(ip);
-      for (const dns of change.enqueue ?? []) enqueue.run(dns.seq, JSON.stringify(dns));
+      const enqueued = (change.enqueue ?? []).map((dns) => {
+        enqueue.run(dns.seq, JSON.stringify(dns));
+        return { seq: dns.seq, headOfName: earlierOfName.get(dns.seq, dns.fqdn) === undefined };
+      });
       for (const seq of change.dequeue ?? []) dequeue.run(seq);
-    }
-  });
-  return (changes) => writeGroup.immediate(changes);
+      return { kind: 'committed', enqueued };
+    }),
+  );
+  return (changes) => writeGroup.immediate(changes, now());
 }
 
 export function toRow(lease: Lease): LeaseRow {

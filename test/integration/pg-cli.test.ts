@@ -1,0 +1,250 @@
+// leasehold-server with a PostgreSQL lease store, as an operator meets it:
+// `db init | version | upgrade | migrate-from`, a server that will not
+// start on a schema it does not know or a database it cannot reach (one
+// line, exit 1), a second server on the same database turned away, and a
+// real SQLite store, made by a real server run, moved into PostgreSQL and
+// served from there to the same client.
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import test, { type ExecutionContext } from 'ava';
+import Database from 'better-sqlite3';
+import { openSqliteLeaseStore } from '../../server/leases/sqlite-lease-store.ts';
+import { startUdhcpc } from '../harness/clients.ts';
+import { lease } from '../harness/lease-store-contract.ts';
+import { createSegment, SYSTEM_PATH, sweepStale, type Segment } from '../harness/netns.ts';
+import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
+import { REPO_ROOT } from '../harness/run-command.ts';
+
+const run = promisify(execFile);
+const CLI = ['--import=tsx', 'server/cli/main.ts'];
+const PREFIX = 'lt-pgc';
+
+test.before(() => sweepStale(PREFIX));
+test.after.always(() => sweepStale(PREFIX));
+const cluster = usePostgres(test, PREFIX);
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function cli(args: string[], netns?: string): Promise<CliResult> {
+  const argv = netns ? ['ip', 'netns', 'exec', netns, 'node', ...CLI, ...args] : ['node', ...CLI, ...args];
+  try {
+    const { stdout, stderr } = await run(argv[0], argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, PATH: SYSTEM_PATH } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** The one line a failing command printed. */
+function oneLine(t: ExecutionContext, r: CliResult): string {
+  const lines = r.stderr.trim().split('\n');
+  t.is(lines.length, 1, r.stderr);
+  return lines[0];
+}
+
+async function withSegment(t: ExecutionContext, name: string): Promise<Segment> {
+  const segment = await createSegment(`${PREFIX}-${name}`);
+  t.teardown(() => segment.destroy());
+  return segment;
+}
+
+async function database(t: ExecutionContext): Promise<TestDatabase> {
+  const db = await cluster().createDatabase();
+  t.teardown(() => db.drop());
+  return db;
+}
+
+function serverConfig(leaseStore: object): object {
+  return {
+    interfaces: [{ name: 'eth0' }],
+    subnets: [
+      {
+        id: 'lan',
+        subnet: '198.18.0.0/24',
+        interface: 'eth0',
+        pools: [{ start: '198.18.0.100', end: '198.18.0.150' }],
+        leaseTime: 600,
+        options: { routers: ['198.18.0.1'] },
+      },
+    ],
+    leaseStore,
+    log: { level: 'debug' },
+  };
+}
+
+async function writeConfig(dir: string, name: string, body: object): Promise<string> {
+  const path = join(dir, name);
+  await writeFile(path, JSON.stringify(body));
+  return path;
+}
+
+/** A config whose store is `db` (by URL: the form an operator writes most). */
+const pgStore = (db: TestDatabase) => ({ type: 'postgresql', url: db.url(), passwordFile: db.passwordFile });
+
+test.serial('db init, version and upgrade; a schema this server does not know stops it with one line', async (t) => {
+  const db = await database(t);
+  const path = await writeConfig(cluster().dir, `${db.name}.json`, serverConfig(pgStore(db)));
+
+  const before = await cli(['db', 'version', '--config', path]);
+  t.is(before.code, 1);
+  t.is(oneLine(t, before), `leasehold-server: lease store ${db.url()}: no Leasehold schema; run: leasehold-server db init --config ${path}`);
+  const serveBefore = await cli(['--config', path]);
+  t.is(serveBefore.code, 1);
+  t.is(oneLine(t, serveBefore), `leasehold-server: lease store ${db.url()}: no Leasehold schema; run: leasehold-server db init --config ${path}`);
+
+  const init = await cli(['db', 'init', '--config', path]);
+  t.is(init.code, 0, init.stderr);
+  t.is(init.stdout, `lease store ${db.url()}: schema 1 created\n`);
+  const again = await cli(['db', 'init', '--config', path]);
+  t.is(again.code, 1);
+  t.is(oneLine(t, again), `leasehold-server: lease store ${db.url()}: already initialised (schema 1); to bring it up to date run: leasehold-server db upgrade --config ${path}`);
+
+  const version = await cli(['db', 'version', '--config', path]);
+  t.is(version.code, 0, version.stderr);
+  t.is(version.stdout, `lease store ${db.url()}: schema 1 (this leasehold-server writes 1)\n`);
+  const upgrade = await cli(['db', 'upgrade', '--config', path]);
+  t.is(upgrade.code, 0, upgrade.stderr);
+  t.is(upgrade.stdout, `lease store ${db.url()}: schema 1: up to date\n`);
+
+  // A newer server's schema, one this server must not write to.
+  await db.sql('UPDATE schema_version SET version = 9, compatible_from = 9');
+  const newer = await cli(['db', 'version', '--config', path]);
+  t.is(newer.code, 1);
+  t.is(newer.stdout, `lease store ${db.url()}: schema 9 (this leasehold-server writes 1); schema 9 is newer than this server understands (≤ 1); upgrade leasehold-server\n`);
+  const noDowngrade = await cli(['db', 'upgrade', '--config', path]);
+  t.is(noDowngrade.code, 1);
+  t.is(oneLine(t, noDowngrade), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server's 1: nothing to upgrade here; upgrade leasehold-server`);
+  const serve = await cli(['--config', path]);
+  t.is(serve.code, 1);
+  t.is(oneLine(t, serve), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server understands (≤ 1); upgrade leasehold-server`);
+});
+
+test.serial('PostgreSQL unreachable at start: one line, exit 1, no password in it', async (t) => {
+  const db = await database(t);
+  const nowhere = join(cluster().dir, 'no-server-here');
+  const store = { type: 'postgresql', host: nowhere, database: db.name, user: db.user, passwordFile: db.passwordFile, connectTimeoutMs: 1000 };
+  const path = await writeConfig(cluster().dir, `${db.name}-nowhere.json`, serverConfig(store));
+  const target = `postgresql://${db.user}@/${db.name}?host=${nowhere}&port=5432`;
+  for (const args of [['--config', path], ['db', 'version', '--config', path], ['db', 'init', '--config', path], ['leases', '--config', path]]) {
+    const r = await cli(args);
+    t.is(r.code, 1, args.join(' '));
+    t.is(oneLine(t, r), `leasehold-server: lease store ${target}: cannot connect: connect ENOENT ${nowhere}/.s.PGSQL.5432`);
+  }
+  const password = (await import('node:fs')).readFileSync(db.passwordFile, 'utf8').trim();
+  const wrongDb = await writeConfig(cluster().dir, `${db.name}-wrongdb.json`, serverConfig({ ...pgStore(db), url: `postgresql://${db.user}@/nosuchdb?host=${cluster().socketDir}` }));
+  const r = await cli(['--config', wrongDb]);
+  t.is(r.code, 1);
+  t.regex(oneLine(t, r), /^leasehold-server: lease store postgresql:\/\/.+: cannot connect: database "nosuchdb" does not exist \(SQLSTATE 3D000\)$/);
+  t.false(r.stderr.includes(password));
+  // --store is the SQLite file's: refused with a PostgreSQL store.
+  const store2 = await cli(['leases', '--config', wrongDb, '--store', '/tmp/x.db']);
+  t.is(store2.code, 1);
+  t.is(oneLine(t, store2), 'leasehold-server: --store names an SQLite file, but leaseStore.type is postgresql');
+});
+
+test.serial('an SQLite store made by a real server moves into PostgreSQL and is served from there to the same client', async (t) => {
+  const segment = await withSegment(t, 'mig');
+  const srv = await segment.addHost('srv', { ipv4: '198.18.0.1/24' });
+  const client = await segment.addHost('cli');
+  const sqlitePath = join(segment.tmpDir, 'leases.db');
+  const sqliteConfig = await writeConfig(segment.tmpDir, 'sqlite.json', serverConfig({ type: 'sqlite', path: sqlitePath }));
+
+  // 1. Served from SQLite: the client gets an address.
+  let server = segment.spawnIn(srv.netns, ['node', ...CLI, '--config', sqliteConfig], { cwd: REPO_ROOT });
+  await server.waitForOutput(/"event":"ready"/, 30_000);
+  let udhcpc = await startUdhcpc(client, { hostname: 'migrant' });
+  const first = await udhcpc.waitFor('bound', 20_000);
+  await udhcpc.stop();
+  await server.stop();
+  const fromSqlite = JSON.parse((await cli(['leases', '--config', sqliteConfig, '--json'])).stdout) as object[];
+  t.is(fromSqlite.length, 1);
+
+  // 2. Moved.
+  const db = await database(t);
+  const pgConfig = await writeConfig(segment.tmpDir, 'pg.json', serverConfig(pgStore(db)));
+  t.is((await cli(['db', 'init', '--config', pgConfig])).code, 0);
+  const migrated = await cli(['db', 'migrate-from', `sqlite:${sqlitePath}`, '--config', pgConfig]);
+  t.is(migrated.code, 0, migrated.stderr);
+  t.is(migrated.stdout, `migrated 1 lease(s), 0 queued DNS change(s) and 0 reservation(s) from sqlite:${sqlitePath} into ${db.url()}\n`);
+  const twice = await cli(['db', 'migrate-from', `sqlite:${sqlitePath}`, '--config', pgConfig]);
+  t.is(twice.code, 1);
+  t.is(oneLine(t, twice), `leasehold-server: lease store ${db.url()}: the target already holds 1 lease(s), 0 queued DNS change(s) and 0 reservation(s); migrate into an empty database`);
+  t.deepEqual(JSON.parse((await cli(['leases', '--config', pgConfig, '--json'])).stdout), fromSqlite, 'the same lease table');
+
+  // 3. Served from PostgreSQL: the same client gets the same address back, and the database has it.
+  server = segment.spawnIn(srv.netns, ['node', ...CLI, '--config', pgConfig], { cwd: REPO_ROOT });
+  await server.waitForOutput(/"event":"ready"/, 30_000);
+  // A second server on the same database is turned away (one database, one server, until HA).
+  const second = await cli(['--config', pgConfig], srv.netns);
+  t.is(second.code, 1);
+  t.is(oneLine(t, second), `leasehold-server: lease store ${db.url()}: another leasehold-server serves from this database; a database serves one server until servers are set up for high availability`);
+  // …while a reader may look.
+  t.is((await cli(['leases', '--config', pgConfig])).code, 0);
+
+  udhcpc = await startUdhcpc(client, { hostname: 'migrant' });
+  const again = await udhcpc.waitFor('bound', 20_000);
+  t.is(again.ip, first.ip);
+  const rows = await db.sql<{ ip: string; state: string; version: number }>('SELECT host(ip) AS ip, state, version FROM leases');
+  t.deepEqual(rows.map((r) => [r.ip, r.state]), [[first.ip, 'bound']]);
+  t.true(rows[0].version >= 2, 'rewritten by the server on PostgreSQL');
+  await udhcpc.stop();
+  await server.stop();
+});
+
+test.serial('migrate-from moves the DNS queue and stored reservations, and refuses what is not a store', async (t) => {
+  const dir = cluster().dir;
+  const sqlitePath = join(dir, 'queue.db');
+  const store = openSqliteLeaseStore(sqlitePath);
+  const dns = (seq: number) => ({ seq, action: 'add' as const, fqdn: `h${seq}.lab.leasehold.test`, ipv4: lease(seq).ip, dhcid: 'AAEB', ttl: 60, createdAt: 1 });
+  await store.commit({ put: [lease(1), lease(2, { hostname: 'two', clientId: '01aa', clientKey: 'id:01aa' })], enqueue: [dns(7), dns(9)] });
+  await store.close();
+  // A store whose schema keeps reservations made at runtime (the shape the SQLite store gives them).
+  const raw = new Database(sqlitePath);
+  raw.exec(`CREATE TABLE reservations (subnet_id TEXT NOT NULL, ip TEXT NOT NULL, hw_address TEXT, client_id TEXT, hostname TEXT,
+            client_key TEXT NOT NULL, PRIMARY KEY (subnet_id, ip)) WITHOUT ROWID;
+            INSERT INTO reservations VALUES ('lab', '198.18.0.20', '02:00:00:00:00:20', NULL, 'fixed', 'hw:02:00:00:00:00:20');`);
+  raw.close();
+
+  const db = await database(t);
+  const pgConfig = await writeConfig(dir, `${db.name}-q.json`, serverConfig(pgStore(db)));
+  t.is((await cli(['db', 'init', '--config', pgConfig])).code, 0);
+  const migrated = await cli(['db', 'migrate-from', `sqlite:${sqlitePath}`, '--config', pgConfig]);
+  t.is(migrated.code, 0, migrated.stderr);
+  t.regex(migrated.stdout, /^migrated 2 lease\(s\), 2 queued DNS change\(s\) and 1 reservation\(s\) from /);
+  t.deepEqual(
+    await db.sql("SELECT seq::int, fqdn, claimed_by FROM dns_queue ORDER BY seq"),
+    [{ seq: 7, fqdn: 'h7.lab.leasehold.test', claimed_by: null }, { seq: 9, fqdn: 'h9.lab.leasehold.test', claimed_by: null }],
+  );
+  t.deepEqual(await db.sql("SELECT nextval('dns_queue_seq')::int AS n"), [{ n: 10 }], 'the sequence carries on after the highest');
+  t.deepEqual(await db.sql('SELECT subnet_id, host(ip) AS ip, client_key, hostname FROM reservations'), [
+    { subnet_id: 'lab', ip: '198.18.0.20', client_key: 'hw:02:00:00:00:00:20', hostname: 'fixed' },
+  ]);
+  t.deepEqual(
+    await db.sql('SELECT host(ip) AS ip, hostname, client_key FROM leases ORDER BY ip'),
+    [
+      { ip: lease(1).ip, hostname: null, client_key: lease(1).clientKey },
+      { ip: lease(2).ip, hostname: 'two', client_key: 'id:01aa' },
+    ],
+  );
+
+  for (const [source, problem] of [
+    [`sqlite:${join(dir, 'missing.db')}`, `lease store ${join(dir, 'missing.db')}: no such file`],
+    [`sqlite:${pgConfig}`, `lease store ${pgConfig}: not an SQLite database`],
+    [`postgresql:${sqlitePath}`, `db migrate-from: the source is sqlite:PATH, got "postgresql:${sqlitePath}"`],
+  ]) {
+    const r = await cli(['db', 'migrate-from', source, '--config', pgConfig]);
+    t.is(r.code, 2, source);
+    t.is(oneLine(t, r), `leasehold-server: ${problem}`);
+  }
+  const sqliteTarget = await writeConfig(dir, 'sqlite-target.json', serverConfig({ type: 'sqlite', path: join(dir, 'x.db') }));
+  const wrongTarget = await cli(['db', 'migrate-from', `sqlite:${sqlitePath}`, '--config', sqliteTarget]);
+  t.is(wrongTarget.code, 2);
+  t.is(oneLine(t, wrongTarget), "leasehold-server: db migrate-from: the config's leaseStore is the target and must be type postgresql, not sqlite");
+});
