@@ -12,24 +12,14 @@ import { validateRouterAdvert } from '../ra/ra-validation.ts';
 import { ROUTER_ADVERTISEMENT, routerAdvert, type RouterAdvert } from '../../lib/ndp/router-advert.ts';
 import { ROUTER_SOLICITATION } from '../../lib/ndp/router-solicit.ts';
 import { validateRouterSolicit } from '../ra/rs-validation.ts';
-import { Counters } from './counters.ts';
+import type { CounterSink } from './counters.ts';
+import type { Service } from './service.ts';
 
 /** RFC 4861 §6.2.6/§6.3.7: routers listen on all-routers, advertise to all-nodes. */
 const ALL_ROUTERS = 'ff02::2';
 const ALL_NODES = 'ff02::1';
 /** How soon to look again for a link-local address that is still in DAD. */
 const LINK_LOCAL_RETRY_MS = 1000;
-
-export interface RunningRaService {
-  readonly counters: Counters;
-  /**
-   * Sends each interface's MAX_FINAL_RTR_ADVERTISEMENTS (3) final RAs
-   * (RFC 4861 §6.2.5; when, AdvertScheduler.finalTimes says), then closes
-   * its socket. Resolves within 9 s under `rfc4861`, 0.6 s under
-   * `immediate`.
-   */
-  stop(): Promise<void>;
-}
 
 /**
  * The I/O edge of router advertisement: per interface a raw ICMPv6 socket,
@@ -40,21 +30,36 @@ export interface RunningRaService {
  * and each disagreement logged and counted. What a received message can do
  * wrong is counted and dropped; nothing a host sends can stop the service.
  */
-export async function startRaService(config: RaConfig, clock: Clock, logger: Logger, random: () => number = Math.random): Promise<RunningRaService> {
-  const counters = new Counters();
-  const advertisers: InterfaceAdvertiser[] = [];
-  try {
-    for (const iface of config.interfaces) advertisers.push(new InterfaceAdvertiser(iface, clock, logger, counters, random));
-  } catch (err) {
-    await Promise.all(advertisers.map((a) => a.stop()));
-    throw err;
-  }
-  return {
-    counters,
-    async stop() {
+export class RaService implements Service {
+  readonly name = 'ra';
+  #advertisers: InterfaceAdvertiser[] = [];
+
+  constructor(
+    private readonly config: RaConfig,
+    private readonly deps: { clock: Clock; logger: Logger; counters: CounterSink; random?: () => number },
+  ) {}
+
+  async start(): Promise<void> {
+    const { clock, logger, counters, random = Math.random } = this.deps;
+    const advertisers: InterfaceAdvertiser[] = [];
+    try {
+      for (const iface of this.config.interfaces) advertisers.push(new InterfaceAdvertiser(iface, clock, logger, counters, random));
+    } catch (err) {
       await Promise.all(advertisers.map((a) => a.stop()));
-    },
-  };
+      throw err;
+    }
+    this.#advertisers = advertisers;
+  }
+
+  /**
+   * Sends each interface's MAX_FINAL_RTR_ADVERTISEMENTS (3) final RAs
+   * (RFC 4861 §6.2.5; when, AdvertScheduler.finalTimes says), then closes
+   * its socket. Resolves within 9 s under `rfc4861`, 0.6 s under
+   * `immediate`.
+   */
+  async stop(): Promise<void> {
+    await Promise.all(this.#advertisers.map((a) => a.stop()));
+  }
 }
 
 class InterfaceAdvertiser {
@@ -74,7 +79,7 @@ class InterfaceAdvertiser {
     private readonly config: RaInterfaceConfig,
     private readonly clock: Clock,
     private readonly logger: Logger,
-    private readonly counters: Counters,
+    private readonly counters: CounterSink,
     random: () => number,
   ) {
     const link = lookupLink(config.name);

@@ -1,12 +1,10 @@
-import { systemClock } from '../../lib/core/clock.ts';
 import { createLogger, type LogLevel } from '../../lib/core/logger.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { openLeaseStore } from '../leases/open-lease-store.ts';
 import { withSqlitePath } from '../leases/lease-store-config.ts';
 import type { Lease } from '../leases/lease.ts';
-import { startDhcp4Server } from '../app/dhcp4-server.ts';
-import { startRaService, type RunningRaService } from '../app/ra-service.ts';
+import { buildAppliance } from '../app/appliance.ts';
 
 /** An expected failure: print its message on one line, no stack. */
 function fail(err: unknown): number {
@@ -33,31 +31,20 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
     return 0;
   }
   const logger = createLogger({ level: opts.logLevel ?? config.log.level });
-  let store;
+  const appliance = buildAppliance(config, {
+    logger,
+    dhcp4Port: opts.port,
+    openStore: (observer) => openLeaseStore(config.leaseStore, { configPath: opts.configPath, logger, observer }),
+  });
   try {
-    store = await openLeaseStore(config.leaseStore, { configPath: opts.configPath, logger });
+    await appliance.start();
   } catch (err) {
-    return fail(err);
-  }
-  let server;
-  try {
-    server = await startDhcp4Server(config, store, systemClock, logger, opts.port);
-  } catch (err) {
-    await store.close();
-    return fail(err);
-  }
-  let ra: RunningRaService | undefined;
-  try {
-    ra = config.ra && (await startRaService(config.ra, systemClock, logger));
-  } catch (err) {
-    await server.stop();
-    await store.close();
     return fail(err);
   }
   logger.always('ready', {
     interfaces: config.interfaces.map((i) => i.name),
     subnets: config.subnets.map((s) => s.subnet),
-    leases: server.engine.table.size,
+    leases: appliance.dhcp4.engine.table.size,
     ...(config.ra && { ra: config.ra.interfaces.map((i) => i.name) }),
     pid: process.pid,
   });
@@ -65,10 +52,14 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);
   });
-  await Promise.all([server.stop(), ra?.stop()]);
-  await store.close();
-  logger.always('stopped', { counters: { ...server.counters.snapshot(), ...ra?.counters.snapshot() } });
-  return 0;
+  let status = 0;
+  try {
+    await appliance.stop();
+  } catch (err) {
+    status = fail(err);
+  }
+  logger.always('stopped', { counters: appliance.counters.snapshot() });
+  return status;
 }
 
 export async function runLeases(opts: { configPath: string; storePath?: string; json: boolean }): Promise<number> {

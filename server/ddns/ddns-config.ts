@@ -47,7 +47,7 @@ export interface DdnsConfig {
   onRefusedName: RefusedNamePolicy;
   /** false: a renewal whose name and addresses did not change sends nothing. */
   updateOnRenew: boolean;
-  /** Back-off between attempts of an update that could not be made (server down, refused). */
+  /** Back-off between attempts of an update that could not be made (server down or failing); a refusal for good is parked instead (ddns-worker.ts). */
   retry: { initialMs: number; maxMs: number };
   /** Seconds between comparisons of the lease table with DNS (reconciler.ts), also run at start; 0 = only at start. */
   reconcileIntervalSeconds: number;
@@ -76,7 +76,8 @@ export interface TsigKeyConfig {
   secret?: string;
   /**
    * A key file as `tsig-keygen` writes it (tsig-key-file.ts), read at
-   * start-up, so the secret stays out of the configuration.
+   * start-up, so the secret stays out of the configuration, and re-read
+   * every few seconds while running, so a corrected key needs no restart.
    */
   secretFile?: string;
 }

@@ -1,3 +1,4 @@
+import { LeaseholdError } from '../../lib/core/errors.ts';
 import { leaseIsReusable } from '../leases/lease.ts';
 import type { LeaseTable } from './lease-table.ts';
 import { inPools, isAssignable, reservedForAnother, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
@@ -5,7 +6,8 @@ import { inPools, isAssignable, reservedForAnother, type ClientIdentity, type Se
 // The rule lives with the lease; the engine takes it from here.
 export { leaseIsReusable };
 
-export class NoAddressAvailableError extends Error {
+/** Every pool address of the subnet is taken (CoreDHCP's allocator error of the same name). */
+export class NoAddressAvailableError extends LeaseholdError {
   readonly code = 'E_NO_ADDRESS';
   constructor(readonly subnetId: string) {
     super(`no free address in subnet ${subnetId}`);

@@ -1,4 +1,4 @@
-import type { CommitOutcome, ConditionalLeaseChange, LeaseStoreStats } from './lease-store.ts';
+import type { CommitObserver, CommitOutcome, ConditionalLeaseChange, LeaseStoreStats } from './lease-store.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
 import { StoreError } from './store-error.ts';
 
@@ -34,19 +34,21 @@ export class GroupCommitter {
   readonly #store: string;
   readonly #write: WriteGroup;
   readonly #maxBatch: number;
+  readonly #observer: CommitObserver | undefined;
   #pending: Waiter[] = [];
   #timer: NodeJS.Immediate | undefined;
   #inFlight: Promise<void> | undefined;
   #closed = false;
   readonly #stats: LeaseStoreStats = { commits: 0, leasesWritten: 0, leasesRemoved: 0, lastBatchSize: 0 };
 
-  constructor(store: string, write: WriteGroup, maxBatch = DEFAULT_MAX_BATCH) {
+  constructor(store: string, write: WriteGroup, maxBatch = DEFAULT_MAX_BATCH, observer?: CommitObserver) {
     if (!Number.isInteger(maxBatch) || maxBatch < 1) {
       throw new RangeError(`maxBatch must be a positive integer, got ${maxBatch}`);
     }
     this.#store = store;
     this.#write = write;
     this.#maxBatch = maxBatch;
+    this.#observer = observer;
   }
 
   submit(change: ConditionalLeaseChange): Promise<CommitOutcome> {
@@ -57,6 +59,8 @@ export class GroupCommitter {
       remove: change.remove?.slice(),
       enqueue: change.enqueue?.map((dns) => ({ ...dns })),
       dequeue: change.dequeue?.slice(),
+      reserve: change.reserve?.map((r) => ({ ...r })),
+      unreserve: change.unreserve?.map((r) => ({ ...r })),
     };
     return new Promise<CommitOutcome>((resolve, reject) => {
       this.#pending.push({ change: snapshot, resolve, reject });
@@ -87,14 +91,17 @@ export class GroupCommitter {
   async #writeGroup(group: Waiter[]): Promise<void> {
     const changes = group.map((w) => w.change);
     let results: ChangeResult[];
+    const started = process.hrtime.bigint();
     try {
       results = await this.#write(changes);
       if (results.length !== changes.length) throw new Error(`the writer answered ${results.length} results for ${changes.length} changes`);
     } catch (err) {
       const error = this.#failure(err);
+      this.#observer?.failed(group.length, error);
       for (const w of group) w.reject(error);
       return;
     }
+    this.#observer?.written(group.length, Number(process.hrtime.bigint() - started) / 1e9);
     this.#stats.commits += 1;
     this.#stats.lastBatchSize = group.length;
     group.forEach((w, i) => {

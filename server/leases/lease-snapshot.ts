@@ -3,20 +3,23 @@ import type { Lease } from './lease.ts';
 import type { CommitOutcome, ConditionalLeaseChange } from './lease-store.ts';
 import type { ChangeResult } from './group-committer.ts';
 import { judgeChange, type LeaseRows } from './lease-expectation.ts';
+import { reservationId, sortReservations, type StoredReservation } from './reservation.ts';
 
 /**
- * Leases and queued DNS changes held in memory, changed the way a store's
+ * Leases, queued DNS changes and stored reservations held in memory, changed the way a store's
  * transaction changes its tables: the memory store's whole content, and the
- * PostgreSQL store's copy of what it has read and written (what `loadAll`
- * and `loadDnsQueue` answer without a round trip).
+ * PostgreSQL store's copy of what it has read and written (what `loadAll`,
+ * `loadDnsQueue` and `loadReservations` answer without a round trip).
  */
 export class LeaseSnapshot implements LeaseRows {
   readonly #leases = new Map<string, Lease>();
   readonly #dnsQueue = new Map<number, DnsChange>();
+  readonly #reservations = new Map<string, StoredReservation>();
 
-  constructor(leases: readonly Lease[] = [], dnsQueue: readonly DnsChange[] = []) {
+  constructor(leases: readonly Lease[] = [], dnsQueue: readonly DnsChange[] = [], reservations: readonly StoredReservation[] = []) {
     for (const lease of leases) this.#leases.set(lease.ip, { ...lease });
     for (const change of dnsQueue) this.#dnsQueue.set(change.seq, { ...change });
+    for (const r of reservations) this.#reservations.set(reservationId(r), { ...r });
   }
 
   leaseAt(ip: string): Lease | undefined {
@@ -35,12 +38,18 @@ export class LeaseSnapshot implements LeaseRows {
     return [...this.#dnsQueue.values()].sort((a, b) => a.seq - b.seq).map((c) => ({ ...c }));
   }
 
-  /** One change, as a transaction applies it: puts, then removes, then the queue. */
+  reservations(): StoredReservation[] {
+    return sortReservations([...this.#reservations.values()].map((r) => ({ ...r })));
+  }
+
+  /** One change, as a transaction applies it: puts, then removes, then the queue, then reservations. */
   apply(change: ConditionalLeaseChange): void {
     for (const { lease } of change.put ?? []) this.#leases.set(lease.ip, { ...lease });
     for (const ip of change.remove ?? []) this.#leases.delete(ip);
     for (const dns of change.enqueue ?? []) this.#dnsQueue.set(dns.seq, { ...dns });
     for (const seq of change.dequeue ?? []) this.#dnsQueue.delete(seq);
+    for (const r of change.reserve ?? []) this.#reservations.set(reservationId(r), { ...r });
+    for (const r of change.unreserve ?? []) this.#reservations.delete(reservationId(r));
   }
 
   /** Judges and applies one change (lease-expectation.ts), as the memory store's writer does. */

@@ -1,5 +1,6 @@
 import type { DnsChange } from './dns-change.ts';
 import type { Lease, LeaseState } from './lease.ts';
+import type { ReservationKey, StoredReservation } from './reservation.ts';
 
 /**
  * One atomic change: leases to insert or replace (by ip), then ips to forget
@@ -12,6 +13,10 @@ export interface LeaseChange {
   enqueue?: DnsChange[];
   /** Sequence numbers of DNS changes that are done. */
   dequeue?: number[];
+  /** Reservations made through the control API, inserted or replaced by (subnetId, ip). */
+  reserve?: StoredReservation[];
+  /** Reservations withdrawn through the control API (applied after `reserve`). */
+  unreserve?: ReservationKey[];
 }
 
 /**
@@ -29,6 +34,12 @@ export interface LeaseStore {
   loadAll(): Lease[];
   /** DNS changes not yet done, in sequence order. */
   loadDnsQueue(): DnsChange[];
+  /**
+   * Reservations made through the control API (`LeaseChange.reserve`),
+   * ordered by subnet id, then address. Read once at start, like `loadAll`;
+   * every store implements it (SQLite: table `reservations`).
+   */
+  loadReservations(): StoredReservation[];
   commit(change: LeaseChange): Promise<void>;
   /** Writes what is pending, then releases the store. */
   close(): Promise<void>;
@@ -63,6 +74,8 @@ export interface ConditionalLeaseChange {
   remove?: string[];
   enqueue?: DnsChange[];
   dequeue?: number[];
+  reserve?: StoredReservation[];
+  unreserve?: ReservationKey[];
 }
 
 /** The DNS queue rows a committed change added, in its order, and whether each was first in its name's queue. */
@@ -90,6 +103,19 @@ export type CommitOutcome =
  */
 export interface ConditionalLeaseStore extends LeaseStore {
   commitConditional(change: ConditionalLeaseChange): Promise<CommitOutcome>;
+}
+
+/**
+ * Told of every group transaction a store writes (the appliance feeds its
+ * metrics from it: commit latency and group size, and whether the store
+ * answered its last commit, for /healthz). Every store takes one in its
+ * options and hands it to its GroupCommitter.
+ */
+export interface CommitObserver {
+  /** A group of `size` commit calls became durable in `seconds`. */
+  written(size: number, seconds: number): void;
+  /** A group failed; every commit of it was rejected with `error`. */
+  failed(size: number, error: Error): void;
 }
 
 /** Counters every store exposes, for /metrics and tests. */

@@ -1,7 +1,8 @@
 import type { Clock } from '../../lib/core/clock.ts';
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
-import type { CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from './lease-store.ts';
+import type { CommitObserver, CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from './lease-store.ts';
+import type { StoredReservation } from './reservation.ts';
 import { GroupCommitter } from './group-committer.ts';
 import { unconditional } from './lease-expectation.ts';
 import { LeaseSnapshot } from './lease-snapshot.ts';
@@ -17,10 +18,23 @@ export class MemoryLeaseStore implements ConditionalLeaseStore {
   readonly #rows: LeaseSnapshot;
   readonly #committer: GroupCommitter;
 
-  constructor(initial: readonly Lease[] = [], opts: { maxBatch?: number; clock?: Clock } = {}) {
+  constructor(
+    initial: readonly Lease[] = [],
+    opts: { maxBatch?: number; clock?: Clock; observer?: CommitObserver; failWith?: () => Error | undefined } = {},
+  ) {
     this.#rows = new LeaseSnapshot(initial);
     const now = () => (opts.clock ?? Date).now();
-    this.#committer = new GroupCommitter('memory', (changes) => changes.map((c) => this.#rows.applyIfHolds(c, now())), opts.maxBatch);
+    this.#committer = new GroupCommitter(
+      'memory',
+      (changes) => {
+        // Tests make the store fail on demand (a full disk), to see what the server does then.
+        const failure = opts.failWith?.();
+        if (failure) throw failure;
+        return changes.map((c) => this.#rows.applyIfHolds(c, now()));
+      },
+      opts.maxBatch,
+      opts.observer,
+    );
   }
 
   loadAll(): Lease[] {
@@ -29,6 +43,10 @@ export class MemoryLeaseStore implements ConditionalLeaseStore {
 
   loadDnsQueue(): DnsChange[] {
     return this.#rows.dnsQueue();
+  }
+
+  loadReservations(): StoredReservation[] {
+    return this.#rows.reservations();
   }
 
   async commit(change: LeaseChange): Promise<void> {

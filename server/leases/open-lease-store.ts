@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from '../../lib/core/logger.ts';
-import type { LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import type { CommitObserver, LeaseStore, LeaseStoreStats } from './lease-store.ts';
 import type { LeaseStoreConfig } from './lease-store-config.ts';
 import { openSqliteLeaseStore } from './sqlite-lease-store.ts';
 
@@ -15,6 +15,8 @@ export interface OpenLeaseStoreOptions {
    * PostgreSQL database for itself, a reader does not.
    */
   inspectOnly?: boolean;
+  /** Told of every group the store writes or fails to write. */
+  observer?: CommitObserver;
 }
 
 /** The name a server writes with its leases when nothing names it: the host's. */
@@ -31,12 +33,13 @@ export function defaultServerName(): string {
  * client is loaded only when the config asks for it.
  */
 export async function openLeaseStore(config: LeaseStoreConfig, opts: OpenLeaseStoreOptions = {}): Promise<LeaseStore & { stats(): LeaseStoreStats }> {
-  if (config.type === 'sqlite') return openSqliteLeaseStore(config.path);
+  if (config.type === 'sqlite') return openSqliteLeaseStore(config.path, { observer: opts.observer });
   const { openPgLeaseStore } = await import('./pg/pg-lease-store.ts');
   return openPgLeaseStore(config, {
     serverName: opts.serverName ?? defaultServerName(),
     configPath: opts.configPath,
     logger: opts.logger,
     soleServer: !opts.inspectOnly,
+    observer: opts.observer,
   });
 }

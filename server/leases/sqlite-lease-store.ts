@@ -4,18 +4,21 @@ import type Database from 'better-sqlite3';
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
 import type { Clock } from '../../lib/core/clock.ts';
-import type { CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from './lease-store.ts';
+import type { CommitObserver, CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from './lease-store.ts';
 import { unconditional } from './lease-expectation.ts';
+import { sortReservations, type StoredReservation } from './reservation.ts';
 import { GroupCommitter } from './group-committer.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
 import { StoreError } from './store-error.ts';
-import { fromRow, migrate, openDatabase, prepareGroupWriter, type LeaseRow } from './sqlite-schema.ts';
+import { fromReservationRow, fromRow, migrate, openDatabase, prepareGroupWriter, type LeaseRow, type ReservationRow } from './sqlite-schema.ts';
 
 export interface SqliteLeaseStoreOptions {
   /** Most `commit` calls folded into one transaction (default 512). */
   maxBatch?: number;
   /** The clock conditional writes are judged by (default: the system's). */
   clock?: Clock;
+  /** Told of every group written or failed (metrics, health). */
+  observer?: CommitObserver;
 }
 
 /**
@@ -68,6 +71,7 @@ export class SqliteLeaseStore implements ConditionalLeaseStore {
   readonly #committer: GroupCommitter;
   readonly #selectAll: Database.Statement<[], LeaseRow>;
   readonly #selectQueue: Database.Statement<[], { change: string }>;
+  readonly #selectReservations: Database.Statement<[], ReservationRow>;
 
   /** Use `openSqliteLeaseStore`. */
   constructor(
@@ -78,7 +82,8 @@ export class SqliteLeaseStore implements ConditionalLeaseStore {
     this.#db = db;
     this.#selectAll = db.prepare<[], LeaseRow>('SELECT * FROM leases');
     this.#selectQueue = db.prepare<[], { change: string }>('SELECT change FROM dns_queue ORDER BY seq');
-    this.#committer = new GroupCommitter(path, prepareGroupWriter(db, () => (opts.clock ?? Date).now()), opts.maxBatch);
+    this.#selectReservations = db.prepare<[], ReservationRow>('SELECT * FROM reservations');
+    this.#committer = new GroupCommitter(path, prepareGroupWriter(db, () => (opts.clock ?? Date).now()), opts.maxBatch, opts.observer);
   }
 
   loadAll(): Lease[] {
@@ -87,6 +92,10 @@ export class SqliteLeaseStore implements ConditionalLeaseStore {
 
   loadDnsQueue(): DnsChange[] {
     return this.#selectQueue.all().map((row) => JSON.parse(row.change) as DnsChange);
+  }
+
+  loadReservations(): StoredReservation[] {
+    return sortReservations(this.#selectReservations.all().map(fromReservationRow));
   }
 
   async commit(change: LeaseChange): Promise<void> {

@@ -1,13 +1,15 @@
 import Database from 'better-sqlite3';
-import type { Lease, LeaseState } from './lease.ts';
+import { clientKeyFor, type Lease, type LeaseState } from './lease.ts';
 import type { CommitOutcome, ConditionalLeaseChange } from './lease-store.ts';
 import type { WriteGroup } from './group-committer.ts';
 import { judgeChange, type LeaseRows } from './lease-expectation.ts';
+import type { StoredReservation } from './reservation.ts';
 
-/** Bump when the schema changes, and add the migration to `migrate`. */
-export const SCHEMA_VERSION = 1;
+/** Bump when the schema changes, and add the step to `MIGRATIONS`. */
+export const SCHEMA_VERSION = 2;
 
-const SCHEMA = `
+/** Version 1: leases and the DNS queue. */
+const SCHEMA_V1 = `
   CREATE TABLE IF NOT EXISTS schema_version (
     id        INTEGER PRIMARY KEY CHECK (id = 1),
     version   INTEGER NOT NULL,
@@ -32,6 +34,37 @@ const SCHEMA = `
     change  TEXT NOT NULL
   );
 `;
+
+/**
+ * Version 2: reservations made through the control API. One per address and
+ * subnet, one per client and subnet (hw:<mac> or id:<hex>, as lease keys),
+ * and each names its client exactly one way.
+ */
+const SCHEMA_V2 = `
+  CREATE TABLE IF NOT EXISTS reservations (
+    subnet_id   TEXT NOT NULL,
+    ip          TEXT NOT NULL,
+    hw_address  TEXT,
+    client_id   TEXT,
+    hostname    TEXT,
+    client_key  TEXT NOT NULL,
+    PRIMARY KEY (subnet_id, ip),
+    CHECK ((hw_address IS NULL) <> (client_id IS NULL))
+  ) WITHOUT ROWID;
+  CREATE UNIQUE INDEX IF NOT EXISTS reservations_client ON reservations (subnet_id, client_key);
+`;
+
+/** `MIGRATIONS[v - 1]` takes a store at version v - 1 to version v; a new store runs them all. */
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2];
+
+export interface ReservationRow {
+  subnet_id: string;
+  ip: string;
+  hw_address: string | null;
+  client_id: string | null;
+  hostname: string | null;
+  client_key: string;
+}
 
 export interface LeaseRow {
   ip: string;
@@ -65,13 +98,19 @@ export function openDatabase(path: string): Database.Database {
   }
 }
 
+/**
+ * Brings the store to SCHEMA_VERSION, one step at a time, in one
+ * transaction: a store at version 1 (leases and the DNS queue) gains the
+ * reservations table and keeps everything it held. A newer store is refused.
+ */
 export function migrate(db: Database.Database): void {
   db.transaction(() => {
-    db.exec(SCHEMA);
+    db.exec(SCHEMA_V1);
     const row = db.prepare('SELECT version FROM schema_version WHERE id = 1').get() as { version: number } | undefined;
     if (row !== undefined && row.version > SCHEMA_VERSION) {
       throw new Error(`schema version ${row.version} is newer than this server supports (${SCHEMA_VERSION})`);
     }
+    for (const step of MIGRATIONS.slice(row?.version ?? 1)) db.exec(step);
     // Written on every open, not only on creation: a store we cannot write
     // must fail here, since an existing WAL database may otherwise open
     // read-only without complaint.
@@ -100,6 +139,15 @@ export function prepareGroupWriter(db: Database.Database, now: () => number): Wr
   const selectAt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE ip = ?');
   const selectBindings = db.prepare<[string, string], LeaseRow>("SELECT * FROM leases WHERE client_key = ? AND subnet_id = ? AND state = 'bound'");
   const earlierOfName = db.prepare<[number, string], { seq: number }>("SELECT seq FROM dns_queue WHERE seq < ? AND json_extract(change, '$.fqdn') = ? LIMIT 1");
+  const reserve = db.prepare<[ReservationRow]>(
+    // Replaced by address only: OR REPLACE would also delete, silently, a
+    // row of the same client at another address (the unique index).
+    `INSERT INTO reservations (subnet_id, ip, hw_address, client_id, hostname, client_key)
+     VALUES (@subnet_id, @ip, @hw_address, @client_id, @hostname, @client_key)
+     ON CONFLICT (subnet_id, ip) DO UPDATE SET
+       hw_address = excluded.hw_address, client_id = excluded.client_id, hostname = excluded.hostname, client_key = excluded.client_key`,
+  );
+  const unreserve = db.prepare<[string, string]>('DELETE FROM reservations WHERE subnet_id = ? AND ip = ?');
   const rows: LeaseRows = {
     leaseAt: (ip) => {
       const row = selectAt.get(ip);
@@ -118,6 +166,8 @@ export function prepareGroupWriter(db: Database.Database, now: () => number): Wr
         return { seq: dns.seq, headOfName: earlierOfName.get(dns.seq, dns.fqdn) === undefined };
       });
       for (const seq of change.dequeue ?? []) dequeue.run(seq);
+      for (const r of change.reserve ?? []) reserve.run(toReservationRow(r));
+      for (const r of change.unreserve ?? []) unreserve.run(r.subnetId, r.ip);
       return { kind: 'committed', enqueued };
     }),
   );
@@ -155,4 +205,23 @@ export function fromRow(row: LeaseRow): Lease {
   if (row.fqdn !== null) lease.fqdn = row.fqdn;
   if (row.ipv6 !== null) lease.ipv6 = row.ipv6;
   return lease;
+}
+
+export function toReservationRow(r: StoredReservation): ReservationRow {
+  return {
+    subnet_id: r.subnetId,
+    ip: r.ip,
+    hw_address: r.hwAddress ?? null,
+    client_id: r.clientId ?? null,
+    hostname: r.hostname ?? null,
+    client_key: clientKeyFor(r.clientId, r.hwAddress ?? ''),
+  };
+}
+
+export function fromReservationRow(row: ReservationRow): StoredReservation {
+  const r: StoredReservation = { subnetId: row.subnet_id, ip: row.ip };
+  if (row.hw_address !== null) r.hwAddress = row.hw_address;
+  if (row.client_id !== null) r.clientId = row.client_id;
+  if (row.hostname !== null) r.hostname = row.hostname;
+  return r;
 }

@@ -3,7 +3,8 @@ import Database from 'better-sqlite3';
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
 import { StoreError } from './store-error.ts';
-import { SCHEMA_VERSION, fromRow, type LeaseRow } from './sqlite-schema.ts';
+import type { StoredReservation } from './reservation.ts';
+import { SCHEMA_VERSION, fromReservationRow, fromRow, type LeaseRow, type ReservationRow } from './sqlite-schema.ts';
 
 /**
  * The SQLite side of `db migrate-from sqlite:PATH`: everything a store
@@ -12,20 +13,12 @@ import { SCHEMA_VERSION, fromRow, type LeaseRow } from './sqlite-schema.ts';
  * Stop the server first: its last close checkpoints the WAL into the file.
  */
 
-/** A reservation as the lease store keeps it: its client by lease key (`clientKeyFor`). */
-export interface KeyedReservation {
-  subnetId: string;
-  ip: string;
-  clientKey: string;
-  hostname?: string;
-}
-
 export interface StoreContents {
   leases: Lease[];
   /** In sequence order. */
   dnsQueue: DnsChange[];
   /** Reservations kept in the store (a store whose schema has a reservations table); those of the config file stay there. */
-  reservations: KeyedReservation[];
+  reservations: StoredReservation[];
 }
 
 /** The path is no store to read (missing, not SQLite, not ours): the operator named the wrong thing. */
@@ -52,10 +45,7 @@ export function readSqliteStore(path: string): StoreContents {
         ? db.prepare<[], { change: string }>('SELECT change FROM dns_queue ORDER BY seq').all().map((r) => JSON.parse(r.change) as DnsChange)
         : [],
       reservations: tables.has('reservations')
-        ? db
-            .prepare<[], { subnet_id: string; ip: string; client_key: string; hostname: string | null }>('SELECT subnet_id, ip, client_key, hostname FROM reservations ORDER BY subnet_id, ip')
-            .all()
-            .map((r) => ({ subnetId: r.subnet_id, ip: r.ip, clientKey: r.client_key, ...(r.hostname !== null && { hostname: r.hostname }) }))
+        ? db.prepare<[], ReservationRow>('SELECT * FROM reservations ORDER BY subnet_id, ip').all().map(fromReservationRow)
         : [],
     }))();
   } catch (err) {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 
-export class InterfaceError extends Error {
+/** A configured interface that is missing, or has no address the server can use. */
+export class InterfaceError extends LeaseholdError {
   readonly code = 'E_INTERFACE';
 }
 

@@ -1,5 +1,6 @@
 import dgram from 'node:dgram';
 import sockopt from 'sockopt';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 import type { LinkInfo } from './interfaces.ts';
 
 const SOL_SOCKET = 1;
@@ -18,7 +19,8 @@ const SO_RCVBUFFORCE = 33;
  */
 const RECEIVE_BUFFER_BYTES = 2 << 20;
 
-export class TransportError extends Error {
+/** The DHCP sockets could not be opened or used (port taken, no permission, no such socket). */
+export class TransportError extends LeaseholdError {
   readonly code = 'E_TRANSPORT';
 }
 

@@ -1,3 +1,4 @@
+import type { ExecutionContext } from 'ava';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { LAB_ZONES, STATIC_ADDRESS, writeBindConfig, type BindZone } from '../../lab/bind-config.ts';
 import { join } from 'node:path';
@@ -135,4 +136,19 @@ export async function startBind(host: Host, options: BindOptions = {}): Promise<
   const server = new BindServer(host, address, port, dir, keys, zones);
   await server.start();
   return server;
+}
+
+/** Polls dig until the answer for name/type is `want` (sorted lines); [] means "no such record". */
+export async function expectDns(t: ExecutionContext, bind: BindServer, name: string, type: string, want: string[], timeoutMs = 10_000): Promise<void> {
+  let last: string[] = [];
+  await pollUntil(`${name} ${type} = [${want.join(', ')}]`, async () => {
+    last = (await bind.dig(name, type)).sort();
+    return JSON.stringify(last) === JSON.stringify([...want].sort());
+  }, { timeoutMs, intervalMs: 100, describe: () => `dig says [${last.join(', ')}]` });
+  t.pass(`${name} ${type} = [${want.join(', ')}]`);
+}
+
+/** The in-addr.arpa name (RFC 1035 §3.5) of an IPv4 address, for dig. */
+export function reverseV4(ip: string): string {
+  return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
 }

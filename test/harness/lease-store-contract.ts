@@ -174,6 +174,25 @@ export function leaseStoreContract(test: TestFn, backend: ContractBackend): void
     t.deepEqual((await contents(t, store)).dnsQueue, [dns(2, 'add')]);
   });
 
+  test(`${name}: reservations are kept by subnet and address, replaced and withdrawn in commit order`, async (t) => {
+    const store = await open(t);
+    const printer = { subnetId: 'lab', ip: '198.18.0.20', hwAddress: '02:42:c6:12:00:0b', hostname: 'printer' };
+    const byId = { subnetId: 'lab', ip: '198.18.0.3', clientId: '01020000000003' };
+    const other = { subnetId: 'edge', ip: '198.19.0.7', hwAddress: '02:00:00:00:00:07' };
+    await Promise.all([store.commit({ reserve: [printer, other] }), store.commit({ reserve: [byId], unreserve: [{ subnetId: 'edge', ip: '198.19.0.7' }] })]);
+    t.deepEqual(store.loadReservations(), [byId, printer], 'ordered by subnet, then numerically by address');
+    await store.commit({ reserve: [{ ...printer, hostname: 'laser' }] });
+    t.deepEqual(store.loadReservations()[1], { ...printer, hostname: 'laser' });
+    if (backend.reopen) {
+      await store.close();
+      const again = await backend.reopen(t, store);
+      t.deepEqual(again.loadReservations(), [byId, { ...printer, hostname: 'laser' }], 'kept across reopen');
+      await again.close();
+    } else {
+      await store.close();
+    }
+  });
+
   test(`${name}: concurrent commits share one transaction`, async (t) => {
     const store = await open(t);
     await Promise.all(Array.from({ length: 100 }, (_, i) => store.commit({ put: [lease(i)] })));

@@ -4,11 +4,11 @@
 // when the lease ends. Checked with dig, as an operator would.
 import test, { type ExecutionContext } from 'ava';
 import { writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { STATIC_PRINTER_ADDRESS } from '../../lab/bind-config.ts';
-import { startBind, type BindServer } from '../harness/bind.ts';
+import { expectDns, reverseV4, startBind, type BindServer } from '../harness/bind.ts';
 import { startDhclient, startUdhcpc } from '../harness/clients.ts';
+import { cliLeases, DDNS_DNS_IP, DDNS_SERVER_IP, startCliServer, writeDdnsLabConfig } from '../harness/ddns-lab.ts';
 import { sweepAround, useSegment } from '../harness/fixture.ts';
 import { execIn, type Host, type Segment } from '../harness/netns.ts';
 import { mapLimit } from '../harness/map-limit.ts';
@@ -18,9 +18,8 @@ import type { TrackedProcess } from '../harness/tracked-process.ts';
 const PREFIX = 'lt-dd';
 sweepAround(test, PREFIX);
 
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const SERVER_IP = '198.18.0.1';
-const DNS_IP = '198.18.0.2';
+const SERVER_IP = DDNS_SERVER_IP;
+const DNS_IP = DDNS_DNS_IP;
 const SLAAC_PREFIX = 'fd00:198:18::/64';
 
 interface Lab {
@@ -38,53 +37,16 @@ async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}, key
   const bind = await startBind(dnsHost);
   // The key file tsig-keygen wrote for BIND, read by the server as an operator would configure it.
   const key = keyOverride ?? { name: bind.key.name, algorithm: bind.key.algorithm, secretFile: join(bind.dir, 'keys.conf') };
-  const config = {
-    interfaces: [{ name: 'eth0', address: SERVER_IP }],
-    subnets: [
-      {
-        id: 'lab',
-        subnet: '198.18.0.0/16',
-        interface: 'eth0',
-        pools: [{ start: '198.18.1.10', end: '198.18.1.200' }],
-        leaseTime: 600,
-        options: { routers: [SERVER_IP], dnsServers: [DNS_IP] },
-        ddns: { domain: 'leasehold.test', defaultApp: 'lab', slaacPrefix: SLAAC_PREFIX },
-      },
-    ],
-    leaseStore: { type: 'sqlite', path: join(segment.tmpDir, 'leases.db') },
-    log: { level: 'debug' },
-    ddns: {
-      zones: bind.zones.map((z) => ({ name: z.name, servers: [{ address: DNS_IP }], key })),
-      retry: { initialMs: 200, maxMs: 1000 },
-      ...extra,
-    },
-  };
   const configPath = join(segment.tmpDir, 'leasehold.json');
-  await writeFile(configPath, JSON.stringify(config));
-  const startServer = async () => {
-    const child = segment.spawnIn(srvHost.netns, ['node', '--import=tsx', 'server/cli/main.ts', '--config', configPath], { cwd: REPO_ROOT });
-    await child.waitForOutput(/"event":"ready"/, 30_000);
-    return child;
-  };
-  const leases = async () => {
-    const { stdout } = await execIn(srvHost.netns, ['node', '--import=tsx', 'server/cli/main.ts', 'leases', '--config', configPath, '--json'], { cwd: REPO_ROOT });
-    return JSON.parse(stdout) as Array<{ ip: string; state: string; fqdn?: string }>;
-  };
+  await writeDdnsLabConfig(configPath, {
+    storePath: join(segment.tmpDir, 'leases.db'),
+    zones: bind.zones.map((z) => ({ name: z.name, key })),
+    slaacPrefix: SLAAC_PREFIX,
+    ddns: extra,
+  });
+  const startServer = () => startCliServer(srvHost, configPath);
+  const leases = () => cliLeases(srvHost, configPath);
   return { segment, bind, server: await startServer(), startServer, leases };
-}
-
-/** Polls dig until the answer for name/type is `want` (sorted lines); [] means "no such record". */
-async function expectDns(t: ExecutionContext, bind: BindServer, name: string, type: string, want: string[], timeoutMs = 10_000): Promise<void> {
-  let last: string[] = [];
-  await pollUntil(`${name} ${type} = [${want.join(', ')}]`, async () => {
-    last = (await bind.dig(name, type)).sort();
-    return JSON.stringify(last) === JSON.stringify([...want].sort());
-  }, { timeoutMs, intervalMs: 100, describe: () => `dig says [${last.join(', ')}]` });
-  t.pass(`${name} ${type} = [${want.join(', ')}]`);
-}
-
-function reverseV4(ip: string): string {
-  return `${ip.split('.').reverse().join('.')}.in-addr.arpa`;
 }
 
 /** The EUI-64 address (RFC 4291 Appendix A) of `mac` in fd00:198:18::/64, as dig prints it. */
@@ -174,7 +136,7 @@ test('a wrong TSIG key: a clear error in the log, and no change in DNS', async (
   const { segment, bind, server } = await lab(t, {}, { name: 'leasehold-key', algorithm: 'hmac-sha256', secret: Buffer.alloc(32, 7).toString('base64') });
   const client = await startUdhcpc(await addClient(segment, 'c7'), { hostname: 'intruder' });
   await client.waitFor('bound');
-  const failure = await server.waitForOutput(/"event":"ddns-update-failed".*"code":"(E_\w+)"/, 15_000);
+  const failure = await server.waitForOutput(/"event":"ddns-refused".*"code":"(E_\w+)"/, 15_000);
   t.regex(failure[1], /E_(TSIG|DNS)_\w+/);
   t.regex(server.output, /BADSIG|BADKEY|NOTAUTH/);
   await expectDns(t, bind, 'intruder.lab.leasehold.test', 'A', [], 1000);

@@ -3,7 +3,7 @@ import { ManualClock } from '../../lib/core/clock.ts';
 import { silentLogger } from '../../lib/core/logger.ts';
 import type { ServerSubnetConfig } from '../../server/config/config.ts';
 import type { UpdateOutcome } from '../../server/ddns/conflict-resolution.ts';
-import { DDNS_DEFAULTS, subnetDdnsById, type DdnsConfig, type DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
+import { subnetDdnsById, type DdnsConfig, type DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
 import type { DnsChange } from '../../server/leases/dns-change.ts';
 import { DdnsWorker } from '../../server/ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../../server/ddns/name-registrar.ts';
@@ -12,6 +12,7 @@ import { Dhcp4Engine } from '../../server/dhcp4/dhcp4-engine.ts';
 import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
 import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';
+import { testDdnsConfig } from './helpers/ddns-fixtures.ts';
 
 const SERVER = '198.18.0.1';
 const ctx = { interfaceName: 'eth0', serverAddress: SERVER };
@@ -19,16 +20,7 @@ const zones: DdnsZoneConfig[] = [
   { name: 'leasehold.test', servers: [{ address: '198.18.0.2', port: 53 }] },
   { name: '18.198.in-addr.arpa', servers: [{ address: '198.18.0.2', port: 53 }] },
 ];
-const ddns: DdnsConfig = {
-  enabled: true,
-  zones,
-  conflictResolution: 'check-with-dhcid',
-  ttl: DDNS_DEFAULTS.ttl,
-  onRefusedName: 'generate',
-  updateOnRenew: false,
-  retry: { initialMs: 5, maxMs: 20 },
-  reconcileIntervalSeconds: 0,
-};
+const ddns: DdnsConfig = testDdnsConfig(zones);
 const subnet: ServerSubnetConfig = {
   id: 'lab',
   subnet: '198.18.0.0/16',

@@ -283,6 +283,7 @@ test('if the store fails, no ACK is sent and the address stays free', async (t) 
   const failing: LeaseStore = {
     loadAll: () => [],
     loadDnsQueue: () => [],
+    loadReservations: () => [],
     commit: (_c: LeaseChange) => Promise.reject(new Error('disk full')),
     close: async () => {},
   };

@@ -7,6 +7,8 @@ import Database from 'better-sqlite3';
 import type { Lease } from '../../server/leases/lease.ts';
 import { openSqliteLeaseStore } from '../../server/leases/sqlite-lease-store.ts';
 import { StoreError } from '../../server/leases/store-error.ts';
+import { SCHEMA_VERSION } from '../../server/leases/sqlite-schema.ts';
+import type { StoredReservation } from '../../server/leases/reservation.ts';
 
 const storeModule = new URL('../../server/leases/sqlite-lease-store.ts', import.meta.url).href;
 const repoRoot = new URL('../..', import.meta.url).pathname;
@@ -66,7 +68,7 @@ test('the database is in WAL mode with a schema version and a client_key index',
   const db = new Database(path, { readonly: true });
   t.teardown(() => db.close());
   t.is(db.pragma('journal_mode', { simple: true }), 'wal');
-  t.is(db.prepare('SELECT version FROM schema_version').pluck().get(), 1);
+  t.is(db.prepare('SELECT version FROM schema_version').pluck().get(), SCHEMA_VERSION);
   const indexes = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'leases'").pluck().all();
   t.true(indexes.some((sql) => /\(client_key\)/.test(String(sql))));
 });
@@ -158,7 +160,7 @@ test('open: a schema newer than this server', async (t) => {
   const db = new Database(path);
   db.prepare('UPDATE schema_version SET version = 99').run();
   db.close();
-  t.regex(openError(t, path).message, /schema version 99 is newer than this server supports \(1\)$/);
+  t.regex(openError(t, path).message, /schema version 99 is newer than this server supports \(2\)$/);
 });
 
 test('open: a read-only file', async (t) => {
@@ -190,4 +192,75 @@ test('open: a read-only file', async (t) => {
     code: 'E_STORE',
     message: `lease store ${path}: cannot open: read-only (the lease store must be writable)`,
   });
+});
+
+const RESERVED: StoredReservation[] = [
+  { subnetId: 'lab', ip: '198.18.0.20', hwAddress: '02:42:c6:12:00:0b', hostname: 'printer' },
+  { subnetId: 'lab', ip: '198.18.0.9', clientId: '0102a0' },
+  { subnetId: 'edge', ip: '198.19.0.5', hwAddress: '02:00:00:00:00:05' },
+];
+
+test('reservations survive close and reopen, in subnet and address order; unreserve removes one', async (t) => {
+  const path = join(tempDir(t), 'leases.db');
+  const first = openSqliteLeaseStore(path);
+  await first.commit({ reserve: RESERVED });
+  await first.commit({ unreserve: [{ subnetId: 'edge', ip: '198.19.0.5' }] });
+  await first.close();
+  const second = openSqliteLeaseStore(path);
+  t.deepEqual(second.loadReservations(), [RESERVED[1], RESERVED[0]]);
+  await second.close();
+});
+
+test('the store refuses two reservations of one client in a subnet, and one naming its client twice', async (t) => {
+  const store = openSqliteLeaseStore(join(tempDir(t), 'leases.db'));
+  t.teardown(() => store.close());
+  await store.commit({ reserve: [RESERVED[0]] });
+  await t.throwsAsync(store.commit({ reserve: [{ ...RESERVED[0], ip: '198.18.0.21' }] }), { instanceOf: StoreError, message: /UNIQUE/ });
+  await t.throwsAsync(store.commit({ reserve: [{ subnetId: 'lab', ip: '198.18.0.30', hwAddress: '02:00:00:00:00:30', clientId: '01ff' }] }), { message: /CHECK/ });
+  t.deepEqual(store.loadReservations(), [RESERVED[0]]);
+});
+
+test('a version 1 store is migrated: its leases and DNS queue kept, a reservations table added', async (t) => {
+  const path = join(tempDir(t), 'leases.db');
+  // What the version 1 server created, as it created it.
+  const v1 = new Database(path);
+  v1.pragma('journal_mode = WAL');
+  v1.exec(`
+    CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL, opened_at INTEGER NOT NULL);
+    CREATE TABLE leases (ip TEXT PRIMARY KEY, client_key TEXT NOT NULL, hw_address TEXT NOT NULL, client_id TEXT, hostname TEXT,
+      subnet_id TEXT NOT NULL, state TEXT NOT NULL CHECK (state IN ('bound', 'declined', 'released', 'expired')),
+      granted_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, fqdn TEXT, ipv6 TEXT) WITHOUT ROWID;
+    CREATE INDEX leases_client_key ON leases (client_key);
+    CREATE TABLE dns_queue (seq INTEGER PRIMARY KEY, change TEXT NOT NULL);
+    INSERT INTO schema_version VALUES (1, 1, 0);
+  `);
+  const l = lease(7);
+  v1.prepare('INSERT INTO leases (ip, client_key, hw_address, subnet_id, state, granted_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run(l.ip, l.clientKey, l.hwAddress, l.subnetId, l.state, l.grantedAt, l.expiresAt);
+  v1.prepare('INSERT INTO dns_queue VALUES (?, ?)').run(3, JSON.stringify({ seq: 3, action: 'add', fqdn: 'a.lab.leasehold.test' }));
+  v1.close();
+
+  const store = openSqliteLeaseStore(path);
+  t.deepEqual(store.loadAll(), [l]);
+  t.deepEqual(store.loadDnsQueue().map((c) => c.seq), [3]);
+  t.deepEqual(store.loadReservations(), []);
+  await store.commit({ reserve: [RESERVED[0]] });
+  await store.close();
+  const db = new Database(path, { readonly: true });
+  t.teardown(() => db.close());
+  t.is(db.prepare('SELECT version FROM schema_version').pluck().get(), 2);
+  t.is(db.prepare('SELECT count(*) FROM reservations').pluck().get(), 1);
+});
+
+test('the commit observer hears each group: its size and time, or its failure', async (t) => {
+  const heard: string[] = [];
+  const path = join(tempDir(t), 'leases.db');
+  const store = openSqliteLeaseStore(path, {
+    observer: { written: (size, seconds) => heard.push(`written ${size} ${seconds >= 0}`), failed: (size, err) => heard.push(`failed ${size} ${err.message.includes('UNIQUE')}`) },
+  });
+  t.teardown(() => store.close());
+  await Promise.all([store.commit({ put: [lease(1)] }), store.commit({ put: [lease(2)] })]);
+  await store.commit({ reserve: [RESERVED[0]] });
+  await store.commit({ reserve: [{ ...RESERVED[0], ip: '198.18.0.99' }] }).catch(() => undefined);
+  t.deepEqual(heard, ['written 2 true', 'written 1 true', 'failed 1 true']);
 });

@@ -1,7 +1,14 @@
+import { clientKeyFor } from '../lease.ts';
 import { StoreError } from '../store-error.ts';
 import type { StoreContents } from '../sqlite-to-pg.ts';
+import type { StoredReservation } from '../reservation.ts';
 import type { PgDatabase } from './pg-connection.ts';
 import { LOCK_CLASS_SCHEMA, LOCK_CLASS_SOLE_SERVER } from './pg-migrations.ts';
+
+/** A reservation as lh_reserve reads it: with its lease key, computed here once (`clientKeyFor`). */
+export function keyedReservation(r: StoredReservation): StoredReservation & { clientKey: string } {
+  return { ...r, clientKey: clientKeyFor(r.clientId, r.hwAddress ?? '') };
+}
 
 export interface ImportCounts {
   leases: number;
@@ -46,11 +53,9 @@ export async function importIntoEmpty(db: PgDatabase, contents: StoreContents, s
         [JSON.stringify(contents.dnsQueue), serverName],
       );
       if (contents.dnsQueue.length > 0) await tx.query("SELECT setval('dns_queue_seq', (SELECT max(seq) FROM dns_queue))");
-      await tx.query(
-        `INSERT INTO reservations (subnet_id, ip, client_key, hostname)
-         SELECT r."subnetId", r.ip::inet, r."clientKey", r.hostname FROM jsonb_to_recordset($1::jsonb) AS r("subnetId" text, ip text, "clientKey" text, hostname text)`,
-        [JSON.stringify(contents.reservations)],
-      );
+      await tx.query('SELECT lh_reserve(e) FROM jsonb_array_elements($1::jsonb) e', [
+        JSON.stringify(contents.reservations.map(keyedReservation)),
+      ]);
     });
   } catch (err) {
     throw db.storeError('migration failed, nothing was written', err);

@@ -1,7 +1,8 @@
 import type { Logger } from '../../../lib/core/logger.ts';
 import type { DnsChange } from '../dns-change.ts';
 import type { Lease } from '../lease.ts';
-import type { CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from '../lease-store.ts';
+import type { CommitObserver, CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from '../lease-store.ts';
+import type { StoredReservation } from '../reservation.ts';
 import type { PostgresLeaseStoreConfig } from '../lease-store-config.ts';
 import { GroupCommitter, type ChangeResult } from '../group-committer.ts';
 import { unconditional } from '../lease-expectation.ts';
@@ -10,6 +11,7 @@ import { StoreError } from '../store-error.ts';
 import { PgDatabase, toPgError, type PgError, type PgSession } from './pg-connection.ts';
 import { LOCK_CLASS_SOLE_SERVER, type Migration } from './pg-migrations.ts';
 import { checkSchema } from './pg-schema-admin.ts';
+import { keyedReservation } from './pg-import.ts';
 
 export interface PgLeaseStoreOptions {
   /** This server's name: written as each lease's `granted_by`, each DNS row's `created_by`, and in notifications. */
@@ -28,6 +30,8 @@ export interface PgLeaseStoreOptions {
   dnsClaimMs?: number;
   /** The migrations the schema is checked against (tests give others). */
   migrations?: readonly Migration[];
+  /** Told of every group written or failed (metrics, health). */
+  observer?: CommitObserver;
 }
 
 /**
@@ -56,13 +60,19 @@ async function checkDurability(db: PgDatabase, config: PostgresLeaseStoreConfig)
 
 const NOT_SOLE = 'another leasehold-server serves from this database; a database serves one server until servers are set up for high availability';
 
-/** Leases and queue in one statement, so from one snapshot. */
+/** Leases, queue and reservations in one statement, so from one snapshot. */
 async function readSnapshot(db: PgDatabase): Promise<LeaseSnapshot> {
-  const [row] = await db.query<{ leases: Lease[]; queue: DnsChange[] }>(
+  const [row] = await db.query<{ leases: Lease[]; queue: DnsChange[]; reservations: StoredReservation[] }>(
     `SELECT (SELECT coalesce(jsonb_agg(lh_lease_json(l)), '[]'::jsonb) FROM leases l) AS leases,
-            (SELECT coalesce(jsonb_agg(q.change || jsonb_build_object('seq', q.seq) ORDER BY q.seq), '[]'::jsonb) FROM dns_queue q) AS queue`,
+            (SELECT coalesce(jsonb_agg(q.change || jsonb_build_object('seq', q.seq) ORDER BY q.seq), '[]'::jsonb) FROM dns_queue q) AS queue,
+            (SELECT coalesce(jsonb_agg(lh_reservation_json(r)), '[]'::jsonb) FROM reservations r) AS reservations`,
   );
-  return new LeaseSnapshot(row.leases, row.queue);
+  return new LeaseSnapshot(row.leases, row.queue, row.reservations);
+}
+
+/** The group as lh_commit_group reads it: each reservation with its lease key. */
+function groupJson(changes: readonly ConditionalLeaseChange[]): string {
+  return JSON.stringify(changes.map((c) => (c.reserve === undefined ? c : { ...c, reserve: c.reserve.map(keyedReservation) })));
 }
 
 /** SQLSTATEs after which only the guilty change of a group should fail: unique violation, deadlock, serialization failure. */
@@ -75,7 +85,7 @@ const ONE_BY_ONE = new Set(['23505', '40P01', '40001']);
  * every put unconditional, so the same function serves this single-server
  * contract today and the conditional writes of several servers.
  *
- * `loadAll` and `loadDnsQueue` answer from the copy read at open and kept
+ * `loadAll`, `loadDnsQueue` and `loadReservations` answer from the copy read at open and kept
  * in step with every group this store writes (and with the rows a lost
  * change reports): the database as this server knows it, which with the
  * sole-server lock is the database.
@@ -99,7 +109,7 @@ export class PgLeaseStore implements ConditionalLeaseStore {
     this.#dnsClaimMs = opts.dnsClaimMs;
     this.#soleServer = opts.soleServer ?? false;
     this.#logger = opts.logger;
-    this.#committer = new GroupCommitter(db.target, (changes) => this.#writeGroup(changes), opts.maxBatch);
+    this.#committer = new GroupCommitter(db.target, (changes) => this.#writeGroup(changes), opts.maxBatch, opts.observer);
   }
 
   /** See `openPgLeaseStore`. */
@@ -139,6 +149,10 @@ export class PgLeaseStore implements ConditionalLeaseStore {
 
   loadDnsQueue(): DnsChange[] {
     return this.#rows.dnsQueue();
+  }
+
+  loadReservations(): StoredReservation[] {
+    return this.#rows.reservations();
   }
 
   async commit(change: LeaseChange): Promise<void> {
@@ -202,7 +216,7 @@ export class PgLeaseStore implements ConditionalLeaseStore {
     const [{ outcomes }] = await this.#db.query<{ outcomes: CommitOutcome[] }>('SELECT lh_commit_group($1, $2, $3::jsonb) AS outcomes', [
       this.#serverName,
       this.#dnsClaimMs ?? null,
-      JSON.stringify(changes),
+      groupJson(changes),
     ]);
     if (!Array.isArray(outcomes) || outcomes.length !== changes.length) {
       throw new Error(`lh_commit_group answered ${JSON.stringify(outcomes)?.slice(0, 80)} for ${changes.length} change(s)`);

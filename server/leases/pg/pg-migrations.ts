@@ -109,14 +109,37 @@ END $$;
 CREATE TRIGGER leases_notify AFTER INSERT OR UPDATE OR DELETE ON leases
   FOR EACH STATEMENT EXECUTE FUNCTION lh_notify('leasehold_leases');
 
+-- Reservations made through the control API (server/leases/reservation.ts):
+-- one per address and subnet, one per client and subnet, each naming its
+-- client exactly one way, as SQLite's table does.
 CREATE TABLE reservations (
   subnet_id  text NOT NULL,
   ip         inet NOT NULL CHECK (family(ip) = 4 AND masklen(ip) = 32),
-  client_key text NOT NULL,   -- id:<hex> | hw:<mac>, as clientKeyFor()
+  hw_address text,
+  client_id  text,
   hostname   text,
+  client_key text NOT NULL,   -- id:<hex> | hw:<mac>, as clientKeyFor()
   PRIMARY KEY (subnet_id, ip),
-  UNIQUE (subnet_id, client_key)
+  UNIQUE (subnet_id, client_key),
+  CHECK ((hw_address IS NULL) <> (client_id IS NULL))
 );
+
+-- A row in the StoredReservation shape (absent fields left out).
+CREATE FUNCTION lh_reservation_json(r reservations) RETURNS jsonb LANGUAGE sql STABLE AS $$
+  SELECT jsonb_strip_nulls(jsonb_build_object('subnetId', r.subnet_id, 'ip', host(r.ip),
+    'hwAddress', r.hw_address, 'clientId', r.client_id, 'hostname', r.hostname))
+$$;
+
+-- A StoredReservation (JSON) inserted or replaced by (subnet, address).
+-- Replaced by address only, as SQLite does: a row of the same client at
+-- another address makes the unique constraint fail the change, it is not
+-- silently dropped. The writer sends the key (clientKeyFor(), computed once, in TypeScript).
+CREATE FUNCTION lh_reserve(p jsonb) RETURNS void LANGUAGE sql AS $$
+  INSERT INTO reservations (subnet_id, ip, hw_address, client_id, hostname, client_key)
+  VALUES (p ->> 'subnetId', (p ->> 'ip')::inet, p ->> 'hwAddress', p ->> 'clientId', p ->> 'hostname', p ->> 'clientKey')
+  ON CONFLICT (subnet_id, ip) DO UPDATE SET
+    hw_address = EXCLUDED.hw_address, client_id = EXCLUDED.client_id, hostname = EXCLUDED.hostname, client_key = EXCLUDED.client_key
+$$;
 CREATE TRIGGER reservations_notify AFTER INSERT OR UPDATE OR DELETE ON reservations
   FOR EACH STATEMENT EXECUTE FUNCTION lh_notify('leasehold_reservations');
 
@@ -309,6 +332,10 @@ BEGIN
     DELETE FROM dns_queue
      WHERE seq IN (SELECT value::bigint FROM jsonb_array_elements_text(coalesce(v_change -> 'dequeue', '[]')))
        AND (claimed_by IS NULL OR claimed_by = p_server OR claimed_until < now());
+    -- Reservations after the queue, reserves before unreserves (LeaseChange's order).
+    PERFORM lh_reserve(r) FROM jsonb_array_elements(coalesce(v_change -> 'reserve', '[]')) r;
+    DELETE FROM reservations x USING jsonb_array_elements(coalesce(v_change -> 'unreserve', '[]')) u
+     WHERE x.subnet_id = u ->> 'subnetId' AND x.ip = (u ->> 'ip')::inet;
     v_results := v_results || jsonb_build_array(jsonb_build_object('kind', 'committed', 'enqueued', v_enqueued));
   END LOOP;
   RETURN v_results;
