@@ -9,7 +9,6 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
-import Database from 'better-sqlite3';
 import { openSqliteLeaseStore } from '../../server/leases/sqlite-lease-store.ts';
 import { startUdhcpc } from '../harness/clients.ts';
 import { lease } from '../harness/lease-store-contract.ts';
@@ -203,28 +202,31 @@ test.serial('migrate-from moves the DNS queue and stored reservations, and refus
   const sqlitePath = join(dir, 'queue.db');
   const store = openSqliteLeaseStore(sqlitePath);
   const dns = (seq: number) => ({ seq, action: 'add' as const, fqdn: `h${seq}.lab.leasehold.test`, ipv4: lease(seq).ip, dhcid: 'AAEB', ttl: 60, createdAt: 1 });
-  await store.commit({ put: [lease(1), lease(2, { hostname: 'two', clientId: '01aa', clientKey: 'id:01aa' })], enqueue: [dns(7), dns(9)] });
+  await store.commit({
+    put: [lease(1), lease(2, { hostname: 'two', clientId: '01aa', clientKey: 'id:01aa' })],
+    enqueue: [dns(7), dns(9)],
+    // Reservations made through the control API, kept in the store (schema 2).
+    reserve: [
+      { subnetId: 'lab', ip: '198.18.0.20', hwAddress: '02:00:00:00:00:20', hostname: 'fixed' },
+      { subnetId: 'lab', ip: '198.18.0.21', clientId: '01020000000021' },
+    ],
+  });
   await store.close();
-  // A store whose schema keeps reservations made at runtime (the shape the SQLite store gives them).
-  const raw = new Database(sqlitePath);
-  raw.exec(`CREATE TABLE reservations (subnet_id TEXT NOT NULL, ip TEXT NOT NULL, hw_address TEXT, client_id TEXT, hostname TEXT,
-            client_key TEXT NOT NULL, PRIMARY KEY (subnet_id, ip)) WITHOUT ROWID;
-            INSERT INTO reservations VALUES ('lab', '198.18.0.20', '02:00:00:00:00:20', NULL, 'fixed', 'hw:02:00:00:00:00:20');`);
-  raw.close();
 
   const db = await database(t);
   const pgConfig = await writeConfig(dir, `${db.name}-q.json`, serverConfig(pgStore(db)));
   t.is((await cli(['db', 'init', '--config', pgConfig])).code, 0);
   const migrated = await cli(['db', 'migrate-from', `sqlite:${sqlitePath}`, '--config', pgConfig]);
   t.is(migrated.code, 0, migrated.stderr);
-  t.regex(migrated.stdout, /^migrated 2 lease\(s\), 2 queued DNS change\(s\) and 1 reservation\(s\) from /);
+  t.regex(migrated.stdout, /^migrated 2 lease\(s\), 2 queued DNS change\(s\) and 2 reservation\(s\) from /);
   t.deepEqual(
     await db.sql("SELECT seq::int, fqdn, claimed_by FROM dns_queue ORDER BY seq"),
     [{ seq: 7, fqdn: 'h7.lab.leasehold.test', claimed_by: null }, { seq: 9, fqdn: 'h9.lab.leasehold.test', claimed_by: null }],
   );
   t.deepEqual(await db.sql("SELECT nextval('dns_queue_seq')::int AS n"), [{ n: 10 }], 'the sequence carries on after the highest');
-  t.deepEqual(await db.sql('SELECT subnet_id, host(ip) AS ip, client_key, hostname FROM reservations'), [
-    { subnet_id: 'lab', ip: '198.18.0.20', client_key: 'hw:02:00:00:00:00:20', hostname: 'fixed' },
+  t.deepEqual(await db.sql('SELECT subnet_id, host(ip) AS ip, hw_address, client_id, client_key, hostname FROM reservations ORDER BY ip'), [
+    { subnet_id: 'lab', ip: '198.18.0.20', hw_address: '02:00:00:00:00:20', client_id: null, client_key: 'hw:02:00:00:00:00:20', hostname: 'fixed' },
+    { subnet_id: 'lab', ip: '198.18.0.21', hw_address: null, client_id: '01020000000021', client_key: 'id:01020000000021', hostname: null },
   ]);
   t.deepEqual(
     await db.sql('SELECT host(ip) AS ip, hostname, client_key FROM leases ORDER BY ip'),
