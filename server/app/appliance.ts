@@ -9,6 +9,7 @@ import { DdnsService, type DdnsServiceDeps } from './ddns-service.ts';
 import { Dhcp4Service } from './dhcp4-service.ts';
 import { RaService } from './ra-service.ts';
 import { ServiceGroup, type Service } from './service.ts';
+import { StoreCommitMonitor } from './store-commit-monitor.ts';
 import { StoreService } from './store-service.ts';
 
 export interface ApplianceOptions {
@@ -46,7 +47,9 @@ export function buildAppliance(config: ServerConfig, opts: ApplianceOptions): Ap
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
   const counters = new Counters();
-  const store = new StoreService(opts.openStore ?? ((observer) => openLeaseStore(config.leaseStore, { logger, observer })));
+  // Every group commit counted; a failing store logged once per interval, not once per request.
+  const commitMonitor = new StoreCommitMonitor(counters, logger, clock);
+  const store = new StoreService(opts.openStore ?? ((observer) => openLeaseStore(config.leaseStore, { logger, observer })), commitMonitor);
   const ddns: DdnsService | undefined = config.ddns?.enabled
     ? new DdnsService(config.ddns, { subnets: subnetDdnsById(config.subnets), store: () => store.store, leases: () => dhcp4.leases(), clock, logger, counters, ...opts.ddns })
     : undefined;

@@ -338,7 +338,9 @@ export class Dhcp4Engine {
       return true;
     } catch (err) {
       for (const { ip, previous } of undo.reverse()) this.table.restore(ip, previous);
-      this.opts.logger.error('lease-store-commit-failed', { err, leases: changes.map((l) => l.ip) });
+      // Debug only: the store's commit observer logs a failing store once
+      // per interval (server/app/store-commit-monitor.ts), not per request.
+      this.opts.logger.debug('lease-store-commit-failed', { err, leases: changes.map((l) => l.ip) });
       return false;
     }
   }
