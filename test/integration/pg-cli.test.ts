@@ -197,6 +197,47 @@ test.serial('an SQLite store made by a real server moves into PostgreSQL and is 
   await server.stop();
 });
 
+test.serial('PostgreSQL stopped while serving: a real client gets no ACK, one line says so, and it gets its lease once the database is back', async (t) => {
+  const segment = await withSegment(t, 'out');
+  const srv = await segment.addHost('srv', { ipv4: '198.18.0.1/24' });
+  const client = await segment.addHost('cli');
+  const db = await database(t);
+  const pgConfig = await writeConfig(segment.tmpDir, 'pg.json', serverConfig({ ...pgStore(db), connectTimeoutMs: 1000 }));
+  t.is((await cli(['db', 'init', '--config', pgConfig])).code, 0);
+  const server = segment.spawnIn(srv.netns, ['node', ...CLI, '--config', pgConfig], { cwd: REPO_ROOT });
+  await server.waitForOutput(/"event":"ready"/, 30_000);
+
+  await cluster().stop();
+  let udhcpc;
+  try {
+    udhcpc = await startUdhcpc(client, { hostname: 'patient', discoverTries: 100 });
+    // OFFERs need no commit; every REQUEST does, and fails, so no ACK comes.
+    await server.waitForOutput(/"event":"lease-store-unavailable"/, 20_000);
+    await t.throwsAsync(udhcpc.waitFor('bound', 8_000), undefined, 'no ACK while the database is down');
+  } finally {
+    await cluster().start();
+  }
+  // Nothing restarted but PostgreSQL: the server reconnects by itself and the client, still retrying, is bound.
+  const bound = await udhcpc.waitFor('bound', 40_000);
+  await server.waitForOutput(/"event":"lease-store-available"/, 10_000);
+  const rows = await db.sql<{ ip: string; state: string }>('SELECT host(ip) AS ip, state FROM leases');
+  t.deepEqual(rows, [{ ip: bound.ip, state: 'bound' }], 'the ACKed lease is in the database');
+  await udhcpc.stop();
+  await server.stop();
+
+  const events = server.output
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as { event: string; counters?: Record<string, number>; failedCommits?: number });
+  const unavailable = events.filter((e) => e.event === 'lease-store-unavailable');
+  const stopped = events.find((e) => e.event === 'stopped');
+  const failures = stopped?.counters?.store_commit_failures ?? 0;
+  t.true(failures >= 2, `${failures} commits failed: the client asked several times`);
+  // Logged once per 10 s interval, not once per failed request.
+  t.true(unavailable.length >= 1 && unavailable.length < failures, `${unavailable.length} line(s) for ${failures} failures`);
+  t.is(stopped?.counters?.replies_ack, 1, 'the one ACK sent is the one after the database came back');
+});
+
 test.serial('migrate-from moves the DNS queue and stored reservations, and refuses what is not a store', async (t) => {
   const dir = cluster().dir;
   const sqlitePath = join(dir, 'queue.db');
