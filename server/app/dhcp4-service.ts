@@ -77,6 +77,7 @@ export class Dhcp4Service implements Service {
       declineQuarantineSeconds: config.declineQuarantineSeconds,
       serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
       registrar: deps.registrar(),
+      conditionalCommits: config.leaseStore.type === 'postgresql' && config.leaseStore.shared,
     });
     // Set before the sockets open: a datagram may arrive as soon as the first is bound.
     this.#engine = engine;

@@ -18,6 +18,7 @@ const POSTGRES_FIELDS = [
   'connectTimeoutMs',
   'maxBatch',
   'allowUnsafeDurability',
+  'shared',
 ] as const;
 /** The fields that say where the database is, when there is no URL. */
 const TARGET_FIELDS = ['host', 'port', 'database', 'user'] as const;
@@ -72,6 +73,7 @@ export function readLeaseStore(f: FieldReader, value: unknown, path: string, def
     connectTimeoutMs: integer('connectTimeoutMs'),
     maxBatch: integer('maxBatch'),
     allowUnsafeDurability: f.field(m, 'allowUnsafeDurability', path, (v, p) => f.boolean(v, p)) ?? false,
+    shared: f.field(m, 'shared', path, (v, p) => f.boolean(v, p)) ?? false,
   };
   if (config.host !== undefined) config.port ??= POSTGRES_DEFAULTS.port;
   return compact(config);

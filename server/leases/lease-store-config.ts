@@ -33,6 +33,13 @@ export interface PostgresLeaseStoreConfig {
   maxBatch: number;
   /** Start even when the database runs with fsync=off (an ACKed lease may then be lost in a crash). */
   allowUnsafeDurability: boolean;
+  /**
+   * Several servers serve from this database at once: no server holds it
+   * alone, and every lease write is conditional, judged by the database
+   * (one binding per address, one per client and subnet). Default false:
+   * the database is this server's alone, and a second one is refused.
+   */
+  shared: boolean;
 }
 
 /** `--store PATH`: another SQLite file for one run. PostgreSQL has no path to override. */

@@ -19,9 +19,9 @@ export interface OpenLeaseStoreOptions {
   observer?: CommitObserver;
 }
 
-/** The name a server writes with its leases when nothing names it: the host's. */
+/** The name a server writes with its leases when nothing names it: the host's, and the process's (two servers may share a host). */
 export function defaultServerName(): string {
-  return hostname();
+  return `${hostname()}:${process.pid}`;
 }
 
 /**
@@ -39,7 +39,7 @@ export async function openLeaseStore(config: LeaseStoreConfig, opts: OpenLeaseSt
     serverName: opts.serverName ?? defaultServerName(),
     configPath: opts.configPath,
     logger: opts.logger,
-    soleServer: !opts.inspectOnly,
+    soleServer: !opts.inspectOnly && !config.shared,
     observer: opts.observer,
   });
 }

@@ -231,6 +231,7 @@ function fieldsConfig(fields: Partial<PostgresLeaseStoreConfig> & Pick<PostgresL
     connectTimeoutMs: POSTGRES_DEFAULTS.connectTimeoutMs,
     maxBatch: POSTGRES_DEFAULTS.maxBatch,
     allowUnsafeDurability: false,
+    shared: false,
     ...fields,
   };
 }

@@ -18,7 +18,7 @@ function withStore(leaseStore: unknown): Record<string, unknown> {
 const store = (leaseStore: unknown): LeaseStoreConfig => validateConfig(withStore(leaseStore)).leaseStore;
 const issues = (leaseStore: unknown) => configIssues(withStore(leaseStore));
 
-const PG_DEFAULTS = { poolSize: 4, statementTimeoutMs: 5000, lockTimeoutMs: 2000, connectTimeoutMs: 3000, maxBatch: 256, allowUnsafeDurability: false };
+const PG_DEFAULTS = { poolSize: 4, statementTimeoutMs: 5000, lockTimeoutMs: 2000, connectTimeoutMs: 3000, maxBatch: 256, allowUnsafeDurability: false, shared: false };
 
 test('sqlite is the default, with its default path', (t) => {
   t.deepEqual(store(undefined), { type: 'sqlite', path: '/var/lib/leasehold/leases.db' });
@@ -55,6 +55,7 @@ test('postgresql by fields; port defaults to 5432; every tunable kept', (t) => {
     connectTimeoutMs: 700,
     maxBatch: 64,
     allowUnsafeDurability: true,
+    shared: true,
   };
   t.deepEqual(store(all), all);
 });
@@ -84,6 +85,7 @@ test('postgresql mistakes name their field', (t) => {
     'leaseStore.maxBatch: must be an integer from 1 to 1024, got 5000',
   ]);
   t.deepEqual(issues({ type: 'postgresql', url: 'postgresql://u@h/d', allowUnsafeDurability: 'yes' }), ['leaseStore.allowUnsafeDurability: must be true or false, got "yes"']);
+  t.deepEqual(issues({ type: 'postgresql', url: 'postgresql://u@h/d', shared: 2 }), ['leaseStore.shared: must be true or false, got 2']);
   t.deepEqual(issues({ type: 'postgresql', url: 'postgresql://u@h/d', passwrodFile: 'x' }), ['leaseStore.passwrodFile: unknown field "passwrodFile" (did you mean "passwordFile"?)']);
   t.deepEqual(issues('sqlite'), ['leaseStore: must be a mapping, got "sqlite"']);
 });
