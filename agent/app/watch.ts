@@ -1,11 +1,13 @@
 import { reasonOf } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
-import { ATTACH_LABEL, WORKER_LABEL } from '../io/docker.ts';
-import type { Agent, AttachRequest } from './agent.ts';
+import { ATTACH_LABEL, WORKER_LABEL } from '../core/container-engine.ts';
+import type { Agent } from './agent.ts';
+import type { AutoAttachSettings } from '../core/requests.ts';
+import type { Supervisor } from './supervisor.ts';
 
 export interface WatchOptions {
   /** Settings for containers attached because of their label (the bridge comes from the label). */
-  attach: Omit<AttachRequest, 'container' | 'bridge'>;
+  attach: AutoAttachSettings;
   intervalMs: number;
   /** Attach only containers labelled leasehold.worker=<worker> (agents sharing one engine). */
   worker?: string;
@@ -15,10 +17,11 @@ export interface WatchOptions {
  * `agent watch`: follows Docker events (attach on start when labelled,
  * release on die/destroy) and reconciles every `intervalMs` — which also
  * supervises the DHCP clients. Events are the fast path; the reconcile pass
- * is the safety net for anything an event stream can miss (agent down,
- * stream reconnect). Stopping the watcher leaves every client running.
+ * (supervisor.ts) is the safety net for anything an event stream can miss
+ * (agent down, stream reconnect). Stopping the watcher leaves every client
+ * running.
  */
-export async function runWatch(agent: Agent, opts: WatchOptions, log: Logger, signal: AbortSignal): Promise<void> {
+export async function runWatch(agent: Agent, supervisor: Supervisor, opts: WatchOptions, log: Logger, signal: AbortSignal): Promise<void> {
   let stopFollowing: (() => void) | undefined;
   const pending = new Set<Promise<unknown>>();
   const track = (p: Promise<unknown>) => {
@@ -48,7 +51,7 @@ export async function runWatch(agent: Agent, opts: WatchOptions, log: Logger, si
     while (!signal.aborted) {
       try {
         const ended = new Promise<Error | undefined>((resolve) => {
-          void agent.docker.followEvents(onEvent, resolve).then((stop) => (stopFollowing = stop), (err) => resolve(err));
+          void agent.engine.followEvents(onEvent, resolve).then((stop) => (stopFollowing = stop), (err) => resolve(err));
         });
         log.always('watching', { intervalMs: opts.intervalMs });
         const err = await Promise.race([ended, aborted(signal)]);
@@ -64,7 +67,7 @@ export async function runWatch(agent: Agent, opts: WatchOptions, log: Logger, si
   const reconcileLoop = async () => {
     while (!signal.aborted) {
       try {
-        const actions = await agent.reconcile({ autoAttach: opts.attach, worker: opts.worker });
+        const actions = await supervisor.reconcile({ autoAttach: opts.attach, worker: opts.worker });
         for (const a of actions) if (a.kind !== 'wait') log.info('reconciled', { ...a });
       } catch (err) {
         log.error('reconcile-failed', { error: reasonOf(err) });

@@ -1,5 +1,36 @@
 import type { InspectJson } from '../core/attachment.ts';
 
+/**
+ * What the CLI prints, whoever did the work (the CLI itself, or `agent
+ * watch` for it): the result as JSON (--json, or stdout not a terminal) or
+ * for people, and a failure as one line. Loaded on every command: it
+ * imports nothing but a type.
+ */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  stdoutIsTTY: boolean;
+  stderrIsTTY: boolean;
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+    stdoutIsTTY: Boolean(process.stdout.isTTY),
+    stderrIsTTY: Boolean(process.stderr.isTTY),
+  };
+}
+
+export function printResult(io: CliIo, value: unknown, json: boolean): void {
+  io.stdout(((json || !io.stdoutIsTTY) ? JSON.stringify(value, null, 2) : formatInspect(value)) + '\n');
+}
+
+/** The one line an operational failure prints (exit code 1). */
+export function failureLine(message: string): string {
+  return `agent: ${message}\n`;
+}
+
 /** Human output on a terminal: one block per attachment, fields aligned. */
 export function formatInspect(value: unknown): string {
   if (Array.isArray(value)) {

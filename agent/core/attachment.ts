@@ -1,4 +1,10 @@
+import { LeaseholdError } from '../../lib/core/errors.ts';
 import type { TargetKind } from './target.ts';
+
+/** The agent's state on disk is unreadable or held: a broken record, a lock that does not come free. */
+export class StateError extends LeaseholdError {
+  readonly code = 'E_STATE';
+}
 
 /**
  * One attachment as the agent records it on disk (one JSON file per
@@ -158,14 +164,14 @@ export function parseAttachment(text: string, file: string): Attachment {
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: not JSON (${(err as Error).message})`);
+    throw new StateError(`${file}: not JSON (${(err as Error).message})`);
   }
   const a = value as Partial<Attachment>;
   const need = ['key', 'kind', 'targetId', 'netns', 'bridge', 'hostVeth', 'ifname', 'mac', 'fqdn', 'clientIdHex'] as const;
   for (const field of need) {
-    if (typeof a[field] !== 'string' || !a[field]) throw new Error(`${file}: ${field}: missing or not a string`);
+    if (typeof a[field] !== 'string' || !a[field]) throw new StateError(`${file}: ${field}: missing or not a string`);
   }
-  if (a.version !== 1) throw new Error(`${file}: version: expected 1`);
-  if (!a.client || typeof a.client.pid !== 'number') throw new Error(`${file}: client.pid: missing`);
+  if (a.version !== 1) throw new StateError(`${file}: version: expected 1`);
+  if (!a.client || typeof a.client.pid !== 'number') throw new StateError(`${file}: client.pid: missing`);
   return a as Attachment;
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 
 /**
  * The seed's MAC scheme, `XX:IP:IP:IP:YY:ZZ`:
@@ -13,6 +14,11 @@ import { createHash } from 'node:crypto';
  * function of (worker IP, container id, attempt).
  */
 export type MacScheme = 'random' | 'stable';
+
+/** A MAC or IPv4 address given to the scheme is not one. */
+export class AddressError extends LeaseholdError {
+  readonly code = 'E_ADDRESS';
+}
 
 export interface MacInput {
   workerIpv4: string;
@@ -31,7 +37,7 @@ export function generateMac(input: MacInput): string {
     input.scheme === 'stable'
       ? createHash('sha256').update(`leasehold-mac\0${input.targetId}\0${input.attempt}`).digest()
       : input.randomBytes;
-  if (!seed || seed.length < 3) throw new Error('generateMac: the random scheme needs three random bytes');
+  if (!seed || seed.length < 3) throw new Error('internal: generateMac: the random scheme needs three random bytes');
   const first = (seed[0] & 0xfc) | 0x02;
   return formatMac([first, ip[1], ip[2], ip[3], seed[1], seed[2]]);
 }
@@ -46,7 +52,7 @@ export function followsScheme(mac: string, workerIpv4: string): boolean {
 export function parseMac(text: string): number[] {
   const parts = text.split(':');
   if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
-    throw new Error(`not a MAC address: ${JSON.stringify(text)}`);
+    throw new AddressError(`not a MAC address: ${JSON.stringify(text)}`);
   }
   return parts.map((p) => parseInt(p, 16));
 }
@@ -76,7 +82,7 @@ function parseIpv4Octets(text: string): number[] {
   const parts = text.split('.');
   const octets = parts.map((p) => (/^\d{1,3}$/.test(p) ? Number(p) : NaN));
   if (octets.length !== 4 || octets.some((o) => !(o >= 0 && o <= 255))) {
-    throw new Error(`not an IPv4 address: ${JSON.stringify(text)}`);
+    throw new AddressError(`not an IPv4 address: ${JSON.stringify(text)}`);
   }
   return octets;
 }

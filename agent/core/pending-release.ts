@@ -61,3 +61,17 @@ export function buildRelease(p: Pick<PendingRelease, 'mac' | 'clientIdHex' | 'ip
   msg.options.setRaw(Opt.ClientId.code, Buffer.from(p.clientIdHex, 'hex'));
   return msg.encode();
 }
+
+/** One DHCPRELEASE on its way to its server. */
+export interface ReleaseDatagram {
+  serverId: string;
+  packet: Buffer;
+}
+
+/**
+ * Sends releases from a bridge's namespace (undefined: the agent's own).
+ * The real one is a short node child under nsenter (io/release-sender.ts).
+ */
+export interface ReleaseSender {
+  send(bridgeNetns: string | undefined, datagrams: readonly ReleaseDatagram[]): Promise<void>;
+}

@@ -1,37 +1,33 @@
 import { existsSync, readlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
-import {
-  controlSocketPath,
-  parseResponse,
-  PROTOCOL_VERSION,
-  routeArgs,
-  type ControlRequest,
-  type ControlResponse,
-} from '../core/control-protocol.ts';
+import type { LogLevel } from '../../lib/core/logger.ts';
+import { controlSocketPath, parseResponse, PROTOCOL_VERSION, type ControlRequest, type ControlResponse } from '../core/control-protocol.ts';
+import type { OperationRequest } from '../core/requests.ts';
 
 /**
  * The CLI's side of the control socket (core/control-protocol.ts). Loaded
- * before anything else, so it imports only Node built-ins: its whole point
- * is a start-up without yargs and dockerode.
+ * before the agent itself, so it imports only Node built-ins and the
+ * protocol: its whole point is a start-up without the Docker client.
  *
- * Returns the exit code when a running `agent watch` ran the command, or
- * undefined when the CLI should run it itself: no daemon (no socket, a
- * stale one), or the daemon said so.
+ * Returns the daemon's answer, or undefined when the CLI should do the work
+ * itself: no daemon (no socket, a stale one), one that went away during the
+ * command, or one that said so.
  */
-export async function runThroughDaemon(args: readonly string[]): Promise<number | undefined> {
-  const route = routeArgs(args, process.env.LEASEHOLD_AGENT_RUN_DIR, process.cwd());
-  if (!route) return undefined;
-  const socketPath = controlSocketPath(route.runDir);
+export async function askDaemon(
+  runDir: string,
+  operation: OperationRequest,
+  context: { dockerSocket: string; log: { level: LogLevel; pretty: boolean } },
+  warn: (text: string) => void,
+): Promise<Exclude<ControlResponse, { kind: 'run-locally' }> | undefined> {
+  const socketPath = controlSocketPath(runDir);
   if (!existsSync(socketPath)) return undefined;
   const request: ControlRequest = {
     version: PROTOCOL_VERSION,
-    args: [...args],
-    stdoutIsTTY: Boolean(process.stdout.isTTY),
-    stderrIsTTY: Boolean(process.stderr.isTTY),
+    ...operation,
     netns: namespaceOf('net'),
     mntns: namespaceOf('mnt'),
-    cwd: process.cwd(),
-    dockerSocketEnv: process.env.DOCKER_SOCKET,
+    dockerSocket: context.dockerSocket,
+    log: context.log,
   };
   const outcome = await exchange(socketPath, request);
   if (outcome.kind === 'unreachable') return undefined;
@@ -39,14 +35,10 @@ export async function runThroughDaemon(args: readonly string[]): Promise<number 
     // The daemon died mid-command. attach, inspect and gc are idempotent and
     // a detach the daemon finished is reported as "not attached": running
     // the command here gives the true state either way.
-    process.stderr.write(`agent: agent watch went away during the command (${outcome.reason}); running it here\n`);
+    warn(`agent: agent watch went away during the command (${outcome.reason}); running it here\n`);
     return undefined;
   }
-  const response = outcome.response;
-  if (response.kind === 'run-locally') return undefined;
-  process.stdout.write(response.stdout);
-  process.stderr.write(response.stderr);
-  return response.exitCode;
+  return outcome.response.kind === 'run-locally' ? undefined : outcome.response;
 }
 
 export function namespaceOf(kind: 'net' | 'mnt'): string {

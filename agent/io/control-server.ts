@@ -1,6 +1,6 @@
 import { chmod, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import { reasonOf } from '../../lib/core/errors.ts';
+import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import {
   MAX_REQUEST_BYTES,
@@ -12,15 +12,19 @@ import {
 
 /**
  * `agent watch`'s side of the control socket (core/control-protocol.ts):
- * one JSON line in, one JSON answer out, then the connection closes. The
- * socket is root's alone (mode 0600, in the root-owned run directory): what
- * it accepts is what the root CLI may do anyway.
+ * one JSON line in, one JSON answer out, then the connection closes. A
+ * request that is not one (bad JSON, a field of the wrong type) is answered
+ * "invalid", naming the field, and logged. The socket is root's alone (mode
+ * 0600, in the root-owned run directory): what it accepts is what the root
+ * CLI may do anyway.
  */
 export interface ControlServer {
   close(): Promise<void>;
 }
 
-export class ControlSocketBusyError extends Error {}
+export class ControlSocketBusyError extends LeaseholdError {
+  readonly code = 'E_CONTROL_SOCKET_BUSY';
+}
 
 export async function serveControl(
   socketPath: string,
@@ -85,12 +89,12 @@ async function serveOne(socket: Socket, handle: (request: ControlRequest) => Pro
   let response: ControlResponse;
   if (typeof request === 'string') {
     log.warn('control-request-invalid', { problem: request });
-    response = { version: PROTOCOL_VERSION, kind: 'done', stdout: '', stderr: `agent: bad control request: ${request}\n`, exitCode: 2 };
+    response = { version: PROTOCOL_VERSION, kind: 'invalid', problem: request };
   } else {
     try {
       response = await handle(request);
     } catch (err) {
-      response = { version: PROTOCOL_VERSION, kind: 'done', stdout: '', stderr: `agent: ${reasonOf(err)}\n`, exitCode: 1 };
+      response = { version: PROTOCOL_VERSION, kind: 'failed', message: reasonOf(err), stderr: '' };
     }
   }
   // The CLI may have gone (Ctrl-C); the command ran all the same, as a
@@ -98,7 +102,15 @@ async function serveOne(socket: Socket, handle: (request: ControlRequest) => Pro
   if (!socket.destroyed) socket.end(JSON.stringify(response));
 }
 
-class NothingSent extends Error {}
+/** A connection that ended before one whole request line. */
+class ControlRequestError extends LeaseholdError {
+  readonly code = 'E_CONTROL_REQUEST';
+}
+
+/** A connection that ended without sending anything (a probe). */
+class NothingSent extends LeaseholdError {
+  readonly code = 'E_CONTROL_NOTHING_SENT';
+}
 
 function readLine(socket: Socket): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -111,12 +123,12 @@ function readLine(socket: Socket): Promise<string> {
         resolve(buffered.slice(0, newline));
       } else if (buffered.length > MAX_REQUEST_BYTES) {
         cleanup();
-        reject(new Error(`request longer than ${MAX_REQUEST_BYTES} bytes`));
+        reject(new ControlRequestError(`request longer than ${MAX_REQUEST_BYTES} bytes`));
       }
     };
     const onEnd = () => {
       cleanup();
-      reject(buffered ? new Error('connection closed before a full request') : new NothingSent());
+      reject(buffered ? new ControlRequestError('connection closed before a full request') : new NothingSent('nothing sent'));
     };
     const cleanup = () => {
       socket.off('data', onData);

@@ -1,7 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, closeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { LeaseholdError } from '../../lib/core/errors.ts';
 import type { Attachment, ClientProcess } from '../core/attachment.ts';
+import type { ClientStopOutcome, DhcpClients, StartClientOptions } from '../core/dhcp-clients.ts';
 import { SYSTEM_PATH } from './exec.ts';
 import { isSameProcess, processStartTicks, waitForExit } from './process.ts';
 
@@ -12,6 +14,10 @@ import { isSameProcess, processStartTicks, waitForExit } from './process.ts';
  * not cost a lease; the agent finds it again by PID + start time.
  */
 
+export class DhcpClientError extends LeaseholdError {
+  readonly code = 'E_DHCP_CLIENT';
+}
+
 // Source (agent/io/) and build (dist/agent/io/) layouts both reach the hook.
 const HOOK_CANDIDATES = ['../hooks/udhcpc-hook.sh', '../../../agent/hooks/udhcpc-hook.sh'];
 
@@ -20,14 +26,7 @@ export function hookScriptPath(): string {
     const path = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(path)) return path;
   }
-  throw new Error('agent: udhcpc hook script not found next to the agent');
-}
-
-export interface StartClientOptions {
-  leaseFile: string;
-  logFile: string;
-  /** Ask for this address again (udhcpc -r): a restarted client keeps its lease. */
-  requestIp?: string;
+  throw new DhcpClientError('udhcpc hook script not found next to the agent');
 }
 
 /** udhcpc's argv: a pure function of the attachment, so tests can read it. */
@@ -50,7 +49,7 @@ export function udhcpcArgv(a: Attachment, hook: string, requestIp?: string): str
   ];
 }
 
-export function startClient(a: Attachment, opts: StartClientOptions): ClientProcess {
+function startClient(a: Attachment, opts: StartClientOptions): ClientProcess {
   const argv = udhcpcArgv(a, hookScriptPath(), opts.requestIp);
   const log = openSync(opts.logFile, 'a');
   try {
@@ -66,26 +65,25 @@ export function startClient(a: Attachment, opts: StartClientOptions): ClientProc
     });
     child.unref();
     const pid = child.pid;
-    if (!pid) throw new Error(`could not start ${argv.slice(2, 4).join(' ')}`);
+    if (!pid) throw new DhcpClientError(`could not start ${argv.slice(2, 4).join(' ')}`);
     const startTicks = processStartTicks(pid);
-    if (startTicks === undefined) throw new Error(`DHCP client (pid ${pid}) exited at once; see ${opts.logFile}`);
+    if (startTicks === undefined) throw new DhcpClientError(`DHCP client (pid ${pid}) exited at once; see ${opts.logFile}`);
     return { pid, startTicks, restarts: 0 };
   } finally {
     closeSync(log);
   }
 }
 
-export function clientAlive(c: ClientProcess): boolean {
+function isRunning(c: ClientProcess): boolean {
   return isSameProcess(c.pid, c.startTicks);
 }
 
 /**
- * Stops a client the polite way: SIGTERM, on which udhcpc (-R) sends
- * DHCPRELEASE and exits; only a client that ignores it for `graceMs` gets
- * SIGKILL. Returns how it ended.
+ * SIGTERM, on which udhcpc (-R) sends DHCPRELEASE and exits; only a client
+ * that ignores it for `graceMs` gets SIGKILL.
  */
-export async function stopClient(c: ClientProcess, graceMs = 3000): Promise<'not-running' | 'released' | 'killed'> {
-  if (!clientAlive(c)) return 'not-running';
+async function stopClient(c: ClientProcess, graceMs = 3000): Promise<ClientStopOutcome> {
+  if (!isRunning(c)) return 'not-running';
   try {
     process.kill(c.pid, 'SIGTERM');
   } catch {
@@ -100,3 +98,9 @@ export async function stopClient(c: ClientProcess, graceMs = 3000): Promise<'not
   await waitForExit(c.pid, c.startTicks, 1000);
   return 'killed';
 }
+
+export const udhcpcClients: DhcpClients = {
+  start: startClient,
+  isRunning,
+  stop: (c) => stopClient(c),
+};

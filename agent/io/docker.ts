@@ -1,39 +1,14 @@
 import type Docker from 'dockerode';
 import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
-
-/** Labels the agent reads (ARCHITECTURE.md, "The flow of one attach"). */
-export const ATTACH_LABEL = 'leasehold.attach';
-export const APP_LABEL = 'leasehold.app';
-/**
- * Which worker should attach a labelled container, for agents that share one
- * Docker engine (the lab's workers are namespaces on one machine). Agents
- * started with --worker attach only containers whose label names them.
- */
-export const WORKER_LABEL = 'leasehold.worker';
+import { ATTACH_LABEL, WORKER_LABEL, type ContainerEngine, type ContainerFacts } from '../core/container-engine.ts';
+import { dockerSocketPath } from '../core/requests.ts';
 
 export class ContainerError extends LeaseholdError {
-  readonly code = 'CONTAINER';
-}
-
-export interface ContainerFacts {
-  id: string;
-  name: string;
-  pid: number;
-  running: boolean;
-  networkMode: string;
-  labels: Record<string, string>;
-  resolvConfPath?: string;
-}
-
-export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
-
-/** The engine a command talks to: --docker-socket, else $DOCKER_SOCKET, else Docker's default. */
-export function dockerSocketPath(option: string | undefined, env: string | undefined): string {
-  return option ?? env ?? DEFAULT_DOCKER_SOCKET;
+  readonly code = 'E_CONTAINER';
 }
 
 /** The Docker engine, through dockerode, as far as the agent needs it. */
-export class DockerEngine {
+export class DockerEngine implements ContainerEngine {
   private client?: Promise<Docker>;
 
   constructor(private readonly socketPath = dockerSocketPath(undefined, process.env.DOCKER_SOCKET)) {}
@@ -47,7 +22,7 @@ export class DockerEngine {
     return this.client;
   }
 
-  /** A name, a full id or an unambiguous id prefix — Docker resolves all three. */
+  /** A name, a full id or an unambiguous id prefix: Docker resolves all three. */
   async inspect(ref: string): Promise<ContainerFacts> {
     let info: Docker.ContainerInspectInfo;
     try {
@@ -84,10 +59,7 @@ export class DockerEngine {
     return list.map((c) => ({ id: c.Id, bridge: c.Labels[ATTACH_LABEL] }));
   }
 
-  /**
-   * Container start/die/destroy events as they happen. The callback gets the
-   * event's action and container id; the returned function stops following.
-   */
+  /** Container start/die/destroy events from the engine's event stream (one JSON object per line). */
   async followEvents(
     onEvent: (action: string, id: string, labels: Record<string, string>) => void,
     onEnd: (err?: Error) => void,

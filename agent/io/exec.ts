@@ -11,7 +11,7 @@ import { LeaseholdError } from '../../lib/core/errors.ts';
 export const SYSTEM_PATH = '/usr/sbin:/usr/bin:/sbin:/bin';
 
 export class CommandError extends LeaseholdError {
-  readonly code = 'COMMAND_FAILED';
+  readonly code = 'E_COMMAND';
   constructor(
     readonly argv: readonly string[],
     readonly exitCode: number | null,

@@ -1,3 +1,4 @@
+import type { ReleaseDatagram, ReleaseSender } from '../core/pending-release.ts';
 import { run } from './exec.ts';
 
 /**
@@ -11,14 +12,11 @@ const SEND_SCRIPT =
   "if(!n)process.exit(0);" +
   "for(let i=0;i<a.length;i+=2)s.send(Buffer.from(a[i],'hex'),67,a[i+1],(e)=>{if(e)bad++;if(--n===0){s.close();process.exit(bad?1:0)}})";
 
-export interface ReleaseDatagram {
-  serverId: string;
-  packet: Buffer;
-}
-
-export async function sendReleases(bridgeNetns: string | undefined, datagrams: readonly ReleaseDatagram[]): Promise<void> {
+async function sendReleases(bridgeNetns: string | undefined, datagrams: readonly ReleaseDatagram[]): Promise<void> {
   if (datagrams.length === 0) return;
   const enter = bridgeNetns ? ['nsenter', `--net=/run/netns/${bridgeNetns}`] : [];
   const args = datagrams.flatMap((d) => [d.packet.toString('hex'), d.serverId]);
   await run([...enter, process.execPath, '-e', SEND_SCRIPT, ...args], { timeoutMs: 10_000 });
 }
+
+export const nsenterReleaseSender: ReleaseSender = { send: sendReleases };

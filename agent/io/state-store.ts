@@ -1,6 +1,7 @@
+import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseAttachment, parseLeaseFile, type Attachment, type RecordedLease } from '../core/attachment.ts';
+import { parseAttachment, parseLeaseFile, StateError, type Attachment, type RecordedLease } from '../core/attachment.ts';
 import type { PendingRelease } from '../core/pending-release.ts';
 import { isAlive } from './process.ts';
 
@@ -129,6 +130,46 @@ export class StateStore {
     await writeByRename(this.recordPath(a.key), JSON.stringify(a, null, 2) + '\n');
   }
 
+  /**
+   * Changes to `key`'s lease file as they happen (inotify on the directory:
+   * the hook renames the file into place), so a wait for the lease wakes at
+   * once instead of at its next poll. `next()` resolves at the first change
+   * after the last call (or one since); if the directory cannot be watched
+   * it never resolves, and the caller's poll does the work.
+   */
+  watchLease(key: string): { next(): Promise<void>; close(): void } {
+    const name = `${key}.lease`;
+    let changed = false;
+    let wake: (() => void) | undefined;
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.attachmentsDir, { persistent: false }, (_event, filename) => {
+        if (filename !== name) return;
+        changed = true;
+        wake?.();
+      });
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      watcher = undefined;
+    }
+    return {
+      next: () =>
+        new Promise<void>((resolve) => {
+          if (changed) {
+            changed = false;
+            resolve();
+          } else {
+            wake = () => {
+              changed = false;
+              wake = undefined;
+              resolve();
+            };
+          }
+        }),
+      close: () => watcher?.close(),
+    };
+  }
+
   async readLease(key: string): Promise<RecordedLease | undefined> {
     const text = await readIfExists(this.leasePath(key));
     return text === undefined ? undefined : parseLeaseFile(text);
@@ -169,7 +210,7 @@ export class StateStore {
         await rm(file, { force: true });
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`${key} is locked by process ${holder}`);
+      if (Date.now() > deadline) throw new StateError(`${key} is locked by process ${holder}`);
       await sleep(20);
     }
   }

@@ -213,10 +213,15 @@ function rawExchange(socketPath: string, payload: string | Buffer, { timeoutMs =
   });
 }
 
-/** A request as bin/agent would send it from this process's namespaces. */
-function requestLine(args: string[], over: Record<string, unknown> = {}): string {
+/** `agent inspect --all`'s request as bin/agent would send it from this process's namespaces. */
+const INSPECT_ALL = { op: 'inspect', request: { all: true } };
+
+function requestLine(operation: Record<string, unknown> = INSPECT_ALL, over: Record<string, unknown> = {}): string {
   const ns = (kind: string) => readlinkSync(`/proc/self/ns/${kind}`);
-  return JSON.stringify({ version: 1, args, stdoutIsTTY: false, stderrIsTTY: false, netns: ns('net'), mntns: ns('mnt'), cwd: process.cwd(), ...over }) + '\n';
+  return JSON.stringify({
+    version: 2, ...operation, netns: ns('net'), mntns: ns('mnt'), dockerSocket: process.env.DOCKER_SOCKET ?? '/var/run/docker.sock',
+    log: { level: 'warn', pretty: false }, ...over,
+  }) + '\n';
 }
 
 // ---------------------------------------------------------------------------
@@ -263,7 +268,9 @@ test('a: attach, inspect and detach through bin/agent are served by the watch, w
   t.deepEqual(await eth0Ipv4(target), [], 'the target lost its address and eth0');
 });
 
-test('b: usage and operational errors through the daemon: the CLI\'s exit codes and messages, nothing left behind', async (t) => {
+// Usage errors are the CLI's own (it parses its arguments before it asks the
+// daemon): never sent, and the same text as with no daemon at all.
+test('b: usage and operational errors with a daemon: the CLI\'s exit codes and messages, nothing left behind', async (t) => {
   const { lab, watch } = await watchedLab(t);
   // The same commands with no watch (a run dir of its own), to compare against.
   const lonelyRunDir = join(lab.segment.tmpDir, 'no-watch');
@@ -277,7 +284,6 @@ test('b: usage and operational errors through the daemon: the CLI\'s exit codes 
   t.regex(usage.stderr, /agent attach \[container\]/, 'the attach usage');
   t.regex(usage.stderr, /Options:/);
   t.regex(usage.stderr, /\n\nerror: --timeout must be a positive number of seconds\n$/);
-  t.deepEqual(brief(await waitServed(watch, 1)), [{ command: 'attach', exitCode: 2 }]);
   const usageLocal = await local(usageArgs);
   t.deepEqual({ code: usage.code, stdout: usage.stdout, stderr: usage.stderr }, { code: usageLocal.code, stdout: usageLocal.stdout, stderr: usageLocal.stderr }, 'same as without the daemon');
 
@@ -287,17 +293,21 @@ test('b: usage and operational errors through the daemon: the CLI\'s exit codes 
   t.is(missing.code, 1, missing.stderr);
   t.is(missing.stdout, '');
   t.is(missing.stderr, `agent: netns ${PREFIX}-nope does not exist\n`);
-  t.deepEqual(brief(await waitServed(watch, 2)), [{ command: 'attach', exitCode: 2 }, { command: 'attach', exitCode: 1 }]);
+  t.deepEqual(brief(await waitServed(watch, 1)), [{ command: 'attach', exitCode: 1 }], 'the operational error was served, the usage error not');
   t.deepEqual(await snapshot(lab), before, 'nothing left behind');
   t.deepEqual(await lab.records(), []);
   const missingLocal = await local(missingArgs);
   t.deepEqual({ code: missing.code, stdout: missing.stdout, stderr: missing.stderr }, { code: missingLocal.code, stdout: missingLocal.stdout, stderr: missingLocal.stderr });
 
-  // A usage error yargs itself finds (strict mode), rendered in the daemon.
+  // An unknown option, and help: the CLI's answer, never sent to the daemon.
   const unknown = await cli(lab, ['attach', 'x', '--frobnicate']);
   t.is(unknown.code, 2);
   t.regex(unknown.stderr, /Unknown argument: frobnicate/);
-  t.deepEqual(brief(await waitServed(watch, 3)).at(-1), { command: 'attach', exitCode: 2 });
+  t.deepEqual({ code: unknown.code, stderr: unknown.stderr }, { code: 2, stderr: (await local(['attach', 'x', '--frobnicate'])).stderr });
+  const help = await cli(lab, ['inspect', '--help']);
+  t.is(help.code, 0, help.stderr);
+  t.regex(help.stdout, /^agent inspect \[container\]\n/);
+  t.deepEqual(brief(await waitServed(watch, 1)), [{ command: 'attach', exitCode: 1 }], 'nothing more was sent to the daemon');
   t.true(watch.running, 'the watch survives its commands\' errors');
 });
 
@@ -322,8 +332,8 @@ test('c: a stale socket (watch killed with SIGKILL): the CLI runs the command it
   // A new watch replaces the stale socket and serves.
   const second = await lab.startWatch(['--worker', `${PREFIX}-${randomBytes(4).toString('hex')}`]);
   await pollUntil('the new watch to listen', async () => {
-    const reply = parseResponse(await rawExchange(socket, requestLine(['inspect', '--all'])).catch(() => ''));
-    return reply?.kind === 'done';
+    const reply = parseResponse(await rawExchange(socket, requestLine()).catch(() => ''));
+    return reply?.kind === 'result';
   }, { timeoutMs: 10_000, describe: () => second.tail() });
   const again = jsonOf<InspectJson>(await cli(lab, ['inspect', '--netns', target]));
   t.is(again.NetworkSettings.IPAddress, n.IPAddress);
@@ -418,23 +428,33 @@ test('g: SIGTERM to the watch removes the socket; the CLI then runs commands its
   t.is(served(watch).length, 1, 'nothing served after the stop');
 });
 
-test('h: a malformed request gets exit code 2 and a log line; requests the daemon must not run get run-locally; it keeps serving', async (t) => {
+test('h: a malformed request is answered invalid, naming the problem, and logged; requests the daemon must not run get run-locally; it keeps serving', async (t) => {
   const { lab, watch, socket } = await watchedLab(t);
 
   const bad = parseResponse(await rawExchange(socket, 'not json\n'));
-  t.like(bad, { kind: 'done', exitCode: 2, stdout: '' });
-  t.regex((bad as Extract<ControlResponse, { kind: 'done' }>).stderr, /bad control request: not JSON/);
+  t.deepEqual(bad, { version: 2, kind: 'invalid', problem: 'not JSON' });
   await watch.waitForOutput(/"event":"control-request-invalid"[^\n]*"problem":"not JSON"/, 5000);
 
-  const wrongVersion = parseResponse(await rawExchange(socket, requestLine(['inspect', '--all'], { version: 2 })));
-  t.like(wrongVersion, { kind: 'done', exitCode: 2 });
-  await watch.waitForOutput(/"event":"control-request-invalid"[^\n]*"problem":"version 2, expected 1"/, 5000);
+  // The argv protocol of old: refused by its version.
+  const wrongVersion = parseResponse(await rawExchange(socket, requestLine({ args: ['inspect', '--all'] }, { version: 1 })));
+  t.like(wrongVersion, { kind: 'invalid', problem: 'version 1, expected 2' });
+  await watch.waitForOutput(/"event":"control-request-invalid"[^\n]*"problem":"version 1, expected 2"/, 5000);
+
+  // A field of the wrong type is named.
+  const badField = parseResponse(await rawExchange(socket, requestLine({ op: 'attach', request: { netns: 'n1', bridge: 'br0', ifname: 'eth0', macScheme: 'random', ipv6: 'slaac', waitIpv6: false, timeoutMs: '30' } })));
+  t.like(badField, { kind: 'invalid', problem: 'request.timeoutMs: not a positive number' });
+  await watch.waitForOutput(/"event":"control-request-invalid"[^\n]*"problem":"request\.timeoutMs: not a positive number"/, 5000);
+
+  // watch is the daemon itself: not an operation it serves.
+  const watchOp = parseResponse(await rawExchange(socket, requestLine({ op: 'watch', request: {} })));
+  t.is(watchOp?.kind, 'invalid');
+  t.regex((watchOp as Extract<ControlResponse, { kind: 'invalid' }>).problem, /^op: "watch" is not an operation the daemon serves/);
+  await watch.waitForOutput(/"event":"control-request-invalid"[^\n]*"problem":"op: \\"watch\\" is not/, 5000);
 
   // Well-formed, but not for this daemon to run.
-  t.like(parseResponse(await rawExchange(socket, requestLine(['inspect', '--all'], { netns: 'net:[1]' }))), { kind: 'run-locally' });
-  t.like(parseResponse(await rawExchange(socket, requestLine(['inspect', '--all'], { mntns: 'mnt:[1]' }))), { kind: 'run-locally' });
-  t.like(parseResponse(await rawExchange(socket, requestLine(['watch']))), { kind: 'run-locally' });
-  t.like(parseResponse(await rawExchange(socket, requestLine(['inspect', '--help']))), { kind: 'run-locally' });
+  t.like(parseResponse(await rawExchange(socket, requestLine(INSPECT_ALL, { netns: 'net:[1]' }))), { kind: 'run-locally' });
+  t.like(parseResponse(await rawExchange(socket, requestLine(INSPECT_ALL, { mntns: 'mnt:[1]' }))), { kind: 'run-locally' });
+  t.like(parseResponse(await rawExchange(socket, requestLine(INSPECT_ALL, { dockerSocket: '/nonexistent/docker.sock' }))), { kind: 'run-locally' });
 
   // Too long without a newline: dropped, no answer, the daemon lives on.
   t.is(await rawExchange(socket, Buffer.alloc(70 * 1024, 'x')), '');
@@ -452,9 +472,9 @@ test('h: a malformed request gets exit code 2 and a log line; requests the daemo
 // the connection on the client's FIN, before an async command has answered.
 test('h2: a client that half-closes after its request still gets the answer of the command that ran', async (t) => {
   const { watch, socket } = await watchedLab(t);
-  const reply = await rawExchange(socket, requestLine(['inspect', '--all']), { halfClose: true });
+  const reply = await rawExchange(socket, requestLine(), { halfClose: true });
   t.deepEqual(brief(await waitServed(watch, 1)), [{ command: 'inspect', exitCode: 0 }], 'the command ran');
-  t.deepEqual(parseResponse(reply), { version: 1, kind: 'done', stdout: '[]\n', stderr: '', exitCode: 0 }, `answer: ${JSON.stringify(reply)}`);
+  t.deepEqual(parseResponse(reply), { version: 2, kind: 'result', result: [], stderr: '' }, `answer: ${JSON.stringify(reply)}`);
 });
 
 test('i: ten CLI attaches at once through the daemon all succeed with distinct addresses', async (t) => {
@@ -557,7 +577,7 @@ test('k2: clients that hang up right after their request (bad, refused and serve
       conn.on('close', () => resolve());
     });
   // The answer then goes to a closed peer (EPIPE): an 'error' nobody listens to would end the daemon.
-  for (const payload of ['not json\n', requestLine(['inspect', '--all'], { netns: 'net:[1]' }), requestLine(['inspect', '--all'])]) {
+  for (const payload of ['not json\n', requestLine(INSPECT_ALL, { netns: 'net:[1]' }), requestLine()]) {
     for (let i = 0; i < 30; i++) await hangUp(payload);
   }
   await pollUntil('the 30 hung-up inspects to be served', () => served(watch).length >= 30 || !watch.running, { timeoutMs: 10_000, describe: () => watch.tail() });

@@ -1,127 +1,169 @@
-// The CLI ↔ `agent watch` control protocol (agent/core/control-protocol.ts):
-// which command lines the daemon may run and in which run directory, and
-// the checks on what crosses the socket in each direction. No root, no
-// sockets: the pure half only.
+// The CLI ↔ `agent watch` control protocol, the pure half: the command
+// line parsed into a typed operation (agent/cli/command-line.ts) — what is
+// served, in which run directory, with which paths — and the checks on what
+// crosses the socket in each direction (agent/core/control-protocol.ts).
+// No root, no sockets.
 import test from 'ava';
 import fc from 'fast-check';
+import { isServed, parseCommandLine, type AgentCommand, type GlobalSettings, type ParsedCommandLine } from '../../agent/cli/command-line.ts';
 import {
   controlSocketPath,
   DEFAULT_RUN_DIR,
   parseRequest,
   parseResponse,
   PROTOCOL_VERSION,
-  routeArgs,
-  SERVED_COMMANDS,
   type ControlRequest,
 } from '../../agent/core/control-protocol.ts';
+import { OPERATIONS } from '../../agent/core/requests.ts';
 
 const CWD = '/srv/work';
+const ENV = {};
 
-test('constants: the socket sits in the run dir, default run dir, version 1, the four one-shot commands', (t) => {
+function parse(args: readonly string[], env: NodeJS.ProcessEnv = ENV, cwd = CWD): ParsedCommandLine {
+  return parseCommandLine(args, { cwd, env });
+}
+
+function command(args: readonly string[], env: NodeJS.ProcessEnv = ENV, cwd = CWD): { globals: GlobalSettings; command: AgentCommand } {
+  const parsed = parse(args, env, cwd);
+  if (parsed.kind !== 'command') throw new Error(`not a command: ${JSON.stringify(parsed)}`);
+  return parsed;
+}
+
+test('constants: the socket sits in the run dir, default run dir, version 2, the four one-shot operations', (t) => {
   t.is(controlSocketPath('/run/x'), '/run/x/agent.sock');
   t.is(DEFAULT_RUN_DIR, '/run/leasehold/agent');
-  t.is(PROTOCOL_VERSION, 1);
-  t.deepEqual([...SERVED_COMMANDS].sort(), ['attach', 'detach', 'gc', 'inspect']);
+  t.is(PROTOCOL_VERSION, 2);
+  t.deepEqual([...OPERATIONS].sort(), ['attach', 'detach', 'gc', 'inspect']);
 });
 
 // ---------------------------------------------------------------------------
-// routeArgs: served, and where
+// What is served, as which typed request
 
-for (const command of ['attach', 'detach', 'inspect', 'gc']) {
-  test(`routeArgs: ${command} goes to the daemon of the default run dir`, (t) => {
-    t.deepEqual(routeArgs([command, '--netns', 'n1'], undefined, CWD), { command, runDir: DEFAULT_RUN_DIR });
+test('attach: every option into its typed field, with the defaults', (t) => {
+  t.deepEqual(command(['attach', 'web1']).command, {
+    op: 'attach',
+    request: {
+      container: 'web1', bridge: 'br0', bridgeNetns: undefined, ifname: 'eth0', mac: undefined, macScheme: 'random', workerIp: undefined,
+      app: undefined, defaultApp: 'app', ipv6: 'slaac', waitIpv6: false, timeoutMs: 30_000, resolvConf: undefined,
+    },
   });
-}
-
-for (const [what, args, env, runDir] of [
-  ['LEASEHOLD_AGENT_RUN_DIR', ['inspect', '--all'], '/var/lib/lh-agent', '/var/lib/lh-agent'],
-  ['a relative LEASEHOLD_AGENT_RUN_DIR, against the cwd', ['gc'], 'state/agent', `${CWD}/state/agent`],
-  ['--run-dir X', ['--run-dir', '/tmp/a', 'attach', '--netns', 'n1'], undefined, '/tmp/a'],
-  ['--run-dir=X', ['--run-dir=/tmp/a', 'detach', '--netns', 'n1'], undefined, '/tmp/a'],
-  ['--run-dir over LEASEHOLD_AGENT_RUN_DIR', ['--run-dir', '/tmp/a', 'gc'], '/var/lib/lh-agent', '/tmp/a'],
-  ['--run-dir after the command', ['attach', '--netns', 'n1', '--run-dir', '/tmp/b'], undefined, '/tmp/b'],
-  ['--run-dir=X after the command', ['inspect', '--all', '--run-dir=/tmp/b'], '/var/lib/lh-agent', '/tmp/b'],
-  ['a relative --run-dir, against the cwd', ['--run-dir', 'run/agent', 'gc'], undefined, `${CWD}/run/agent`],
-  ['a relative --run-dir=./X, against the cwd', ['--run-dir=./run', 'gc'], undefined, `${CWD}/run`],
-  ['a relative --run-dir with .., normalised', ['--run-dir', '../other', 'gc'], undefined, '/srv/other'],
-  ['an absolute --run-dir with .. and a trailing slash, normalised', ['--run-dir', '/tmp/a/../b/', 'gc'], undefined, '/tmp/b'],
-  ['--runDir X (camel case)', ['--runDir', '/tmp/c', 'inspect', '--all'], undefined, '/tmp/c'],
-  ['--runDir=X (camel case)', ['--runDir=/tmp/c', 'inspect', '--all'], undefined, '/tmp/c'],
-] as const) {
-  test(`routeArgs: run dir from ${what}`, (t) => {
-    const route = routeArgs(args, env, CWD);
-    t.truthy(route, 'routed');
-    t.is(route?.runDir, runDir);
-  });
-}
-
-for (const [what, args, command] of [
-  ['--json', ['--json', 'inspect', '--all'], 'inspect'],
-  ['--no-json', ['--no-json', 'gc'], 'gc'],
-  ['--log-level debug (its value is not the command)', ['--log-level', 'debug', 'attach', '--netns', 'n1'], 'attach'],
-  ['--log-level=debug', ['--log-level=debug', 'detach', '--netns', 'n1'], 'detach'],
-  ['--json and --log-level debug together', ['--json', '--log-level', 'debug', 'inspect', '--netns', 'n1'], 'inspect'],
-  ['--default-app whose value is a command word', ['--default-app', 'attach', 'inspect', '--all'], 'inspect'],
-  ['--docker-socket X', ['--docker-socket', '/run/d.sock', 'inspect', 'web'], 'inspect'],
-  ['--dockerSocket=X and --logLevel X', ['--dockerSocket=/run/d.sock', '--logLevel', 'warn', 'gc'], 'gc'],
-] as const) {
-  test(`routeArgs: global option before the command: ${what}`, (t) => {
-    t.deepEqual(routeArgs(args, undefined, CWD), { command, runDir: DEFAULT_RUN_DIR });
-  });
-}
-
-test('routeArgs: options after the command are the command\'s own (the daemon judges them), a container named like a command is a container', (t) => {
-  t.deepEqual(routeArgs(['attach', '--netns', 'n1', '--timeout', '-1'], undefined, CWD), { command: 'attach', runDir: DEFAULT_RUN_DIR });
-  t.deepEqual(routeArgs(['attach', 'x', '--frobnicate'], undefined, CWD), { command: 'attach', runDir: DEFAULT_RUN_DIR });
-  t.deepEqual(routeArgs(['detach', 'gc'], undefined, CWD), { command: 'detach', runDir: DEFAULT_RUN_DIR });
-  t.deepEqual(routeArgs(['inspect', 'watch'], undefined, CWD), { command: 'inspect', runDir: DEFAULT_RUN_DIR });
+  t.deepEqual(
+    command([
+      '--default-app', 'lab', 'attach', '--netns', 'n1', '--bridge', 'br1', '--bridge-netns', 'lh-w1', '--ifname', 'eth1', '--mac', '02:00:00:00:00:01',
+      '--mac-scheme', 'stable', '--worker-ip', '198.18.0.12', '--app', 'web', '--ipv6', 'off', '--wait-ipv6', '--timeout', '2.5', '--resolv-conf', '/etc/r.conf',
+    ]).command,
+    {
+      op: 'attach',
+      request: {
+        netns: 'n1', bridge: 'br1', bridgeNetns: 'lh-w1', ifname: 'eth1', mac: '02:00:00:00:00:01', macScheme: 'stable', workerIp: '198.18.0.12',
+        app: 'web', defaultApp: 'lab', ipv6: 'off', waitIpv6: true, timeoutMs: 2500, resolvConf: '/etc/r.conf',
+      },
+    },
+  );
 });
 
-for (const [what, args] of [
-  ['watch (the daemon itself)', ['watch']],
-  ['watch with a run dir', ['--run-dir', '/tmp/a', 'watch', '--interval', '1']],
-  ['no command', []],
-  ['only global options', ['--json', '--run-dir', '/tmp/a']],
-  ['an unknown command', ['frob']],
-  ['an unknown command before a served one', ['frob', 'attach']],
-  ['--help', ['--help']],
-  ['--help after the command', ['attach', '--help']],
-  ['--help at the end', ['attach', '--netns', 'n1', '--help']],
-  ['--help=true', ['gc', '--help=true']],
-  ['-h', ['-h']],
-  ['-h after the command', ['inspect', '-h']],
-  ['--version', ['--version']],
-  ['--version after the command', ['attach', '--netns', 'n1', '--version']],
-  ['--', ['attach', '--', '--netns']],
-  ['-- before the command', ['--', 'attach']],
-  ['an unknown option before the command', ['--frobnicate', 'attach', '--netns', 'n1']],
-  ['an unknown option with a value before the command', ['--frob=1', 'gc']],
-  ['a command option before the command', ['--netns', 'n1', 'attach']],
-  ['a short option before the command', ['-v', 'attach']],
-  ['two --run-dir', ['--run-dir', '/tmp/a', 'gc', '--run-dir', '/tmp/b']],
-  ['two --run-dir with the same value', ['--run-dir', '/tmp/a', '--run-dir', '/tmp/a', 'gc']],
-  ['--run-dir and --runDir', ['--run-dir=/tmp/a', 'inspect', '--runDir', '/tmp/a']],
-  ['--run-dir without a value', ['gc', '--run-dir']],
+test('detach, inspect, inspect --all, gc: their typed requests; all four are served', (t) => {
+  const cases: [string[], AgentCommand][] = [
+    [['detach', 'web1'], { op: 'detach', request: { container: 'web1' } }],
+    [['detach', '--netns', 'n1'], { op: 'detach', request: { netns: 'n1' } }],
+    [['inspect', 'web1'], { op: 'inspect', request: { all: false, container: 'web1' } }],
+    [['inspect', '--netns', 'n1'], { op: 'inspect', request: { all: false, netns: 'n1' } }],
+    [['inspect', '--all'], { op: 'inspect', request: { all: true } }],
+    [['gc'], { op: 'gc', request: {} }],
+    [['attach', '--netns', 'n1'], command(['attach', '--netns', 'n1']).command],
+  ];
+  for (const [args, expected] of cases) {
+    const c = command(args).command;
+    t.deepEqual(c, expected, args.join(' '));
+    t.true(isServed(c), `${args.join(' ')} is served`);
+  }
+});
+
+test('watch is never served (the daemon itself), and carries its own settings', (t) => {
+  const c = command(['--default-app', 'lab', 'watch', '--bridge-netns', 'lh-w1', '--interval', '1', '--worker', 'w1', '--ipv6', 'off']).command;
+  t.false(isServed(c));
+  t.deepEqual(c, {
+    op: 'watch',
+    request: {
+      attach: { bridgeNetns: 'lh-w1', ifname: 'eth0', macScheme: 'random', workerIp: undefined, app: undefined, defaultApp: 'lab', ipv6: 'off', waitIpv6: false, timeoutMs: 30_000 },
+      intervalMs: 1000,
+      worker: 'w1',
+    },
+  });
+});
+
+test('a container named like a command is a container; options after the command word are its own', (t) => {
+  t.like(command(['detach', 'gc']).command, { op: 'detach', request: { container: 'gc' } });
+  t.like(command(['inspect', 'watch']).command, { op: 'inspect', request: { container: 'watch' } });
+  t.like(command(['--default-app', 'attach', 'inspect', '--all']), { globals: { defaultApp: 'attach' }, command: { op: 'inspect' } });
+});
+
+// ---------------------------------------------------------------------------
+// Run directory, Docker socket, paths: absolute, against the CLI's cwd
+
+for (const [what, args, env, runDir] of [
+  ['the default', ['gc'], {}, DEFAULT_RUN_DIR],
+  ['LEASEHOLD_AGENT_RUN_DIR', ['inspect', '--all'], { LEASEHOLD_AGENT_RUN_DIR: '/var/lib/lh-agent' }, '/var/lib/lh-agent'],
+  ['a relative LEASEHOLD_AGENT_RUN_DIR, against the cwd', ['gc'], { LEASEHOLD_AGENT_RUN_DIR: 'state/agent' }, `${CWD}/state/agent`],
+  ['--run-dir X', ['--run-dir', '/tmp/a', 'attach', '--netns', 'n1'], {}, '/tmp/a'],
+  ['--run-dir=X', ['--run-dir=/tmp/a', 'detach', '--netns', 'n1'], {}, '/tmp/a'],
+  ['--run-dir over LEASEHOLD_AGENT_RUN_DIR', ['--run-dir', '/tmp/a', 'gc'], { LEASEHOLD_AGENT_RUN_DIR: '/var/lib/lh-agent' }, '/tmp/a'],
+  ['--run-dir after the command', ['attach', '--netns', 'n1', '--run-dir', '/tmp/b'], {}, '/tmp/b'],
+  ['a relative --run-dir, against the cwd', ['--run-dir', 'run/agent', 'gc'], {}, `${CWD}/run/agent`],
+  ['a relative --run-dir=./X, against the cwd', ['--run-dir=./run', 'gc'], {}, `${CWD}/run`],
+  ['a relative --run-dir with .., normalised', ['--run-dir', '../other', 'gc'], {}, '/srv/other'],
+  ['an absolute --run-dir with .. and a trailing slash, normalised', ['--run-dir', '/tmp/a/../b/', 'gc'], {}, '/tmp/b'],
+  ['--runDir X (camel case)', ['--runDir', '/tmp/c', 'inspect', '--all'], {}, '/tmp/c'],
+  ['two --run-dir: the last', ['--run-dir', '/tmp/a', 'gc', '--run-dir', '/tmp/b'], {}, '/tmp/b'],
 ] as const) {
-  test(`routeArgs: not routed: ${what}`, (t) => {
-    t.is(routeArgs(args, '/var/lib/lh-agent', CWD), undefined);
+  test(`run dir from ${what}`, (t) => {
+    t.is(command(args, env).globals.runDir, runDir);
   });
 }
 
-test('routeArgs: property: --run-dir X and --run-dir=X route alike, and global flags before the command change nothing', (t) => {
-  const segment = fc.stringMatching(/^[a-z0-9_.-]{1,8}$/).filter((s) => s !== '.' && s !== '..');
+for (const [what, args, env, socket] of [
+  ['the default', ['gc'], {}, '/var/run/docker.sock'],
+  ['$DOCKER_SOCKET', ['gc'], { DOCKER_SOCKET: '/run/d.sock' }, '/run/d.sock'],
+  ['a relative $DOCKER_SOCKET, against the cwd', ['gc'], { DOCKER_SOCKET: 'd.sock' }, `${CWD}/d.sock`],
+  ['--docker-socket over $DOCKER_SOCKET', ['--docker-socket', '/run/e.sock', 'gc'], { DOCKER_SOCKET: '/run/d.sock' }, '/run/e.sock'],
+  ['a relative --docker-socket, against the cwd', ['inspect', 'web', '--docker-socket', '../e.sock'], {}, '/srv/e.sock'],
+] as const) {
+  test(`Docker socket from ${what}`, (t) => {
+    t.is(command(args, env).globals.dockerSocket, socket);
+  });
+}
+
+test('a relative --resolv-conf is the file in the CLI\'s cwd', (t) => {
+  t.like(command(['attach', '--netns', 'n1', '--resolv-conf', 'resolv.conf']).command, { request: { resolvConf: `${CWD}/resolv.conf` } });
+  t.like(command(['attach', '--netns', 'n1', '--resolv-conf', 'x/../r.conf'], ENV, '/home/op').command, { request: { resolvConf: '/home/op/r.conf' } });
+});
+
+for (const [what, args, expected] of [
+  ['--json', ['--json', 'inspect', '--all'], { json: true }],
+  ['--no-json', ['--no-json', 'gc'], { json: false }],
+  ['--json=false', ['gc', '--json=false'], { json: false }],
+  ['--log-level debug (its value is not the command)', ['--log-level', 'debug', 'attach', '--netns', 'n1'], { logLevel: 'debug' }],
+  ['--log-level=warn after the command', ['detach', '--netns', 'n1', '--log-level=warn'], { logLevel: 'warn' }],
+  ['--logLevel (camel case)', ['--logLevel', 'error', 'gc'], { logLevel: 'error' }],
+] as const) {
+  test(`global option: ${what}`, (t) => {
+    t.like(command(args).globals, expected);
+  });
+}
+
+test('property: --run-dir X and --run-dir=X parse alike, and global flags before or after the command change nothing', (t) => {
+  const segment = fc.stringMatching(/^[a-z0-9_.-]{1,8}$/).filter((s) => s !== '.' && s !== '..' && !s.startsWith('-'));
   fc.assert(
     fc.property(
       fc.array(segment, { minLength: 1, maxLength: 4 }),
       fc.boolean(),
-      fc.constantFrom('attach', 'detach', 'inspect', 'gc'),
-      fc.subarray(['--json', '--log-level=info', '--no-json']),
-      (parts, absolute, command, flags) => {
+      fc.constantFrom(['attach', '--netns', 'n1'], ['detach', 'web'], ['inspect', '--all'], ['gc']),
+      fc.subarray(['--json', '--log-level=info', '--default-app=x']),
+      (parts, absolute, words, flags) => {
         const dir = (absolute ? '/' : '') + parts.join('/');
-        const expected = absolute ? dir : `${CWD}/${dir}`;
-        const spaced = routeArgs([...flags, '--run-dir', dir, command], undefined, CWD);
-        const inline = routeArgs([`--run-dir=${dir}`, ...flags, command], '/elsewhere', CWD);
-        t.deepEqual(spaced, { command, runDir: expected });
+        const spaced = command([...flags, '--run-dir', dir, ...words]);
+        const inline = command([...words, `--run-dir=${dir}`, ...flags], { LEASEHOLD_AGENT_RUN_DIR: '/elsewhere' });
+        t.is(spaced.globals.runDir, absolute ? dir : `${CWD}/${dir}`);
         t.deepEqual(inline, spaced);
         return true;
       },
@@ -130,99 +172,199 @@ test('routeArgs: property: --run-dir X and --run-dir=X route alike, and global f
 });
 
 // ---------------------------------------------------------------------------
-// parseRequest
+// Help and usage errors: found by the CLI, never sent anywhere
 
-const good: ControlRequest = {
-  version: 1,
-  args: ['--run-dir', '/tmp/a', 'attach', '--netns', 'n1'],
-  stdoutIsTTY: false,
-  stderrIsTTY: true,
-  netns: 'net:[4026531840]',
-  mntns: 'mnt:[4026531841]',
-  cwd: '/home/op',
-};
-const line = (value: unknown) => JSON.stringify(value);
-const without = (field: keyof ControlRequest) => Object.fromEntries(Object.entries(good).filter(([k]) => k !== field));
+for (const args of [['--help'], ['-h'], ['attach', '--help'], ['attach', '--netns', 'n1', '--help'], ['gc', '--help=true'], ['inspect', '-h'], ['watch', '--help'], ['frob', '--help']]) {
+  test(`help is never an operation: ${args.join(' ')}`, (t) => {
+    const parsed = parse(args);
+    t.is(parsed.kind, 'help');
+    const text = (parsed as { text: string }).text;
+    const named = ['attach', 'inspect', 'gc', 'watch'].find((c) => args.includes(c));
+    t.regex(text, named ? new RegExp(`^agent ${named}\\b`) : /^agent <command> \[options\]\n\nCommands:\n/);
+    t.regex(text, /\nOptions:\n {2}--run-dir /);
+  });
+}
 
-test('parseRequest: a good request comes back as it was sent, with or without dockerSocketEnv', (t) => {
-  t.deepEqual(parseRequest(line(good)), good);
-  t.deepEqual(parseRequest(line({ ...good, dockerSocketEnv: '/run/other.sock' })), { ...good, dockerSocketEnv: '/run/other.sock' });
-  // What the client sends when DOCKER_SOCKET is unset: the key is dropped by JSON.
-  t.deepEqual(parseRequest(line({ ...good, dockerSocketEnv: undefined })), good);
-  t.deepEqual(parseRequest(line({ ...good, args: [] })), { ...good, args: [] });
-  t.deepEqual(parseRequest(`  ${line(good)}  \r`), good, 'surrounding whitespace is JSON\'s to ignore');
+test('help text: from the table, every option of the command with its type and default', (t) => {
+  const text = (parse(['attach', '--help']) as { text: string }).text;
+  t.regex(text, /^agent attach \[container\]\n\nattach a container \(run with --net none\) to a bridge and wait for its lease\n\nPositionals:\n {2}container {2}container name, id or id prefix +\[string\]\n\nOptions:\n/);
+  for (const option of ['run-dir', 'json', 'default-app', 'docker-socket', 'log-level', 'help', 'netns', 'bridge-netns', 'ifname', 'mac-scheme', 'worker-ip', 'app', 'ipv6', 'wait-ipv6', 'timeout', 'bridge', 'mac', 'resolv-conf']) {
+    t.regex(text, new RegExp(`\n  --${option} `), option);
+  }
+  t.regex(text, /--timeout +seconds to wait for the lease +\[number\] \[default: 30\]/);
+  t.regex(text, /\[choices: "random", "stable"\] \[default: "random"\]/);
+  t.regex(text, /--run-dir +state directory +\[string\] \[default: "\/run\/leasehold\/agent"\]/);
+  t.regex((parse(['attach', '--help'], { LEASEHOLD_AGENT_RUN_DIR: '/var/lib/x' }) as { text: string }).text, /\[default: "\/var\/lib\/x"\]/);
+  for (const line of text.split('\n')) t.true(line.length <= 80, `at most 80 columns: ${line}`);
 });
 
-for (const [what, text, problem] of [
-  ['not JSON', 'not json', /^not JSON$/],
-  ['truncated JSON', line(good).slice(0, 30), /^not JSON$/],
-  ['an empty line', '', /^not JSON$/],
-  ['JSON null', 'null', /^not an object$/],
-  ['a JSON string', '"attach"', /^not an object$/],
-  ['a JSON number', '1', /^not an object$/],
-  ['version 2', line({ ...good, version: 2 }), /^version 2, expected 1$/],
-  ['version 0', line({ ...good, version: 0 }), /^version 0, expected 1$/],
-  ['no version', line(without('version')), /^version undefined, expected 1$/],
-  ['version "1" (a string)', line({ ...good, version: '1' }), /^version "1", expected 1$/],
-  ['args missing', line(without('args')), /^args: not a list of strings$/],
-  ['args a string', line({ ...good, args: 'attach --netns n1' }), /^args: not a list of strings$/],
-  ['args with a number', line({ ...good, args: ['attach', 1] }), /^args: not a list of strings$/],
-  ['args with null', line({ ...good, args: ['attach', null] }), /^args: not a list of strings$/],
-  ['stdoutIsTTY missing', line(without('stdoutIsTTY')), /^stdoutIsTTY: not a boolean$/],
-  ['stdoutIsTTY a string', line({ ...good, stdoutIsTTY: 'true' }), /^stdoutIsTTY: not a boolean$/],
-  ['stderrIsTTY missing', line(without('stderrIsTTY')), /^stderrIsTTY: not a boolean$/],
-  ['stderrIsTTY a number', line({ ...good, stderrIsTTY: 1 }), /^stderrIsTTY: not a boolean$/],
-  ['netns missing', line(without('netns')), /^netns: not a string$/],
-  ['netns a number', line({ ...good, netns: 4026531840 }), /^netns: not a string$/],
-  ['mntns missing', line(without('mntns')), /^mntns: not a string$/],
-  ['mntns null', line({ ...good, mntns: null }), /^mntns: not a string$/],
-  ['cwd missing', line(without('cwd')), /^cwd: not an absolute path$/],
-  ['cwd relative', line({ ...good, cwd: 'home/op' }), /^cwd: not an absolute path$/],
-  ['cwd a number', line({ ...good, cwd: 7 }), /^cwd: not an absolute path$/],
-  ['dockerSocketEnv a number', line({ ...good, dockerSocketEnv: 5 }), /^dockerSocketEnv: not a string$/],
-  ['dockerSocketEnv null', line({ ...good, dockerSocketEnv: null }), /^dockerSocketEnv: not a string$/],
-  ['dockerSocketEnv a list', line({ ...good, dockerSocketEnv: ['/a'] }), /^dockerSocketEnv: not a string$/],
+for (const [what, args, message, usage] of [
+  ['no command', [], 'give a command', /^agent <command> \[options\]/],
+  ['an unknown command', ['frob'], 'Unknown argument: frob', /^agent <command> \[options\]/],
+  ['--version (there is none)', ['--version'], 'give a command', /^agent <command>/],
+  ['neither a container nor --netns', ['attach'], 'give a container or --netns NAME (one of them)', /^agent attach \[container\]/],
+  ['both a container and --netns', ['attach', 'x', '--netns', 'y'], 'give a container or --netns NAME (one of them)', /^agent attach/],
+  ['an unknown option', ['attach', 'x', '--frobnicate'], 'Unknown argument: frobnicate', /^agent attach/],
+  ['an unknown option before the command', ['--frob=1', 'gc'], 'Unknown argument: frob', /^agent gc/],
+  ['an option of another command', ['gc', '--netns', 'n1'], 'Unknown argument: netns', /^agent gc/],
+  ['a short option', ['gc', '-v'], 'Unknown argument: v', /^agent gc/],
+  ['an extra positional', ['attach', 'a', 'b'], 'Unknown argument: b', /^agent attach/],
+  ['several unknown', ['gc', 'x', '--frob'], 'Unknown arguments: x, frob', /^agent gc/],
+  ['--ipv6 maybe', ['attach', 'x', '--ipv6', 'maybe'], 'Invalid values:\n  Argument: ipv6, Given: "maybe", Choices: "slaac", "off"', /^agent attach/],
+  ['two bad choices', ['attach', 'x', '--ipv6', 'maybe', '--mac-scheme', 'seq'], 'Invalid values:\n  Argument: mac-scheme, Given: "seq", Choices: "random", "stable"\n  Argument: ipv6, Given: "maybe", Choices: "slaac", "off"', /^agent attach/],
+  ['--log-level loud', ['--log-level', 'loud', 'gc'], 'Invalid values:\n  Argument: log-level, Given: "loud", Choices: "debug", "info", "warn", "error"', /^agent gc/],
+  ['--timeout 0', ['attach', 'x', '--timeout', '0'], '--timeout must be a positive number of seconds', /^agent attach/],
+  ['--timeout -1', ['attach', 'x', '--timeout', '-1'], '--timeout must be a positive number of seconds', /^agent attach/],
+  ['--timeout abc', ['attach', 'x', '--timeout', 'abc'], '--timeout must be a positive number of seconds', /^agent attach/],
+  ['--timeout without a value', ['attach', 'x', '--timeout'], 'Not enough arguments following: timeout', /^agent attach/],
+  ['--netns followed by an option', ['attach', '--netns', '--json'], 'Not enough arguments following: netns', /^agent attach/],
+  ['--interval 0', ['watch', '--interval', '0'], '--interval must be a positive number of seconds', /^agent watch\n/],
+  ['inspect --all with a container', ['inspect', 'x', '--all'], '--all takes no container', /^agent inspect/],
+  ['inspect --all with --netns', ['inspect', '--all', '--netns', 'n1'], '--all takes no container', /^agent inspect/],
+  ['detach of nothing', ['detach'], 'give a container or --netns NAME (one of them)', /^agent detach/],
 ] as const) {
-  test(`parseRequest: ${what} is refused and named`, (t) => {
-    const result = parseRequest(text);
-    t.is(typeof result, 'string', `refused: ${JSON.stringify(result)}`);
-    t.regex(result as string, problem);
+  test(`usage error, never an operation: ${what}`, (t) => {
+    const parsed = parse(args);
+    t.deepEqual(parsed.kind === 'usage-error' && parsed.message, message);
+    t.regex((parsed as { help: string }).help, usage);
   });
 }
 
 // ---------------------------------------------------------------------------
-// parseResponse
+// parseRequest: the daemon checks every field
 
-const done = { version: 1, kind: 'done', stdout: '{"a":1}\n', stderr: 'agent: warning\n', exitCode: 0 } as const;
-const runLocally = { version: 1, kind: 'run-locally', reason: 'the CLI runs in other namespaces' } as const;
+const ns = { netns: 'net:[4026531840]', mntns: 'mnt:[4026531841]' };
+const envelope = { version: 2, ...ns, dockerSocket: '/var/run/docker.sock', log: { level: 'warn', pretty: false } } as const;
+const attachRequest = {
+  container: 'web1', bridge: 'br0', bridgeNetns: 'lh-w1', ifname: 'eth0', mac: '02:00:00:00:00:01', macScheme: 'random', workerIp: '198.18.0.11',
+  app: 'web', defaultApp: 'app', ipv6: 'slaac', waitIpv6: false, timeoutMs: 30_000, resolvConf: '/etc/resolv.conf',
+} as const;
+const goodRequests: ControlRequest[] = [
+  { ...envelope, op: 'attach', request: attachRequest },
+  { ...envelope, op: 'attach', request: { netns: 'n1', bridge: 'br0', ifname: 'eth0', macScheme: 'stable', ipv6: 'off', waitIpv6: true, timeoutMs: 0.5 } },
+  { ...envelope, op: 'detach', request: { container: 'web1' } },
+  { ...envelope, op: 'detach', request: { netns: 'n1' } },
+  { ...envelope, op: 'inspect', request: { all: true } },
+  { ...envelope, op: 'inspect', request: { all: false, netns: 'n1' } },
+  { ...envelope, op: 'gc', request: {} },
+];
+const line = (value: unknown) => JSON.stringify(value);
 
-test('parseResponse: both kinds are accepted as sent', (t) => {
-  t.deepEqual(parseResponse(line(done)), done);
-  t.deepEqual(parseResponse(line({ ...done, stdout: '', stderr: '', exitCode: 2 })), { ...done, stdout: '', stderr: '', exitCode: 2 });
-  t.deepEqual(parseResponse(line(runLocally)), runLocally);
-  t.deepEqual(parseResponse(line({ ...runLocally, reason: '' })), { ...runLocally, reason: '' });
+test('parseRequest: good requests of every operation come back as they were sent', (t) => {
+  for (const r of goodRequests) t.deepEqual(parseRequest(line(r)), r);
+  t.deepEqual(parseRequest(`  ${line(goodRequests[0])}  \r`), goodRequests[0], 'surrounding whitespace is JSON\'s to ignore');
+});
+
+test('property: whatever the CLI parses into an operation, the daemon accepts as it is', (t) => {
+  const word = fc.stringMatching(/^[a-z][a-z0-9]{0,6}$/);
+  fc.assert(
+    fc.property(
+      fc.constantFrom('attach', 'detach', 'inspect'),
+      fc.oneof(word.map((w) => [w]), word.map((w) => ['--netns', w])),
+      fc.subarray(['--json', '--wait-ipv6', '--ipv6=off', '--mac-scheme=stable', '--timeout=7', '--resolv-conf=r.conf', '--app=web', '--bridge-netns=lh-w1']),
+      (op, target, extras) => {
+        const args = [op, ...target, ...(op === 'attach' ? extras : [])];
+        const { command: c, globals } = command(args);
+        if (!isServed(c)) return false;
+        const sent: ControlRequest = { ...envelope, dockerSocket: globals.dockerSocket, ...c };
+        t.deepEqual(parseRequest(line(sent)), JSON.parse(line(sent)), args.join(' '));
+        return true;
+      },
+    ),
+  );
+});
+
+const bad = (over: Record<string, unknown>, request?: Record<string, unknown>) => line({ ...goodRequests[0], ...over, ...(request && { request: { ...attachRequest, ...request } }) });
+const without = (field: string) => line(Object.fromEntries(Object.entries(goodRequests[0]).filter(([k]) => k !== field)));
+const attachWithout = (field: string) => line({ ...goodRequests[0], request: Object.fromEntries(Object.entries(attachRequest).filter(([k]) => k !== field)) });
+
+for (const [what, text, problem] of [
+  ['not JSON', 'not json', 'not JSON'],
+  ['truncated JSON', line(goodRequests[0]).slice(0, 30), 'not JSON'],
+  ['an empty line', '', 'not JSON'],
+  ['JSON null', 'null', 'not an object'],
+  ['a JSON list', '[]', 'not an object'],
+  ['a JSON string', '"attach"', 'not an object'],
+  ['version 1 (the argv protocol)', bad({ version: 1 }), 'version 1, expected 2'],
+  ['no version', without('version'), 'version undefined, expected 2'],
+  ['version "2" (a string)', bad({ version: '2' }), 'version "2", expected 2'],
+  ['op watch', bad({ op: 'watch' }), 'op: "watch" is not an operation the daemon serves (attach, detach, inspect, gc)'],
+  ['no op', without('op'), 'op: undefined is not an operation the daemon serves (attach, detach, inspect, gc)'],
+  ['the old argv field', bad({ args: ['attach'] }), 'args: not a field of this message'],
+  ['netns missing', without('netns'), 'netns: missing'],
+  ['netns a number', bad({ netns: 4026531840 }), 'netns: not a non-empty string'],
+  ['mntns null', bad({ mntns: null }), 'mntns: not a non-empty string'],
+  ['mntns empty', bad({ mntns: '' }), 'mntns: not a non-empty string'],
+  ['dockerSocket missing', without('dockerSocket'), 'dockerSocket: missing'],
+  ['dockerSocket relative', bad({ dockerSocket: 'docker.sock' }), 'dockerSocket: not an absolute path'],
+  ['log missing', without('log'), 'log: missing'],
+  ['log a string', bad({ log: 'warn' }), 'log: not an object'],
+  ['log.level loud', bad({ log: { level: 'loud', pretty: false } }), 'log.level: not one of debug, info, warn, error'],
+  ['log.pretty missing', bad({ log: { level: 'warn' } }), 'log.pretty: missing'],
+  ['log with an extra field', bad({ log: { level: 'warn', pretty: true, colour: 1 } }), 'log.colour: not a field of this message'],
+  ['request missing', without('request'), 'request: missing'],
+  ['request a list', bad({ request: [] }), 'request: not an object'],
+  ['request.container empty', bad({}, { container: '' }), 'request.container: not a non-empty string'],
+  ['request with container and netns', bad({}, { netns: 'n1' }), 'request: give container or netns (one of them)'],
+  ['request with neither', bad({}, { container: undefined }), 'request: give container or netns (one of them)'],
+  ['request.bridge missing', attachWithout('bridge'), 'request.bridge: missing'],
+  ['request.bridge a number', bad({}, { bridge: 7 }), 'request.bridge: not a non-empty string'],
+  ['request.bridgeNetns empty', bad({}, { bridgeNetns: '' }), 'request.bridgeNetns: not a non-empty string'],
+  ['request.ifname missing', attachWithout('ifname'), 'request.ifname: missing'],
+  ['request.mac a number', bad({}, { mac: 2 }), 'request.mac: not a string'],
+  ['request.macScheme sequential', bad({}, { macScheme: 'sequential' }), 'request.macScheme: not one of random, stable'],
+  ['request.workerIp a list', bad({}, { workerIp: ['198.18.0.11'] }), 'request.workerIp: not a string'],
+  ['request.app a boolean', bad({}, { app: true }), 'request.app: not a string'],
+  ['request.defaultApp a number', bad({}, { defaultApp: 1 }), 'request.defaultApp: not a string'],
+  ['request.ipv6 maybe', bad({}, { ipv6: 'maybe' }), 'request.ipv6: not one of slaac, off'],
+  ['request.waitIpv6 a string', bad({}, { waitIpv6: 'yes' }), 'request.waitIpv6: not a boolean'],
+  ['request.timeoutMs 0', bad({}, { timeoutMs: 0 }), 'request.timeoutMs: not a positive number'],
+  ['request.timeoutMs a string', bad({}, { timeoutMs: '30' }), 'request.timeoutMs: not a positive number'],
+  ['request.timeoutMs missing', attachWithout('timeoutMs'), 'request.timeoutMs: missing'],
+  ['request.resolvConf relative', bad({}, { resolvConf: 'resolv.conf' }), 'request.resolvConf: not an absolute path'],
+  ['request with an unknown field', bad({}, { frob: 1 }), 'request.frob: not a field of this message'],
+  ['detach with an attach field', line({ ...envelope, op: 'detach', request: { container: 'x', bridge: 'br0' } }), 'request.bridge: not a field of this message'],
+  ['detach of nothing', line({ ...envelope, op: 'detach', request: {} }), 'request: give container or netns (one of them)'],
+  ['inspect without all', line({ ...envelope, op: 'inspect', request: { container: 'x' } }), 'request.all: missing'],
+  ['inspect all with a container', line({ ...envelope, op: 'inspect', request: { all: true, container: 'x' } }), 'request: all takes no container or netns'],
+  ['inspect of nothing', line({ ...envelope, op: 'inspect', request: { all: false } }), 'request: give container or netns (one of them)'],
+  ['gc with a field', line({ ...envelope, op: 'gc', request: { all: true } }), 'request.all: not a field of this message'],
+] as const) {
+  test(`parseRequest: ${what} is refused and named`, (t) => {
+    t.is(parseRequest(text), problem);
+  });
+}
+
+// ---------------------------------------------------------------------------
+// parseResponse: the CLI checks the answer
+
+const result = { version: 2, kind: 'result', result: { Container: 'n1' }, stderr: '' } as const;
+const responses = [
+  result,
+  { ...result, result: [], stderr: 'warn line\n' },
+  { version: 2, kind: 'failed', message: 'not attached: web1', stderr: '' },
+  { version: 2, kind: 'invalid', problem: 'request.bridge: missing' },
+  { version: 2, kind: 'run-locally', reason: 'the CLI runs in other namespaces' },
+] as const;
+
+test('parseResponse: every kind is accepted as sent', (t) => {
+  for (const r of responses) t.deepEqual(parseResponse(line(r)), r);
 });
 
 for (const [what, text] of [
   ['not JSON', 'garbage'],
   ['nothing (the daemon closed without answering)', ''],
-  ['truncated', line(done).slice(0, -5)],
+  ['truncated', line(result).slice(0, -5)],
   ['JSON null', 'null'],
-  ['a JSON list', '[]'],
-  ['version 2', line({ ...done, version: 2 })],
-  ['no version', line({ kind: 'done', stdout: '', stderr: '', exitCode: 0 })],
-  ['an unknown kind', line({ ...done, kind: 'maybe' })],
-  ['no kind', line({ version: 1, stdout: '', stderr: '', exitCode: 0 })],
-  ['done without stdout', line({ version: 1, kind: 'done', stderr: '', exitCode: 0 })],
-  ['done with stdout a number', line({ ...done, stdout: 1 })],
-  ['done without stderr', line({ version: 1, kind: 'done', stdout: '', exitCode: 0 })],
-  ['done with stderr null', line({ ...done, stderr: null })],
-  ['done without exitCode', line({ version: 1, kind: 'done', stdout: '', stderr: '' })],
-  ['done with exitCode a string', line({ ...done, exitCode: '0' })],
-  ['done with exitCode 1.5', line({ ...done, exitCode: 1.5 })],
-  ['done with exitCode null', line({ ...done, exitCode: null })],
-  ['run-locally without a reason', line({ version: 1, kind: 'run-locally' })],
-  ['run-locally with a reason not a string', line({ ...runLocally, reason: 42 })],
+  ['version 1 (an old daemon\'s answer)', line({ version: 1, kind: 'done', stdout: '', stderr: '', exitCode: 0 })],
+  ['an unknown kind', line({ ...result, kind: 'maybe' })],
+  ['a result without one', line({ version: 2, kind: 'result', stderr: '' })],
+  ['a result that is a string', line({ ...result, result: 'ok' })],
+  ['a result without stderr', line({ version: 2, kind: 'result', result: {} })],
+  ['failed without a message', line({ version: 2, kind: 'failed', stderr: '' })],
+  ['failed with stderr a number', line({ version: 2, kind: 'failed', message: 'x', stderr: 1 })],
+  ['invalid without a problem', line({ version: 2, kind: 'invalid' })],
+  ['run-locally with a reason not a string', line({ version: 2, kind: 'run-locally', reason: 42 })],
 ] as const) {
   test(`parseResponse: ${what} is refused`, (t) => {
     t.is(parseResponse(text), undefined);

@@ -1,0 +1,40 @@
+/**
+ * The container engine as far as the agent needs it, in our own types. The
+ * real one is Docker through dockerode (io/docker.ts); unit tests use a fake.
+ */
+export interface ContainerEngine {
+  /** A name, a full id or an unambiguous id prefix. */
+  inspect(ref: string): Promise<ContainerFacts>;
+  /** Ids of the running containers. */
+  runningIds(): Promise<Set<string>>;
+  /** Running containers that carry the attach label (for `worker`, when given). */
+  labelled(worker?: string): Promise<{ id: string; bridge: string }[]>;
+  /**
+   * Container start/die/destroy events as they happen; the returned
+   * function stops following.
+   */
+  followEvents(
+    onEvent: (action: string, id: string, labels: Record<string, string>) => void,
+    onEnd: (err?: Error) => void,
+  ): Promise<() => void>;
+}
+
+export interface ContainerFacts {
+  id: string;
+  name: string;
+  pid: number;
+  running: boolean;
+  networkMode: string;
+  labels: Record<string, string>;
+  resolvConfPath?: string;
+}
+
+/** Labels the agent reads (ARCHITECTURE.md, "The flow of one attach"). */
+export const ATTACH_LABEL = 'leasehold.attach';
+export const APP_LABEL = 'leasehold.app';
+/**
+ * Which worker should attach a labelled container, for agents that share one
+ * engine (the lab's workers are namespaces on one machine). Agents started
+ * with --worker attach only containers whose label names them.
+ */
+export const WORKER_LABEL = 'leasehold.worker';
