@@ -11,6 +11,8 @@ import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { openSqliteLeaseStore } from '../../server/leases/sqlite-lease-store.ts';
 import { startUdhcpc } from '../harness/clients.ts';
+import { addressesOf } from '../harness/fixture.ts';
+import { mapLimit } from '../harness/map-limit.ts';
 import { lease } from '../harness/lease-store-contract.ts';
 import { createSegment, SYSTEM_PATH, sweepStale, type Segment } from '../harness/netns.ts';
 import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
@@ -60,21 +62,21 @@ async function database(t: ExecutionContext): Promise<TestDatabase> {
   return db;
 }
 
-function serverConfig(leaseStore: object): object {
+function serverConfig(leaseStore: object, subnet = { cidr: '198.18.0.0/24', start: '198.18.0.100', end: '198.18.0.150' }, logLevel = 'debug'): object {
   return {
     interfaces: [{ name: 'eth0' }],
     subnets: [
       {
         id: 'lan',
-        subnet: '198.18.0.0/24',
+        subnet: subnet.cidr,
         interface: 'eth0',
-        pools: [{ start: '198.18.0.100', end: '198.18.0.150' }],
+        pools: [{ start: subnet.start, end: subnet.end }],
         leaseTime: 600,
         options: { routers: ['198.18.0.1'] },
       },
     ],
     leaseStore,
-    log: { level: 'debug' },
+    log: { level: logLevel },
   };
 }
 
@@ -236,6 +238,50 @@ test.serial('PostgreSQL stopped while serving: a real client gets no ACK, one li
   // Logged once per 10 s interval, not once per failed request.
   t.true(unavailable.length >= 1 && unavailable.length < failures, `${unavailable.length} line(s) for ${failures} failures`);
   t.is(stopped?.counters?.replies_ack, 1, 'the one ACK sent is the one after the database came back');
+});
+
+const HA_CLIENTS = Number(process.env.LEASEHOLD_TEST_HA_CLIENTS ?? 500);
+
+test.serial(`two servers on one database, ${HA_CLIENTS} concurrent udhcpc clients: no address bound twice, no client bound twice`, async (t) => {
+  const segment = await withSegment(t, 'ha');
+  // 753 addresses for 500 clients: both servers hand out from the same pool, in the same order.
+  const subnet = { cidr: '198.18.0.0/22', start: '198.18.0.10', end: '198.18.2.250' };
+  const hosts = [await segment.addHost('srv1', { ipv4: '198.18.0.1/22' }), await segment.addHost('srv2', { ipv4: '198.18.0.3/22' })];
+  const db = await database(t);
+  const config = await writeConfig(segment.tmpDir, 'shared.json', serverConfig({ ...pgStore(db), shared: true }, subnet, 'info'));
+  t.is((await cli(['db', 'init', '--config', config])).code, 0);
+  // Two processes, each with its own server identifier (its interface address), no server-to-server protocol.
+  const servers = hosts.map((h) => segment.spawnIn(h.netns, ['node', ...CLI, '--config', config], { cwd: REPO_ROOT, label: `leasehold@${h.name}` }));
+  await Promise.all(servers.map((s) => s.waitForOutput(/"event":"ready"/, 30_000)));
+
+  const clients = await segment.addHosts(Array.from({ length: HA_CLIENTS }, (_, i) => ({ name: `c${i}` })));
+  // Every client at once (the limit only keeps process start-up from timing out on 2 cores): both servers offer, the database decides.
+  const granted = await mapLimit(clients, 100, async (host) => {
+    const client = await startUdhcpc(host, { oneShot: true, discoverTries: 30 });
+    const bound = await client.waitFor('bound', 120_000);
+    const exit = await client.process.exited;
+    if (exit.code !== 0) throw new Error(`udhcpc in ${host.netns} exited with ${JSON.stringify(exit)}`);
+    return bound.ip;
+  });
+  t.is(new Set(granted).size, HA_CLIENTS, 'every client was granted a different address');
+  const configured = await mapLimit(clients, 50, addressesOf);
+  t.deepEqual(configured, granted.map((ip) => [`${ip}/22`]), 'each client configured what it was granted');
+
+  const rows = await db.sql<{ ip: string; hw_address: string; granted_by: string }>("SELECT host(ip) AS ip, hw_address, granted_by FROM leases WHERE state = 'bound'");
+  t.is(rows.length, HA_CLIENTS);
+  const owner = new Map(rows.map((r) => [r.ip, r.hw_address]));
+  t.deepEqual(granted.map((ip) => owner.get(ip)), clients.map((h) => h.mac), 'the database holds each address for the client that was ACKed it');
+  t.deepEqual(await db.sql("SELECT subnet_id, client_key FROM leases WHERE state = 'bound' GROUP BY 1, 2 HAVING count(*) > 1"), [], 'no client bound twice');
+
+  await Promise.all(servers.map((s) => s.stop()));
+  const acks = servers.map((s) => {
+    const stopped = s.output.split('\n').find((l) => l.includes('"event":"stopped"'));
+    return (JSON.parse(stopped ?? '{}') as { counters?: Record<string, number> }).counters ?? {};
+  });
+  const byServer = new Map<string, number>();
+  for (const r of rows) byServer.set(r.granted_by, (byServer.get(r.granted_by) ?? 0) + 1);
+  t.log(`ACKs ${acks.map((c) => c.replies_ack ?? 0).join(' + ')}, NAKs ${acks.map((c) => c.replies_nak ?? 0).join(' + ')}; bindings by server ${JSON.stringify([...byServer.values()])}`);
+  t.true(acks.every((c) => (c.replies_ack ?? 0) > 0), 'both servers served');
 });
 
 test.serial('migrate-from moves the DNS queue and stored reservations, and refuses what is not a store', async (t) => {
