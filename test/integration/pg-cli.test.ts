@@ -4,44 +4,24 @@
 // line, exit 1), a second server on the same database turned away, and a
 // real SQLite store, made by a real server run, moved into PostgreSQL and
 // served from there to the same client.
-import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import test, { type ExecutionContext } from 'ava';
 import { openSqliteLeaseStore } from '../../server/leases/sqlite-lease-store.ts';
 import { startUdhcpc } from '../harness/clients.ts';
 import { addressesOf } from '../harness/fixture.ts';
 import { mapLimit } from '../harness/map-limit.ts';
 import { lease } from '../harness/lease-store-contract.ts';
-import { createSegment, SYSTEM_PATH, sweepStale, type Segment } from '../harness/netns.ts';
+import { createSegment, sweepStale, type Segment } from '../harness/netns.ts';
 import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
 import { REPO_ROOT } from '../harness/run-command.ts';
+import { CLI, cli, type CliResult } from '../harness/server-cli.ts';
 
-const run = promisify(execFile);
-const CLI = ['--import=tsx', 'server/cli/main.ts'];
 const PREFIX = 'lt-pgc';
 
 test.before(() => sweepStale(PREFIX));
 test.after.always(() => sweepStale(PREFIX));
 const cluster = usePostgres(test, PREFIX);
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], netns?: string): Promise<CliResult> {
-  const argv = netns ? ['ip', 'netns', 'exec', netns, 'node', ...CLI, ...args] : ['node', ...CLI, ...args];
-  try {
-    const { stdout, stderr } = await run(argv[0], argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, PATH: SYSTEM_PATH } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 /** The one line a failing command printed. */
 function oneLine(t: ExecutionContext, r: CliResult): string {
