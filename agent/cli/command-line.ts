@@ -23,7 +23,11 @@ interface OptionSpec {
   default?: string | number | boolean;
 }
 
-type CommandName = OperationRequest['op'] | 'watch';
+// The CLI's commands: every operation but the CNI plugin's (agent/cni/main.ts sends those), and the daemon.
+/** Docker's default data root (dockerd --data-root). */
+const DEFAULT_DOCKER_ROOT = '/var/lib/docker';
+
+type CommandName = 'attach' | 'detach' | 'inspect' | 'gc' | 'watch';
 
 interface CommandSpec {
   name: CommandName;
@@ -84,6 +88,8 @@ const COMMANDS: readonly CommandSpec[] = [
       ...ATTACH_SETTINGS,
       { name: 'interval', kind: 'number', default: 5, describe: 'seconds between reconcile passes' },
       { name: 'worker', kind: 'string', describe: 'attach only containers labelled leasehold.worker=<this>' },
+      { name: 'plugin', kind: 'string', describe: 'also serve the Docker network driver of this name (/run/docker/plugins/<name>.sock)' },
+      { name: 'docker-root', kind: 'path', default: DEFAULT_DOCKER_ROOT, describe: 'Docker\'s data root (the driver\'s containers\' resolv.conf)' },
     ],
   },
 ];
@@ -103,6 +109,9 @@ export interface WatchRequest {
   attach: AutoAttachSettings;
   intervalMs: number;
   worker?: string;
+  /** Serve the Docker network driver of this name. */
+  plugin?: string;
+  dockerRoot: string;
 }
 
 export type AgentCommand = OperationRequest | { op: 'watch'; request: WatchRequest };
@@ -275,7 +284,9 @@ function buildCommand(
       return { op: 'gc', request: {} };
     case 'watch': {
       const intervalMs = seconds('interval');
-      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker') } };
+      const plugin = str('plugin');
+      if (plugin !== undefined && !/^[a-z0-9][a-z0-9_.-]*$/.test(plugin)) throw new UsageError('--plugin must be a driver name: lower-case letters, digits, _ . -');
+      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker'), plugin, dockerRoot: path('docker-root') ?? DEFAULT_DOCKER_ROOT } };
     }
   }
 }

@@ -2,7 +2,7 @@ import { FieldReader, at, compact, type Mapping } from '../../lib/config/field-r
 import type { LogLevel } from '../../lib/core/logger.ts';
 import { ipToInt } from '../../lib/wire/ipv4.ts';
 import { readDdns, readSubnetDdns, type DdnsScope } from '../ddns/ddns-config-reader.ts';
-import { readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
+import { readDhcp4Protection, readDhcp4Sockets, readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
 import { readRa } from '../ra/ra-config-reader.ts';
 import { readLeaseStore } from '../leases/lease-store-config-reader.ts';
 import type { InterfaceConfig, ServerConfig, ServerSubnetConfig } from './config.ts';
@@ -30,8 +30,10 @@ const ROOT_FIELDS = [
   'serverId',
   'offerHoldSeconds',
   'declineQuarantineSeconds',
+  'protection',
   'expiredReclaimIntervalSeconds',
   'log',
+  'dhcp4Sockets',
   'ddns',
   'ra',
 ] as const;
@@ -95,9 +97,11 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
     leaseStore,
     serverId,
     ...dhcp4Timers,
+    protection: readDhcp4Protection(f, root.protection, 'protection'),
     expiredReclaimIntervalSeconds:
       f.field(root, 'expiredReclaimIntervalSeconds', '', (v, p) => f.integer(v, p, 1, 86400)) ?? CONFIG_DEFAULTS.expiredReclaimIntervalSeconds,
     log: { level: readLogLevel(f, root.log) },
+    dhcp4Sockets: readDhcp4Sockets(f, root.dhcp4Sockets),
     ddns,
     ra: f.field(root, 'ra', '', (v, p) => readRa(f, v, p)),
   }) as ServerConfig;

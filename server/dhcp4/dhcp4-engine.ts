@@ -1,12 +1,12 @@
 import type { Clock } from '../../lib/core/clock.ts';
-import type { Logger } from '../../lib/core/logger.ts';
+import type { LogFields, Logger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from './dhcp4-config.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
 import type { ConditionalLeaseStore, LeaseExpectation, LeaseStore } from '../leases/lease-store.ts';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
-import { AddressAllocator, NoAddressAvailableError, leaseIsReusable } from './address-allocator.ts';
-import { LeaseTable } from './lease-table.ts';
+import { AddressAllocator, NoAddressAvailableError } from './address-allocator.ts';
+import { LeaseTable, type OfferHold } from './lease-table.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { newReplyFromRequest, type ReplyModifier } from '../../lib/dhcp4/reply.ts';
@@ -52,6 +52,27 @@ export interface Dhcp4EngineOptions {
    * (a NAK for a REQUEST, silence otherwise). Needs a ConditionalLeaseStore.
    */
   conditionalCommits?: boolean;
+  /** Caps on held offers (`protection` in the file); absent = none. */
+  holdLimits?: HoldLimits;
+  /** Counters (the appliance's registry); absent = not counted. */
+  counters?: EngineCounters;
+  /**
+   * Where warnings a flood can repeat per packet go (the service's
+   * once-per-interval log); absent = the logger, one line each.
+   */
+  floodLog?: { warn(event: string, fields: LogFields): void };
+}
+
+export interface HoldLimits {
+  /** Per subnet, as a percentage of its pool addresses (at least one hold). */
+  percentOfPool: number;
+  /** In all subnets together. */
+  max: number;
+}
+
+/** What the engine counts with (the registry's `inc`). */
+export interface EngineCounters {
+  inc(name: string, labels?: Readonly<Record<string, string>>, by?: number): void;
 }
 
 /** What became of a change the engine wrote. */
@@ -67,13 +88,20 @@ export class Dhcp4Engine {
   private readonly subnets: ServedSubnet[];
   private readonly allocator: AddressAllocator;
   private readonly ourAddresses: Set<string>;
+  /** subnet id → most offers held in it at once. */
+  private readonly holdCaps = new Map<string, number>();
 
   constructor(private readonly opts: Dhcp4EngineOptions) {
     if (opts.conditionalCommits && !('commitConditional' in opts.store)) throw new Error('conditional commits need a store that judges them (ConditionalLeaseStore)');
     this.subnets = opts.subnets.map(toServedSubnet);
+    for (const s of this.subnets) {
+      const poolSize = s.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
+      const cap = opts.holdLimits ? Math.max(1, Math.ceil((poolSize * opts.holdLimits.percentOfPool) / 100)) : Infinity;
+      this.holdCaps.set(s.id, cap);
+    }
     this.table = new LeaseTable(opts.store.loadAll());
     this.ourAddresses = new Set(opts.serverAddresses);
-    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)));
+    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)), this.subnets);
   }
 
   async handle(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
@@ -124,18 +152,57 @@ export class Dhcp4Engine {
     const client = identityOf(req);
     const key = client.key;
     const now = this.opts.clock.now();
+    this.table.advance(now);
+    this.makeRoomForHold(subnet, key, now);
     let ip: number;
     try {
       ip = this.chooseOfferAddress(subnet, client, req, now);
     } catch (err) {
-      if (err instanceof NoAddressAvailableError) {
-        this.opts.logger.warn('pool-exhausted', { subnet: subnet.id, client: key });
-        return silent('no address available');
-      }
+      if (err instanceof NoAddressAvailableError) return this.poolExhausted(subnet);
       throw err;
     }
     this.table.holdOffer({ ip, clientKey: key, subnetId: subnet.id, expiresAt: now + this.opts.offerHoldSeconds * 1000 });
     return this.replyTo(req, Dhcp4MessageType.Offer, ctx, withAddress(ip), withLeaseTimes(subnet), withSubnetOptions(subnet, req));
+  }
+
+  /**
+   * Keeps held offers under their caps before a new one is made, by
+   * withdrawing the oldest ones (of the clients offered an address, the
+   * one that has not REQUESTed it for longest is the likeliest to have
+   * gone, or never to have been): a flood of DISCOVERs from made-up MACs
+   * then holds at most the cap, and real clients still find addresses.
+   * A retransmitted DISCOVER replaces the client's own hold, so needs no room.
+   */
+  private makeRoomForHold(subnet: ServedSubnet, clientKey: string, now: number): void {
+    if (this.table.offerOf(clientKey, now)) return;
+    const cap = this.holdCaps.get(subnet.id) ?? Infinity;
+    while (this.table.offerCountIn(subnet.id) >= cap) {
+      const oldest = this.table.oldestOfferIn(subnet.id);
+      if (!oldest) break;
+      this.evictHold(oldest, 'subnet_cap');
+    }
+    const max = this.opts.holdLimits?.max ?? Infinity;
+    while (this.table.offerCount >= max) {
+      const oldest = this.table.oldestOffer();
+      if (!oldest) break;
+      this.evictHold(oldest, 'total_cap');
+    }
+  }
+
+  private evictHold(hold: OfferHold, reason: string): void {
+    this.table.dropOfferAt(hold.ip);
+    this.opts.counters?.inc('offer_holds_evicted', { subnet: hold.subnetId, reason });
+    this.floodWarn('offer-hold-evicted', { subnet: hold.subnetId, reason });
+  }
+
+  private poolExhausted(subnet: ServedSubnet): Outcome {
+    this.opts.counters?.inc('pool_exhausted', { subnet: subnet.id });
+    this.floodWarn('pool-exhausted', { subnet: subnet.id });
+    return silent('no address available');
+  }
+
+  private floodWarn(event: string, fields: LogFields): void {
+    (this.opts.floodLog ?? this.opts.logger).warn(event, fields);
   }
 
   /**
@@ -330,15 +397,13 @@ export class Dhcp4Engine {
    */
   async reclaimExpired(): Promise<Lease[]> {
     const now = this.opts.clock.now();
-    this.table.sweepOffers(now);
     const changes: Lease[] = [];
     const expect: LeaseExpectation[] = [];
     const enqueue: DnsChange[] = [];
-    for (const lease of this.table.all()) {
-      if ((lease.state === 'bound' || lease.state === 'declined') && leaseIsReusable(lease, now)) {
-        changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
-        expect.push({ kind: 'lapsed', state: lease.state, expiresAt: lease.expiresAt });
-      }
+    // The table's expiry queue finds them (and drops expired holds) without a scan.
+    for (const lease of this.table.takeExpiredLeases(now)) {
+      changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
+      expect.push({ kind: 'lapsed', state: lease.state, expiresAt: lease.expiresAt });
     }
     if (changes.length === 0) return changes;
     if (!this.opts.conditionalCommits) {
