@@ -2,13 +2,14 @@ import { systemClock, type Clock } from '../../lib/core/clock.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { subnetDdnsById } from '../ddns/ddns-config.ts';
-import type { LeaseStore } from '../leases/lease-store.ts';
-import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
+import type { CommitObserver, LeaseStore } from '../leases/lease-store.ts';
+import { openLeaseStore } from '../leases/open-lease-store.ts';
 import { Counters } from './counters.ts';
 import { DdnsService, type DdnsServiceDeps } from './ddns-service.ts';
 import { Dhcp4Service } from './dhcp4-service.ts';
 import { RaService } from './ra-service.ts';
 import { ServiceGroup, type Service } from './service.ts';
+import { StoreCommitMonitor } from './store-commit-monitor.ts';
 import { StoreService } from './store-service.ts';
 
 export interface ApplianceOptions {
@@ -16,8 +17,8 @@ export interface ApplianceOptions {
   clock?: Clock;
   /** DHCPv4 server port (67; tests use others). */
   dhcp4Port?: number;
-  /** The lease store (default: SQLite at `leaseStore.path`). */
-  openStore?: () => LeaseStore;
+  /** The lease store (default: the one `leaseStore` names); given the commit observer, if any. */
+  openStore?: (observer?: CommitObserver) => LeaseStore | Promise<LeaseStore>;
   /** Test seams of the DDNS service. */
   ddns?: Pick<DdnsServiceDeps, 'keyCheckIntervalMs' | 'dnsServices'>;
 }
@@ -46,7 +47,9 @@ export function buildAppliance(config: ServerConfig, opts: ApplianceOptions): Ap
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
   const counters = new Counters();
-  const store = new StoreService(opts.openStore ?? (() => openSqliteLeaseStore(config.leaseStore.path)));
+  // Every group commit counted; a failing store logged once per interval, not once per request.
+  const commitMonitor = new StoreCommitMonitor(counters, logger, clock);
+  const store = new StoreService(opts.openStore ?? ((observer) => openLeaseStore(config.leaseStore, { logger, observer })), commitMonitor);
   const ddns: DdnsService | undefined = config.ddns?.enabled
     ? new DdnsService(config.ddns, { subnets: subnetDdnsById(config.subnets), store: () => store.store, leases: () => dhcp4.leases(), clock, logger, counters, ...opts.ddns })
     : undefined;

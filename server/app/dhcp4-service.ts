@@ -90,6 +90,7 @@ export class Dhcp4Service implements Service {
       declineQuarantineSeconds: config.declineQuarantineSeconds,
       serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
       registrar: deps.registrar(),
+      conditionalCommits: config.leaseStore.type === 'postgresql' && config.leaseStore.shared,
       holdLimits: { percentOfPool: config.protection.heldOffersPercentOfPool, max: config.protection.heldOffersMax },
       counters: deps.counters,
       floodLog: this.#dropLog,

@@ -1,4 +1,4 @@
-import type { LeaseStore } from '../leases/lease-store.ts';
+import type { CommitObserver, LeaseStore } from '../leases/lease-store.ts';
 import type { Service } from './service.ts';
 
 /**
@@ -9,8 +9,15 @@ export class StoreService implements Service {
   readonly name = 'store';
   #store: LeaseStore | undefined;
 
-  /** `open` throws StoreError (one line naming the path) when the store cannot be used. */
-  constructor(private readonly open: () => LeaseStore) {}
+  /**
+   * `open` throws (or rejects with) a StoreError, one line naming the path
+   * or the database, when the store cannot be used; a PostgreSQL store is
+   * opened asynchronously. `observer`, when given, is handed to the store.
+   */
+  constructor(
+    private readonly open: (observer?: CommitObserver) => LeaseStore | Promise<LeaseStore>,
+    private readonly observer?: CommitObserver,
+  ) {}
 
   /** The open store; only between start and stop. */
   get store(): LeaseStore {
@@ -19,7 +26,7 @@ export class StoreService implements Service {
   }
 
   async start(): Promise<void> {
-    this.#store = this.open();
+    this.#store = await this.open(this.observer);
   }
 
   async stop(): Promise<void> {

@@ -1,7 +1,8 @@
 import { createLogger, type LogLevel } from '../../lib/core/logger.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { ServerConfig } from '../config/config.ts';
-import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
+import { openLeaseStore } from '../leases/open-lease-store.ts';
+import { withSqlitePath } from '../leases/lease-store-config.ts';
 import type { Lease } from '../leases/lease.ts';
 import { buildAppliance } from '../app/appliance.ts';
 
@@ -14,7 +15,7 @@ function fail(err: unknown): number {
 
 function loadConfig(path: string, storePath?: string): ServerConfig {
   const config = loadConfigFile(path);
-  if (storePath) config.leaseStore = { ...config.leaseStore, path: storePath };
+  if (storePath) config.leaseStore = withSqlitePath(config.leaseStore, storePath);
   return config;
 }
 
@@ -30,7 +31,11 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
     return 0;
   }
   const logger = createLogger({ level: opts.logLevel ?? config.log.level });
-  const appliance = buildAppliance(config, { logger, dhcp4Port: opts.port });
+  const appliance = buildAppliance(config, {
+    logger,
+    dhcp4Port: opts.port,
+    openStore: (observer) => openLeaseStore(config.leaseStore, { configPath: opts.configPath, logger, observer }),
+  });
   try {
     await appliance.start();
   } catch (err) {
@@ -61,7 +66,7 @@ export async function runLeases(opts: { configPath: string; storePath?: string; 
   let leases: Lease[];
   try {
     const config = loadConfig(opts.configPath, opts.storePath);
-    const store = openSqliteLeaseStore(config.leaseStore.path);
+    const store = await openLeaseStore(config.leaseStore, { configPath: opts.configPath, inspectOnly: true });
     leases = store.loadAll();
     await store.close();
   } catch (err) {

@@ -2,6 +2,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { runServe, runLeases } from './commands.ts';
+import { dbCommand } from './db-commands.ts';
 
 /**
  * leasehold-server: the appliance process. Bad arguments print usage and
@@ -14,7 +15,7 @@ const withConfig = <T>(y: Argv<T>) =>
 
 await yargs(hideBin(process.argv))
   .scriptName('leasehold-server')
-  .usage('$0 [serve] --config FILE\n$0 leases --config FILE [--json]')
+  .usage('$0 [serve] --config FILE\n$0 leases --config FILE [--json]\n$0 db init|upgrade|version --config FILE\n$0 db migrate-from sqlite:PATH --config FILE')
   .command(
     ['serve', '$0'],
     'run the DHCPv4 server in the foreground',
@@ -41,6 +42,7 @@ await yargs(hideBin(process.argv))
       process.exitCode = await runLeases({ configPath: argv.config, storePath: argv.store, json: argv.json });
     },
   )
+  .command(dbCommand(withConfig))
   .strict()
   .fail((msg, err, y) => {
     if (err) throw err;

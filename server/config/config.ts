@@ -1,6 +1,7 @@
 import type { LogLevel } from '../../lib/core/logger.ts';
 import type { DdnsConfig, SubnetDdnsConfig } from '../ddns/ddns-config.ts';
 import type { Dhcp4Protection, Dhcp4SocketLimits, Dhcp4Timers, SubnetConfig } from '../dhcp4/dhcp4-config.ts';
+import type { LeaseStoreConfig } from '../leases/lease-store-config.ts';
 import type { RaConfig } from '../ra/ra-config.ts';
 
 /**
@@ -44,9 +45,4 @@ export interface InterfaceConfig {
   name: string;
   /** The server's IPv4 address on that interface; discovered at runtime when absent. */
   address?: string;
-}
-
-export interface LeaseStoreConfig {
-  type: 'sqlite';
-  path: string;
 }

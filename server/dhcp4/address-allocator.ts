@@ -1,31 +1,17 @@
 import { LeaseholdError } from '../../lib/core/errors.ts';
 import { SearchableBitset } from '../../lib/core/searchable-bitset.ts';
-import type { Lease } from '../leases/lease.ts';
+import { leaseIsReusable, type Lease } from '../leases/lease.ts';
 import type { LeaseTable } from './lease-table.ts';
 import { inPools, isAssignable, reservationFor, reservedForAnother, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
+
+// The rule lives with the lease; the engine takes it from here.
+export { leaseIsReusable };
 
 /** Every pool address of the subnet is taken (CoreDHCP's allocator error of the same name). */
 export class NoAddressAvailableError extends LeaseholdError {
   readonly code = 'E_NO_ADDRESS';
   constructor(readonly subnetId: string) {
     super(`no free address in subnet ${subnetId}`);
-  }
-}
-
-/**
- * Whether a lease record no longer binds its address: released, expired, or
- * declined with its quarantine over (RFC 2131 §4.3.3: a declined address
- * must not be handed out again until the administrator, or here a timer,
- * clears it).
- */
-export function leaseIsReusable(lease: Lease, now: number): boolean {
-  switch (lease.state) {
-    case 'released':
-    case 'expired':
-      return true;
-    case 'bound':
-    case 'declined':
-      return lease.expiresAt <= now;
   }
 }
 

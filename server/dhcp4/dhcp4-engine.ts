@@ -3,7 +3,7 @@ import type { LogFields, Logger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from './dhcp4-config.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
-import type { LeaseStore } from '../leases/lease-store.ts';
+import type { ConditionalLeaseStore, LeaseExpectation, LeaseStore } from '../leases/lease-store.ts';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
 import { AddressAllocator, NoAddressAvailableError } from './address-allocator.ts';
 import { LeaseTable, type OfferHold } from './lease-table.ts';
@@ -44,6 +44,14 @@ export interface Dhcp4EngineOptions {
   serverAddresses: string[];
   /** DNS registration; absent when DDNS is off. */
   registrar?: NameRegistrar;
+  /**
+   * Several servers write the store (a shared PostgreSQL database): the
+   * table is then a cache, and every write carries what the engine assumed
+   * (`LeaseExpectation`); a write the database refuses is `lost`, its rows
+   * are learnt, and the request is answered as if the engine had known
+   * (a NAK for a REQUEST, silence otherwise). Needs a ConditionalLeaseStore.
+   */
+  conditionalCommits?: boolean;
   /** Caps on held offers (`protection` in the file); absent = none. */
   holdLimits?: HoldLimits;
   /** Counters (the appliance's registry); absent = not counted. */
@@ -67,6 +75,9 @@ export interface EngineCounters {
   inc(name: string, labels?: Readonly<Record<string, string>>, by?: number): void;
 }
 
+/** What became of a change the engine wrote. */
+type Applied = 'committed' | 'lost' | 'failed';
+
 /**
  * The DHCPv4 decision logic of RFC 2131 §4.3, with no I/O of its own: it
  * reads and updates the in-memory LeaseTable synchronously and waits for the
@@ -81,6 +92,7 @@ export class Dhcp4Engine {
   private readonly holdCaps = new Map<string, number>();
 
   constructor(private readonly opts: Dhcp4EngineOptions) {
+    if (opts.conditionalCommits && !('commitConditional' in opts.store)) throw new Error('conditional commits need a store that judges them (ConditionalLeaseStore)');
     this.subnets = opts.subnets.map(toServedSubnet);
     for (const s of this.subnets) {
       const poolSize = s.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
@@ -303,15 +315,19 @@ export class Dhcp4Engine {
     const registration = this.opts.registrar?.onBind(granted, sameClient, req) ?? { lease: granted, enqueue: [] };
     const lease = registration.lease;
     const changes: Lease[] = [lease];
+    const expect: LeaseExpectation[] = [{ kind: 'bind' }];
     const enqueue = [...registration.enqueue];
     // A client that moves to a new address gives up its old one.
     const previous = this.table.leaseOf(subnet.id, key);
     if (previous && previous.ip !== lease.ip && previous.state === 'bound') {
       changes.push(this.unbind(previous, { state: 'released', expiresAt: now }, enqueue));
+      expect.push({ kind: 'held', clientKey: key, state: 'bound' });
     }
     this.table.releaseOfferOf(key);
-    const committed = await this.apply(changes, enqueue);
-    if (!committed) return drop('lease store failed; no ACK sent');
+    const applied = await this.apply(changes, enqueue, expect);
+    if (applied === 'failed') return drop('lease store failed; no ACK sent');
+    // Another server bound the address (or this client elsewhere) first: RFC 2131 §4.3.2, the address is not the client's to have.
+    if (applied === 'lost') return this.nak(req, ctx, 'requested address not available');
     if (this.opts.logger.enabled('info')) {
       this.opts.logger.info('lease-bound', { ip: lease.ip, client: key, hostname: lease.hostname, subnet: subnet.id, expiresAt: new Date(lease.expiresAt).toISOString() });
     }
@@ -343,7 +359,9 @@ export class Dhcp4Engine {
     const now = this.opts.clock.now();
     this.opts.logger.warn('address-declined', { ip: requested, client: lease.clientKey, quarantineSeconds: this.opts.declineQuarantineSeconds });
     const enqueue: DnsChange[] = [];
-    await this.apply([this.unbind(lease, { state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }, enqueue)], enqueue);
+    await this.apply([this.unbind(lease, { state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }, enqueue)], enqueue, [
+      { kind: 'held', clientKey: lease.clientKey },
+    ]);
     return silent('declined');
   }
 
@@ -358,7 +376,9 @@ export class Dhcp4Engine {
     // The record stays (state released) so the client gets the same address
     // back next time if it is still free (§4.3.1, "previous address").
     const enqueue: DnsChange[] = [];
-    await this.apply([this.unbind(lease, { state: 'released', expiresAt: this.opts.clock.now() }, enqueue)], enqueue);
+    await this.apply([this.unbind(lease, { state: 'released', expiresAt: this.opts.clock.now() }, enqueue)], enqueue, [
+      { kind: 'held', clientKey: lease.clientKey, state: 'bound' },
+    ]);
     this.opts.logger.info('lease-released', { ip: lease.ip, client: lease.clientKey });
     return silent('released');
   }
@@ -378,34 +398,74 @@ export class Dhcp4Engine {
   async reclaimExpired(): Promise<Lease[]> {
     const now = this.opts.clock.now();
     const changes: Lease[] = [];
+    const expect: LeaseExpectation[] = [];
     const enqueue: DnsChange[] = [];
     // The table's expiry queue finds them (and drops expired holds) without a scan.
     for (const lease of this.table.takeExpiredLeases(now)) {
       changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
+      expect.push({ kind: 'lapsed', state: lease.state, expiresAt: lease.expiresAt });
     }
-    if (changes.length > 0) await this.apply(changes, enqueue);
-    return changes;
+    if (changes.length === 0) return changes;
+    if (!this.opts.conditionalCommits) {
+      await this.apply(changes, enqueue, expect);
+      return changes;
+    }
+    // One change per lease (the store still groups them into one
+    // transaction): a lease another server renewed meanwhile is lost alone,
+    // and its DNS removal with it.
+    const applied = await Promise.all(
+      changes.map((lease, i) => this.apply([lease], enqueue.filter((dns) => dns.ipv4 === lease.ip), [expect[i]])),
+    );
+    return changes.filter((_, i) => applied[i] === 'committed');
   }
 
   /**
    * Applies lease changes to the table at once (so concurrent requests see
-   * them) and to the store; if the store fails, the table is put back.
+   * them) and to the store; if the store fails, the table is put back. With
+   * conditional commits each put carries its expectation (`expect[i]`); a
+   * change the store reports lost is undone and the rows the store holds
+   * at its addresses are learnt instead.
    */
-  private async apply(changes: Lease[], enqueue: DnsChange[] = []): Promise<boolean> {
+  private async apply(changes: Lease[], enqueue: DnsChange[], expect: LeaseExpectation[]): Promise<Applied> {
     const undo = changes.map((l) => {
       const ip = ipToInt(l.ip);
       return { ip, previous: this.table.leaseAt(ip) };
     });
     for (const lease of changes) this.table.put(lease);
-    try {
-      await this.opts.store.commit(enqueue.length > 0 ? { put: changes, enqueue } : { put: changes });
-      if (enqueue.length > 0) this.opts.registrar?.committed(enqueue);
-      return true;
-    } catch (err) {
+    const restore = () => {
       for (const { ip, previous } of undo.reverse()) this.table.restore(ip, previous);
-      this.opts.logger.error('lease-store-commit-failed', { err, leases: changes.map((l) => l.ip) });
-      return false;
+    };
+    try {
+      const change = enqueue.length > 0 ? { put: changes, enqueue } : { put: changes };
+      if (this.opts.conditionalCommits) {
+        const outcome = await (this.opts.store as ConditionalLeaseStore).commitConditional({
+          ...change,
+          put: changes.map((lease, i) => ({ lease, expect: expect[i] })),
+        });
+        if (outcome.kind === 'lost') {
+          restore();
+          this.learn(changes, outcome.current);
+          this.opts.logger.debug('lease-write-lost', { leases: changes.map((l) => l.ip), current: outcome.current.map((l) => `${l.ip}=${l.clientKey}/${l.state}`) });
+          return 'lost';
+        }
+      } else {
+        await this.opts.store.commit(change);
+      }
+      if (enqueue.length > 0) this.opts.registrar?.committed(enqueue);
+      return 'committed';
+    } catch (err) {
+      restore();
+      // Debug only: the store's commit observer logs a failing store once
+      // per interval (server/app/store-commit-monitor.ts), not per request.
+      this.opts.logger.debug('lease-store-commit-failed', { err, leases: changes.map((l) => l.ip) });
+      return 'failed';
     }
+  }
+
+  /** What another server wrote, as the store reported it: the rows at `changes`' addresses are `current`'s (none where it lists none). */
+  private learn(changes: readonly Lease[], current: readonly Lease[]): void {
+    for (const lease of changes) this.table.restore(ipToInt(lease.ip), undefined);
+    for (const lease of current) this.table.put({ ...lease });
   }
 
   private isForUs(req: Dhcp4Message, ctx: RequestContext): boolean {

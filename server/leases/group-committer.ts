@@ -1,18 +1,24 @@
-import type { CommitObserver, LeaseChange, LeaseStoreStats } from './lease-store.ts';
+import type { CommitObserver, CommitOutcome, ConditionalLeaseChange, LeaseStoreStats } from './lease-store.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
 import { StoreError } from './store-error.ts';
 
+/** What became of one change of a group: its outcome, or the failure that rejects it alone. */
+export type ChangeResult = CommitOutcome | { kind: 'failed'; error: unknown };
+
 /**
- * Writes a whole group in one transaction; returns (or resolves) only once
- * it is durable.
+ * Writes a whole group in one transaction and returns (or resolves with)
+ * one result per change, in order, only once it is durable. Throwing fails
+ * the whole group. A writer may answer `failed` for single changes when it
+ * could tell which change the database refused (PostgreSQL re-runs a group
+ * change by change after a constraint violation).
  */
-export type WriteGroup = (changes: readonly LeaseChange[]) => void | Promise<void>;
+export type WriteGroup = (changes: readonly ConditionalLeaseChange[]) => ChangeResult[] | Promise<ChangeResult[]>;
 
 interface Waiter {
-  change: LeaseChange;
+  change: ConditionalLeaseChange;
   /** `GatherClock.now()` when it was submitted. */
   at: number;
-  resolve: () => void;
+  resolve: (outcome: CommitOutcome) => void;
   reject: (err: StoreError) => void;
 }
 
@@ -94,11 +100,11 @@ export class GroupCommitter {
     this.#observer = observer;
   }
 
-  submit(change: LeaseChange): Promise<void> {
+  submit(change: ConditionalLeaseChange): Promise<CommitOutcome> {
     if (this.#closed) return Promise.reject(new StoreError(this.#store, 'commit after close'));
     // Snapshot now: the caller may keep mutating its lease objects while the group waits.
-    const snapshot: LeaseChange = {
-      put: change.put?.map((lease) => ({ ...lease })),
+    const snapshot: ConditionalLeaseChange = {
+      put: change.put?.map((w) => ({ lease: { ...w.lease }, expect: { ...w.expect } })),
       remove: change.remove?.slice(),
       enqueue: change.enqueue?.map((dns) => ({ ...dns })),
       dequeue: change.dequeue?.slice(),
@@ -107,7 +113,7 @@ export class GroupCommitter {
     };
     const at = this.#clock.now();
     this.#noteArrival(at);
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<CommitOutcome>((resolve, reject) => {
       this.#pending.push({ change: snapshot, at, resolve, reject });
       this.#schedule();
     });
@@ -154,11 +160,13 @@ export class GroupCommitter {
 
   async #writeGroup(group: Waiter[]): Promise<void> {
     const changes = group.map((w) => w.change);
+    let results: ChangeResult[];
     const started = process.hrtime.bigint();
     try {
-      await this.#write(changes);
+      results = await this.#write(changes);
+      if (results.length !== changes.length) throw new Error(`the writer answered ${results.length} results for ${changes.length} changes`);
     } catch (err) {
-      const error = new StoreError(this.#store, `commit failed: ${reasonOf(err)}`, { cause: err });
+      const error = this.#failure(err);
       this.#observer?.failed(group.length, error);
       for (const w of group) w.reject(error);
       return;
@@ -166,11 +174,24 @@ export class GroupCommitter {
     this.#observer?.written(group.length, Number(process.hrtime.bigint() - started) / 1e9);
     this.#stats.commits += 1;
     this.#stats.lastBatchSize = group.length;
-    for (const c of changes) {
-      this.#stats.leasesWritten += c.put?.length ?? 0;
-      this.#stats.leasesRemoved += c.remove?.length ?? 0;
-    }
-    for (const w of group) w.resolve();
+    group.forEach((w, i) => {
+      const result = results[i];
+      if (result.kind === 'failed') {
+        w.reject(this.#failure(result.error));
+        return;
+      }
+      if (result.kind === 'committed') {
+        this.#stats.leasesWritten += w.change.put?.length ?? 0;
+        this.#stats.leasesRemoved += w.change.remove?.length ?? 0;
+      }
+      w.resolve(result);
+    });
+  }
+
+  #failure(err: unknown): StoreError {
+    // A writer that already explains itself (PostgreSQL's one-line errors) is not wrapped twice.
+    if (err instanceof StoreError && err.store === this.#store) return err;
+    return new StoreError(this.#store, `commit failed: ${reasonOf(err)}`, { cause: err });
   }
 
   /** Writes everything pending and refuses later submits. */

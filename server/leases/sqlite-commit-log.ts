@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { CommitLog } from './commit-log.ts';
-import type { LeaseChange } from './lease-store.ts';
+import type { CommitOutcome, ConditionalLeaseChange, LeaseChange } from './lease-store.ts';
+import { unconditional } from './lease-expectation.ts';
 import { prepareGroupApplier } from './sqlite-schema.ts';
 
 /** Where a store's commit log lives, next to its database (SQLite itself uses -wal and -shm). */
@@ -37,9 +38,9 @@ export interface ReplayReport {
 export class SqliteCommitLog {
   readonly #db: Database.Database;
   readonly #log: CommitLog;
-  readonly #apply: (changes: readonly LeaseChange[]) => void;
+  readonly #apply: GroupApplier;
   readonly #setApplied: Database.Statement<[number]>;
-  readonly #transaction: (changes: readonly LeaseChange[], record: Buffer) => void;
+  readonly #transaction: (changes: readonly ConditionalLeaseChange[], at: number) => CommitOutcome[];
   #nextSeq: number;
   /** Whether the group being written got as far as the log. */
   #logReached = false;
@@ -51,13 +52,17 @@ export class SqliteCommitLog {
     this.#db = db;
     this.#apply = prepareGroupApplier(db);
     this.#setApplied = db.prepare<[number]>('UPDATE commit_log_state SET applied_seq = ? WHERE id = 1');
-    const run = db.transaction((changes: readonly LeaseChange[], record: Buffer) => {
-      this.#apply(changes);
+    const run = db.transaction((changes: readonly ConditionalLeaseChange[], at: number) => {
+      const outcomes = this.#apply(changes, at);
+      // The log holds what was written, not what was asked: a change that
+      // lost its expectation wrote nothing, and a replay must not judge again.
+      const written = changes.filter((_, i) => outcomes[i].kind === 'committed').map(effectOf);
       this.#setApplied.run(this.#nextSeq);
       this.#logReached = true;
-      this.#log.append(record);
+      this.#log.append(CommitLog.encode(this.#nextSeq, JSON.stringify(written)));
+      return outcomes;
     });
-    this.#transaction = (changes, record) => run.immediate(changes, record);
+    this.#transaction = (changes, at) => run.immediate(changes, at);
     this.#log = new CommitLog(logPath, logBytes);
     try {
       const { report, lastSeq } = replayInto(db, this.#log, this.#apply, this.#setApplied);
@@ -73,9 +78,10 @@ export class SqliteCommitLog {
   }
 
   /** Writes one group (see the class comment); throws if it is not durable. */
-  write(changes: readonly LeaseChange[]): void {
+  write(changes: readonly ConditionalLeaseChange[], at: number): CommitOutcome[] {
     if (this.#broken) throw this.#broken;
-    const record = CommitLog.encode(this.#nextSeq, JSON.stringify(changes));
+    // Sized for every change written: the record of those that are is no larger.
+    const record = CommitLog.encode(this.#nextSeq, JSON.stringify(changes.map(effectOf)));
     if (record.length > this.#log.size) throw new RangeError(`a group of ${record.length} bytes is larger than the commit log (${this.#log.size} bytes)`);
     if (!this.#log.fits(record.length)) {
       // Everything in the log must be durable in SQLite before it is overwritten.
@@ -83,8 +89,9 @@ export class SqliteCommitLog {
       this.#log.restart();
     }
     this.#logReached = false;
+    let outcomes: CommitOutcome[];
     try {
-      this.#transaction(changes, record);
+      outcomes = this.#transaction(changes, at);
     } catch (err) {
       if (this.#logReached) {
         // The record may be on disk (and would be replayed) although SQLite did not take it.
@@ -94,6 +101,7 @@ export class SqliteCommitLog {
       throw err;
     }
     this.#nextSeq += 1;
+    return outcomes;
   }
 
   /** Syncs SQLite (so the log is not needed at the next open) and closes the log. */
@@ -114,7 +122,7 @@ export class SqliteCommitLog {
 function replayInto(
   db: Database.Database,
   log: CommitLog,
-  apply: (changes: readonly LeaseChange[]) => void,
+  apply: GroupApplier,
   setApplied: Database.Statement<[number]>,
 ): { report: ReplayReport; lastSeq: number } {
   return db.transaction(() => {
@@ -126,7 +134,8 @@ function replayInto(
       if (record.seq <= applied) {
         report.skipped += 1;
       } else {
-        apply(JSON.parse(record.payload.toString('utf8')) as LeaseChange[]);
+        // Each record holds effects already judged when written: applied as they are.
+        apply((JSON.parse(record.payload.toString('utf8')) as LeaseChange[]).map(unconditional), 0);
         report.replayed += 1;
       }
       lastSeq = Math.max(lastSeq, record.seq);
@@ -165,4 +174,11 @@ export function replayLeftoverLog(db: Database.Database, logPath: string): void 
   } finally {
     log.close();
   }
+}
+
+type GroupApplier = (changes: readonly ConditionalLeaseChange[], at: number) => CommitOutcome[];
+
+/** What a change writes, without the expectations it was judged by. */
+function effectOf(change: ConditionalLeaseChange): LeaseChange {
+  return { ...change, put: change.put?.map((w) => w.lease) };
 }

@@ -3,7 +3,9 @@ import { dirname } from 'node:path';
 import type Database from 'better-sqlite3';
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
-import type { CommitObserver, LeaseChange, LeaseStore, LeaseStoreStats } from './lease-store.ts';
+import type { Clock } from '../../lib/core/clock.ts';
+import type { CommitObserver, CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from './lease-store.ts';
+import { unconditional } from './lease-expectation.ts';
 import { sortReservations, type StoredReservation } from './reservation.ts';
 import { GroupCommitter } from './group-committer.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
@@ -21,6 +23,8 @@ export const DEFAULT_COMMIT_WAIT_MS = 0.6;
 export interface SqliteLeaseStoreOptions {
   /** Most `commit` calls folded into one transaction (default 512). */
   maxBatch?: number;
+  /** The clock conditional writes are judged by (default: the system's). */
+  clock?: Clock;
   /** Told of every group written or failed (metrics, health). */
   observer?: CommitObserver;
   /**
@@ -87,7 +91,7 @@ function statKind(path: string): 'file' | 'directory' | 'missing' | 'other' {
  * more CPU per lease than the blocking saved (make bench, see
  * test/bench/README.md).
  */
-export class SqliteLeaseStore implements LeaseStore {
+export class SqliteLeaseStore implements ConditionalLeaseStore {
   readonly #db: Database.Database;
   readonly #committer: GroupCommitter;
   readonly #selectAll: Database.Statement<[], LeaseRow>;
@@ -107,7 +111,8 @@ export class SqliteLeaseStore implements LeaseStore {
     this.#selectQueue = db.prepare<[], { change: string }>('SELECT change FROM dns_queue ORDER BY seq');
     this.#selectReservations = db.prepare<[], ReservationRow>('SELECT * FROM reservations');
     const log = opts.log;
-    const write = log ? (changes: readonly LeaseChange[]) => log.write(changes) : prepareGroupWriter(db);
+    const now = () => (opts.clock ?? Date).now();
+    const write = log ? (changes: readonly ConditionalLeaseChange[]) => log.write(changes, now()) : prepareGroupWriter(db, now);
     this.#committer = new GroupCommitter(path, write, opts.maxBatch, opts.observer, { maxWaitMs: opts.maxCommitWaitMs ?? DEFAULT_COMMIT_WAIT_MS });
   }
 
@@ -128,7 +133,11 @@ export class SqliteLeaseStore implements LeaseStore {
     return sortReservations(this.#selectReservations.all().map(fromReservationRow));
   }
 
-  commit(change: LeaseChange): Promise<void> {
+  async commit(change: LeaseChange): Promise<void> {
+    await this.#committer.submit(unconditional(change));
+  }
+
+  commitConditional(change: ConditionalLeaseChange): Promise<CommitOutcome> {
     return this.#committer.submit(change);
   }
 

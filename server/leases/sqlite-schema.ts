@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { clientKeyFor, type Lease, type LeaseState } from './lease.ts';
-import type { LeaseChange } from './lease-store.ts';
+import type { CommitOutcome, ConditionalLeaseChange } from './lease-store.ts';
+import type { WriteGroup } from './group-committer.ts';
+import { judgeChange, type LeaseRows } from './lease-expectation.ts';
 import type { StoredReservation } from './reservation.ts';
 
 /** Bump when the schema changes, and add the step to `MIGRATIONS`. */
@@ -132,14 +134,19 @@ export function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-/** One transaction per group; better-sqlite3 rolls it back if anything throws. */
-export function prepareGroupWriter(db: Database.Database): (changes: readonly LeaseChange[]) => void {
+/**
+ * One transaction per group; better-sqlite3 rolls it back if anything
+ * throws. Each change is judged against the rows as the transaction sees
+ * them (lease-expectation.ts), so a change lost to an earlier one of the
+ * same group sees that one's writes.
+ */
+export function prepareGroupWriter(db: Database.Database, now: () => number): WriteGroup {
   const writeGroup = db.transaction(prepareGroupApplier(db));
-  return (changes) => writeGroup.immediate(changes);
+  return (changes) => writeGroup.immediate(changes, now());
 }
 
-/** The statements of a group, to run inside a transaction the caller opens. */
-export function prepareGroupApplier(db: Database.Database): (changes: readonly LeaseChange[]) => void {
+/** The statements of a group, judged change by change, to run inside a transaction the caller opens. */
+export function prepareGroupApplier(db: Database.Database): (changes: readonly ConditionalLeaseChange[], at: number) => CommitOutcome[] {
   const put = db.prepare<[LeaseRow]>(
     `INSERT OR REPLACE INTO leases
        (ip, client_key, hw_address, client_id, hostname, subnet_id, state, granted_at, expires_at, fqdn, ipv6)
@@ -148,6 +155,9 @@ export function prepareGroupApplier(db: Database.Database): (changes: readonly L
   const remove = db.prepare<[string]>('DELETE FROM leases WHERE ip = ?');
   const enqueue = db.prepare<[number, string]>('INSERT OR REPLACE INTO dns_queue (seq, change) VALUES (?, ?)');
   const dequeue = db.prepare<[number]>('DELETE FROM dns_queue WHERE seq = ?');
+  const selectAt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE ip = ?');
+  const selectBindings = db.prepare<[string, string], LeaseRow>("SELECT * FROM leases WHERE client_key = ? AND subnet_id = ? AND state = 'bound'");
+  const earlierOfName = db.prepare<[number, string], { seq: number }>("SELECT seq FROM dns_queue WHERE seq < ? AND json_extract(change, '$.fqdn') = ? LIMIT 1");
   const reserve = db.prepare<[ReservationRow]>(
     // Replaced by address only: OR REPLACE would also delete, silently, a
     // row of the same client at another address (the unique index).
@@ -157,16 +167,28 @@ export function prepareGroupApplier(db: Database.Database): (changes: readonly L
        hw_address = excluded.hw_address, client_id = excluded.client_id, hostname = excluded.hostname, client_key = excluded.client_key`,
   );
   const unreserve = db.prepare<[string, string]>('DELETE FROM reservations WHERE subnet_id = ? AND ip = ?');
-  return (changes) => {
-    for (const change of changes) {
-      for (const lease of change.put ?? []) put.run(toRow(lease));
+  const rows: LeaseRows = {
+    leaseAt: (ip) => {
+      const row = selectAt.get(ip);
+      return row && fromRow(row);
+    },
+    bindingsOf: (subnetId, clientKey) => selectBindings.all(clientKey, subnetId).map(fromRow),
+  };
+  return (changes: readonly ConditionalLeaseChange[], at: number): CommitOutcome[] =>
+    changes.map((change) => {
+      const verdict = judgeChange(change, rows, at);
+      if (!verdict.ok) return { kind: 'lost', current: verdict.current };
+      for (const { lease } of change.put ?? []) put.run(toRow(lease));
       for (const ip of change.remove ?? []) remove.run(ip);
-      for (const dns of change.enqueue ?? []) enqueue.run(dns.seq, JSON.stringify(dns));
+      const enqueued = (change.enqueue ?? []).map((dns) => {
+        enqueue.run(dns.seq, JSON.stringify(dns));
+        return { seq: dns.seq, headOfName: earlierOfName.get(dns.seq, dns.fqdn) === undefined };
+      });
       for (const seq of change.dequeue ?? []) dequeue.run(seq);
       for (const r of change.reserve ?? []) reserve.run(toReservationRow(r));
       for (const r of change.unreserve ?? []) unreserve.run(r.subnetId, r.ip);
-    }
-  };
+      return { kind: 'committed', enqueued };
+    });
 }
 
 export function toRow(lease: Lease): LeaseRow {

@@ -240,7 +240,7 @@ const cases: Array<[string, (raw: RawConfig) => void, string[]]> = [
     ['interfaces[1].name: must be a Linux interface name (1 to 15 characters, no "/", ":" or spaces), got "a-very-long-ifname"',
       'interfaces[2].name: duplicate interface "eth0" (also interfaces[0])']],
   ['unsupported lease store', (raw) => (raw.leaseStore = { type: 'postgres', path: 'x' }),
-    ['leaseStore.type: must be one of "sqlite", got "postgres"']],
+    ['leaseStore.type: must be one of "sqlite", "postgresql", got "postgres"']],
   ['negative offer hold', (raw) => (raw.offerHoldSeconds = -1),
     ['offerHoldSeconds: must be an integer from 1 to 86400, got -1']],
   ['held-offer cap above 100 % and a misspelt rate-limit scope', (raw) => (raw.protection = { heldOffersPercentOfPool: 150, rateLimits: { perClinet: { perSecond: 1 } } }),

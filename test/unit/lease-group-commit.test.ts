@@ -1,7 +1,9 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import test from 'ava';
 import { GroupCommitter, type GatherClock } from '../../server/leases/group-committer.ts';
-import type { LeaseChange } from '../../server/leases/lease-store.ts';
+import type { CommitOutcome, ConditionalLeaseChange } from '../../server/leases/lease-store.ts';
+
+const COMMITTED: CommitOutcome = { kind: 'committed', enqueued: [] };
 
 // The gather window: under load a group waits (bounded) for more commits to
 // share its sync; an idle committer never waits. Time is a fake clock here.
@@ -37,7 +39,10 @@ class FakeClock implements GatherClock {
 
 function committer(maxWaitMs: number, clock: FakeClock) {
   const groups: number[] = [];
-  const gc = new GroupCommitter('test', (changes: readonly LeaseChange[]) => void groups.push(changes.length), 512, undefined, { maxWaitMs, clock });
+  const gc = new GroupCommitter('test', (changes: readonly ConditionalLeaseChange[]) => {
+    groups.push(changes.length);
+    return changes.map(() => COMMITTED);
+  }, 512, undefined, { maxWaitMs, clock });
   const settled: number[] = [];
   let n = 0;
   const submit = () => {
@@ -79,9 +84,10 @@ test('idle: a lone commit is written in the next turn, with no timer', async (t)
 function streamingCommitter(maxWaitMs: number, clock: FakeClock) {
   const groups: number[] = [];
   let writtenAt = 0;
-  const write = (changes: readonly LeaseChange[]) => {
+  const write = (changes: readonly ConditionalLeaseChange[]) => {
     groups.push(changes.length);
     writtenAt = clock.at;
+    return changes.map(() => COMMITTED);
   };
   const gc = new GroupCommitter('test', write, 512, undefined, { maxWaitMs, clock });
   // How long each commit waited for its write (the fake time of the write, not of the settling).
@@ -181,7 +187,10 @@ test('with no window (the default) nothing ever waits', async (t) => {
 test('a full batch is written at once, window or not; close writes what waits', async (t) => {
   const clock = new FakeClock();
   const groups: number[] = [];
-  const gc = new GroupCommitter('test', (changes: readonly LeaseChange[]) => void groups.push(changes.length), 3, undefined, { maxWaitMs: 0.6, clock });
+  const gc = new GroupCommitter('test', (changes: readonly ConditionalLeaseChange[]) => {
+    groups.push(changes.length);
+    return changes.map(() => COMMITTED);
+  }, 3, undefined, { maxWaitMs: 0.6, clock });
   for (let i = 0; i < 4; i += 1) {
     void gc.submit({ remove: [`198.18.0.${i}`] });
     await settle();
@@ -192,5 +201,5 @@ test('a full batch is written at once, window or not; close writes what waits', 
   await pending;
   t.is(groups.reduce((a, b) => a + b, 0), 5);
   t.true(groups.every((g) => g <= 3));
-  t.throws(() => new GroupCommitter('test', () => undefined, 1, undefined, { maxWaitMs: -1 }), { instanceOf: RangeError });
+  t.throws(() => new GroupCommitter('test', () => [], 1, undefined, { maxWaitMs: -1 }), { instanceOf: RangeError });
 });
