@@ -4,9 +4,19 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// node-postgres (and its parts) only under server/leases/pg/: the engine,
+// DDNS and the tests stay free of it (exact names: a pattern "pg" would
+// also match our own ../leases/pg/ directory).
+const NO_PG = {
+  paths: ['pg', 'pg-pool', 'pg-protocol', 'pg-connection-string', 'pg-types', 'pg-cursor'].map((name) => ({
+    name,
+    message: 'node-postgres is used only under server/leases/pg/ (pg-connection.ts): go through PgDatabase.',
+  })),
+};
+
 const restrict = (files, groups, message) => ({
   files,
-  rules: { 'no-restricted-imports': ['error', { patterns: [{ group: groups, message }] }] },
+  rules: { 'no-restricted-imports': ['error', { ...NO_PG, patterns: [{ group: groups, message }] }] },
 });
 
 // One config object per server module, carrying every pattern that applies
@@ -26,9 +36,9 @@ const SERVER_LAYERS = [
   ['config', ['net', 'app', 'cli'], 'The config assembly reads each capability\'s section with its reader; it starts nothing.'],
   ['app', ['cli'], 'The appliance is below the CLI.'],
 ];
-const serverLayer = ([name, forbidden, message]) => ({
-  files: [`server/${name}/**/*.ts`],
-  rules: { 'no-restricted-imports': ['error', { patterns: [NO_AGENT, { group: forbidden.flatMap(serverModule), message }] }] },
+const serverLayer = ([name, forbidden, message], withPg = false) => ({
+  files: [withPg ? `server/${name}/pg/**/*.ts` : `server/${name}/**/*.ts`],
+  rules: { 'no-restricted-imports': ['error', { ...(withPg ? {} : NO_PG), patterns: [NO_AGENT, { group: forbidden.flatMap(serverModule), message }] }] },
 });
 
 export default tseslint.config(
@@ -43,7 +53,10 @@ export default tseslint.config(
   },
   restrict(['lib/**/*.ts'], ['**/server/**', '**/agent/**', '**/lab/**'], 'lib/ is the protocol library: it imports nothing of the server, the agent or the lab.'),
   restrict(['agent/**/*.ts'], ['**/server/**'], 'The agent builds on lib/, never on the server.'),
-  { files: ['server/**/*.ts'], rules: { 'no-restricted-imports': ['error', { patterns: [NO_AGENT] }] } },
+  { files: ['server/**/*.ts'], rules: { 'no-restricted-imports': ['error', { ...NO_PG, patterns: [NO_AGENT] }] } },
+  { files: ['test/**/*.ts'], rules: { 'no-restricted-imports': ['error', NO_PG] } },
   restrict(['lab/**/*.ts'], ['**/server/**', '**/agent/**'], 'Lab tooling builds on lib/ only.'),
-  ...SERVER_LAYERS.map(serverLayer),
+  ...SERVER_LAYERS.map((layer) => serverLayer(layer)),
+  // The one place node-postgres may be imported: the lease store's PostgreSQL edge (last, so it wins).
+  serverLayer(SERVER_LAYERS.find(([name]) => name === 'leases'), true),
 );

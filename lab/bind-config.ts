@@ -48,9 +48,15 @@ export function zoneFile(zone: BindZone, nsAddress: string): string {
   return `$ORIGIN ${zone.name}.\n${lines.join('\n')}\n`;
 }
 
+/** What named.conf may have besides the zones: BIND's statistics over HTTP on 127.0.0.1 (the benchmarks count UPDATEs with it). */
+export interface NamedOptions {
+  statisticsPort?: number;
+}
+
 /** named.conf: everything (PID, journals, session key) inside `dir`; no recursion, no notify. */
-export function namedConf(dir: string, address: string, port: number, zones: readonly BindZone[], keyNames: readonly string[]): string {
+export function namedConf(dir: string, address: string, port: number, zones: readonly BindZone[], keyNames: readonly string[], o: NamedOptions = {}): string {
   const allow = keyNames.map((k) => `key "${k}";`).join(' ');
+  const statistics = o.statisticsPort === undefined ? '' : `statistics-channels { inet 127.0.0.1 port ${o.statisticsPort} allow { 127.0.0.1; }; };\n`;
   return `options {
   directory "${dir}";
   pid-file "${join(dir, 'named.pid')}";
@@ -64,7 +70,7 @@ export function namedConf(dir: string, address: string, port: number, zones: rea
   allow-query { any; };
 };
 controls { };
-include "${join(dir, 'keys.conf')}";
+${statistics}include "${join(dir, 'keys.conf')}";
 ${zones.map((z) => `zone "${z.name}" { type primary; file "${z.name}.zone"; allow-update { ${allow} }; };`).join('\n')}
 `;
 }
@@ -75,14 +81,14 @@ ${zones.map((z) => `zone "${z.name}" { type primary; file "${z.name}.zone"; allo
  * the zone file it was written for, and a fresh serial-1 file under an old
  * journal makes named refuse the zone ("journal out of sync with zone").
  */
-export function writeBindConfig(dir: string, address: string, port: number, zones: readonly BindZone[], keyFileText: string): void {
+export function writeBindConfig(dir: string, address: string, port: number, zones: readonly BindZone[], keyFileText: string, o: NamedOptions = {}): void {
   const keyNames = parseTsigKeyFile(keyFileText, 'keys.conf').map((k) => k.name);
   writeFileSync(join(dir, 'keys.conf'), keyFileText);
   for (const zone of zones) {
     const file = join(dir, `${zone.name}.zone`);
     if (!existsSync(file)) writeFileSync(file, zoneFile(zone, address));
   }
-  writeFileSync(join(dir, 'named.conf'), namedConf(dir, address, port, zones, keyNames));
+  writeFileSync(join(dir, 'named.conf'), namedConf(dir, address, port, zones, keyNames, o));
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

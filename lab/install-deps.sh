@@ -98,9 +98,11 @@ if ((${#missing[@]})); then
 fi
 # Debian enables these daemons at boot; the lab and tests run their own (the
 # Docker engine through lab/docker-engine.sh, with no bridge and no iptables
-# rules; an enabled docker.socket would start the packaged one again).
+# rules; an enabled docker.socket would start the packaged one again;
+# PostgreSQL clusters made under the tests' own directories, not the
+# packaged main cluster).
 for svc in kea-dhcp4-server kea-dhcp-ddns-server named bind9 radvd isc-dhcp-relay \
-  docker.socket docker containerd; do
+  postgresql docker.socket docker containerd; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

@@ -1,5 +1,5 @@
 import { randomBytes as cryptoRandomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import { systemAgentClock, type AgentClock } from '../core/agent-clock.ts';
@@ -9,13 +9,14 @@ import type { DhcpClients } from '../core/dhcp-clients.ts';
 import { isVethPairOn, type HostNetwork } from '../core/host-network.ts';
 import { AddressError, checkUserMac, followsScheme, generateMac, normalizeMac } from '../core/mac.ts';
 import type { ReleaseSender } from '../core/pending-release.ts';
-import type { AttachRequest, TargetRef } from '../core/requests.ts';
+import type { AttachRequest, CniAddRequest, TargetRef } from '../core/requests.ts';
 import { targetName } from '../core/requests.ts';
 import { Rollback, settleAll } from '../core/rollback.ts';
 import {
   checkAppLabel,
   clientFqdn,
   clientIdHex,
+  cniTargetId,
   containerNetnsName,
   dhcpHostname,
   hostVethName,
@@ -67,8 +68,14 @@ interface ResolvedTarget {
   name: string;
   /** Container's init PID (docker only). */
   pid?: number;
+  /** The runtime's netns path (cni only), named by a bind mount. */
+  netnsPath?: string;
   labels: Record<string, string>;
   resolvConfPath?: string;
+}
+
+async function pathExists(path: string): Promise<boolean> {
+  return await access(path).then(() => true, () => false);
 }
 
 /** How many MACs to try before giving up on a clash (each one is checked). */
@@ -114,7 +121,34 @@ export class Agent {
   // ---- attach ---------------------------------------------------------------
 
   async attach(req: AttachRequest): Promise<InspectJson> {
-    const target = await this.resolveTarget(req);
+    return (await this.attachTarget(await this.resolveTarget(req), req)).json;
+  }
+
+  /**
+   * A CNI ADD: the runtime's netns at `netnsPath`, known by the spec's key
+   * (network, container id, ifname). The same steps as any attach; the
+   * netns gets a name of ours (`lhn-…`) so the release can still reach it.
+   */
+  async attachCni(req: CniAddRequest): Promise<{ json: InspectJson; attachment: Attachment; lease: RecordedLease }> {
+    const identity: TargetIdentity = { kind: 'cni', id: cniTargetId(req.network, req.containerId, req.ifname) };
+    if (!(await this.edges.network.netnsExists(containerNetnsName(identity))) && !(await pathExists(req.netnsPath))) {
+      throw new AttachError(`CNI_NETNS ${req.netnsPath} does not exist`);
+    }
+    const target: ResolvedTarget = { identity, name: `${req.network}/${req.containerId.slice(0, 12)}/${req.ifname}`, netnsPath: req.netnsPath, labels: {} };
+    return await this.attachTarget(target, { ...req, netns: containerNetnsName(identity), defaultApp: undefined });
+  }
+
+  /**
+   * A container found in a Docker network driver's sandbox (after Join):
+   * the same steps as `attach <container>`, with the container known from
+   * /proc instead of the Docker API (which the driver must not call).
+   */
+  async attachSandbox(req: AttachRequest & { container: string }, pid: number, resolvConfPath: string | undefined): Promise<InspectJson> {
+    const target: ResolvedTarget = { identity: { kind: 'docker', id: req.container }, name: req.container.slice(0, 12), pid, labels: {}, resolvConfPath };
+    return (await this.attachTarget(target, req)).json;
+  }
+
+  private async attachTarget(target: ResolvedTarget, req: AttachRequest): Promise<{ json: InspectJson; attachment: Attachment; lease: RecordedLease }> {
     const key = stateKey(target.identity);
     const unlock = await this.store.lock(key);
     try {
@@ -127,13 +161,13 @@ export class Agent {
   }
 
   /** An attach of something already attached: repair the client if needed, report. */
-  private async currentState(a: Attachment, req: AttachRequest): Promise<InspectJson> {
+  private async currentState(a: Attachment, req: AttachRequest): Promise<{ json: InspectJson; attachment: Attachment; lease: RecordedLease }> {
     if (!this.edges.clients.isRunning(a.client)) await this.restartClient(a);
     const lease = await this.waitForLease(a, req.timeoutMs);
-    return await this.inspectAttachment(a, lease);
+    return { json: await this.inspectAttachment(a, lease), attachment: a, lease };
   }
 
-  private async attachNew(target: ResolvedTarget, key: string, req: AttachRequest): Promise<InspectJson> {
+  private async attachNew(target: ResolvedTarget, key: string, req: AttachRequest): Promise<{ json: InspectJson; attachment: Attachment; lease: RecordedLease }> {
     const { network, clients } = this.edges;
     const rollback = new Rollback();
     // The target comes back under the same client-id: an old release still
@@ -151,7 +185,7 @@ export class Agent {
       const lease = await this.waitForLease(attachment, req.timeoutMs);
       if (req.waitIpv6 && req.ipv6 === 'slaac') await this.waitForIpv6(attachment, req.timeoutMs);
       this.log.info('attached', { container: target.name, mac: plan.mac, ip: lease.ip, veth: plan.hostVeth });
-      return await this.inspectAttachment(attachment, lease);
+      return { json: await this.inspectAttachment(attachment, lease), attachment, lease };
     } catch (err) {
       for (const failure of await rollback.undo()) this.log.warn('undo-failed', { step: failure.step, error: reasonOf(failure.error) });
       if (err instanceof LeaseholdError) throw err;
@@ -180,11 +214,15 @@ export class Agent {
       // attached already (by another agent, or one whose state was lost) has
       // its interface, and its netns name belongs to that attachment.
       const pid = target.pid;
-      const [links, nameState] = await Promise.all([network.processLinkNames(pid), network.netnsNameState(netns, pid)]);
+      const [links, nameState] = await Promise.all([network.processLinkNames(pid), network.netnsNameState(netns, { pid })]);
       const there = links.includes(req.ifname);
       if (there && nameState !== 'same') throw new AttachError(`${req.ifname} already exists in the container`);
       ifnameThere = Promise.resolve(there);
-      naming = rollback.step('netns name', () => ensureNetnsName(network, netns, pid));
+      naming = rollback.step('netns name', () => ensureNetnsName(network, netns, { pid }));
+    } else if (target.netnsPath !== undefined) {
+      const path = target.netnsPath;
+      naming = rollback.step('netns name', () => ensureNetnsName(network, netns, { path }));
+      ifnameThere = naming.then(() => network.linkExists(netns, req.ifname));
     } else {
       // A netns target's existence was checked by resolveTarget.
       ifnameThere = network.linkExists(netns, req.ifname);
@@ -237,7 +275,7 @@ export class Agent {
       targetId: target.identity.id,
       name: target.name,
       netns: plan.netns,
-      ownsNetns: target.identity.kind === 'docker',
+      ownsNetns: target.identity.kind !== 'netns',
       bridge: req.bridge,
       bridgeNetns: req.bridgeNetns,
       hostVeth: plan.hostVeth,

@@ -1,6 +1,6 @@
 import type { Attachment } from '../core/attachment.ts';
 import type { DhcpClients } from '../core/dhcp-clients.ts';
-import type { BridgeFacts, HostNetwork } from '../core/host-network.ts';
+import type { BridgeFacts, HostNetwork, NetnsSource } from '../core/host-network.ts';
 import type { AttachRequest } from '../core/requests.ts';
 import type { Undo } from '../core/rollback.ts';
 import type { StateStore } from '../io/state-store.ts';
@@ -37,11 +37,11 @@ export interface AttachPlan {
  * that points at another netns was left by a crashed agent for an earlier
  * run of this container: it is replaced.
  */
-export async function ensureNetnsName(network: HostNetwork, netns: string, pid: number): Promise<Undo | undefined> {
-  const state = await network.netnsNameState(netns, pid);
+export async function ensureNetnsName(network: HostNetwork, netns: string, source: NetnsSource): Promise<Undo | undefined> {
+  const state = await network.netnsNameState(netns, source);
   if (state === 'same') return undefined;
   if (state === 'other') await network.deleteNetns(netns);
-  await network.nameNetns(netns, pid);
+  await network.nameNetns(netns, source);
   return () => network.deleteNetns(netns);
 }
 

@@ -4,9 +4,10 @@ import type { ReconcileAction } from '../core/reconcile.ts';
 import type { OperationRequest } from '../core/requests.ts';
 import type { StateStore } from '../io/state-store.ts';
 import { Agent, type AgentEdges, type AgentSettings } from './agent.ts';
+import { cniAdd, cniCheck, cniDel, cniList, cniStatus, type CniOperationResult } from './cni-operations.ts';
 import { Supervisor } from './supervisor.ts';
 
-export type OperationResult = InspectJson | InspectJson[] | ReconcileAction[];
+export type OperationResult = InspectJson | InspectJson[] | ReconcileAction[] | CniOperationResult;
 
 /**
  * Runs one operation, for the CLI itself or for a CLI that reached
@@ -31,5 +32,15 @@ export async function runOperation(
       return operation.request.all ? await agent.inspectAll() : await agent.inspect(operation.request);
     case 'gc':
       return (await new Supervisor(agent).reconcile()).filter((a) => a.kind !== 'wait');
+    case 'cni-add':
+      return await cniAdd(agent, operation.request);
+    case 'cni-del':
+      return await cniDel(agent, operation.request);
+    case 'cni-check':
+      return await cniCheck(agent, operation.request);
+    case 'cni-list':
+      return await cniList(agent, operation.request.network);
+    case 'cni-status':
+      return await cniStatus(agent, operation.request);
   }
 }

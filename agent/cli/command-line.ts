@@ -24,7 +24,11 @@ interface OptionSpec {
   default?: string | number | boolean;
 }
 
-type CommandName = OperationRequest['op'] | 'watch';
+// The CLI's commands: every operation but the CNI plugin's (agent/cni/main.ts sends those), and the daemon.
+/** Docker's default data root (dockerd --data-root). */
+const DEFAULT_DOCKER_ROOT = '/var/lib/docker';
+
+type CommandName = 'attach' | 'detach' | 'inspect' | 'gc' | 'watch';
 
 interface CommandSpec {
   name: CommandName;
@@ -86,6 +90,8 @@ const COMMANDS: readonly CommandSpec[] = [
       { name: 'interval', kind: 'number', default: 5, describe: 'seconds between reconcile passes' },
       { name: 'worker', kind: 'string', describe: 'attach only containers labelled leasehold.worker=<this>' },
       { name: 'metrics', kind: 'string', describe: 'where to serve GET /metrics and /healthz: a unix socket path, or IPV4:PORT (default: metrics.sock in the run directory)' },
+      { name: 'plugin', kind: 'string', describe: 'also serve the Docker network driver of this name (/run/docker/plugins/<name>.sock)' },
+      { name: 'docker-root', kind: 'path', default: DEFAULT_DOCKER_ROOT, describe: 'Docker\'s data root (the driver\'s containers\' resolv.conf)' },
     ],
   },
 ];
@@ -107,6 +113,9 @@ export interface WatchRequest {
   worker?: string;
   /** Where GET /metrics and /healthz are served. */
   metrics: MetricsListen;
+  /** Serve the Docker network driver of this name. */
+  plugin?: string;
+  dockerRoot: string;
 }
 
 export type AgentCommand = OperationRequest | { op: 'watch'; request: WatchRequest };
@@ -279,7 +288,19 @@ function buildCommand(
       return { op: 'gc', request: {} };
     case 'watch': {
       const intervalMs = seconds('interval');
-      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker'), metrics: metricsListen(str('metrics'), path('metrics'), settings.runDir) } };
+      const plugin = str('plugin');
+      if (plugin !== undefined && !/^[a-z0-9][a-z0-9_.-]*$/.test(plugin)) throw new UsageError('--plugin must be a driver name: lower-case letters, digits, _ . -');
+      return {
+        op: 'watch',
+        request: {
+          attach: attachSettings(),
+          intervalMs,
+          worker: str('worker'),
+          metrics: metricsListen(str('metrics'), path('metrics'), settings.runDir),
+          plugin,
+          dockerRoot: path('docker-root') ?? DEFAULT_DOCKER_ROOT,
+        },
+      };
     }
   }
 }

@@ -6,7 +6,7 @@ import { Supervisor } from '../app/supervisor.ts';
 import { runWatch } from '../app/watch.ts';
 import { WatchMetrics } from '../app/watch-metrics.ts';
 import { controlSocketPath, PROTOCOL_VERSION, type ControlRequest, type ControlResponse } from '../core/control-protocol.ts';
-import type { OperationRequest } from '../core/requests.ts';
+import { CNI_OPERATIONS, type OperationRequest } from '../core/requests.ts';
 import { namespaceOf } from '../io/control-client.ts';
 import { ControlSocketBusyError, serveControl, type ControlServer } from '../io/control-server.ts';
 import { serveMetrics, type MetricsServer } from '../io/metrics-server.ts';
@@ -60,7 +60,12 @@ export async function runWatchHere(globals: GlobalSettings, request: WatchReques
       const where = request.metrics;
       metricsServer = await serveMetrics(where, () => metrics.registry.metrics(), () => (metrics.following ? undefined : 'docker: the event stream is not followed'));
       log.info('metrics-listening', { ...where, ...(metricsServer.port !== undefined && { port: metricsServer.port }) });
-      await runWatch(agent, new Supervisor(agent), { ...request, metrics }, log, controller.signal);
+      const driver = request.plugin ? await serveDockerDriver(agent, globals, request, log) : undefined;
+      try {
+        await runWatch(agent, new Supervisor(agent), { ...request, metrics }, log, controller.signal);
+      } finally {
+        await driver?.close();
+      }
     } finally {
       await metricsServer?.close();
       await control.close();
@@ -71,6 +76,39 @@ export async function runWatchHere(globals: GlobalSettings, request: WatchReques
   }
   log.always('stopped');
   return 0;
+}
+
+/**
+ * `agent watch --plugin NAME`: the Docker network driver on
+ * /run/docker/plugins/NAME.sock, its adoptions run by this daemon. An
+ * adoption a stopped daemon left unfinished (joined, no container found
+ * yet) is taken up again.
+ */
+async function serveDockerDriver(agent: Agent, globals: GlobalSettings, request: WatchRequest, log: Logger): Promise<{ close(): Promise<void> }> {
+  const { DriverStore } = await import('../io/driver-store.ts');
+  const { DockerDriver } = await import('../plugin/docker-driver.ts');
+  const { DockerEndpoints } = await import('../app/docker-endpoints.ts');
+  const { sandboxOwner } = await import('../io/sandbox-watch.ts');
+  const { servePlugin, pluginSocketPath } = await import('../io/plugin-server.ts');
+  const store = new DriverStore(globals.runDir);
+  await store.init();
+  const endpoints = new DockerEndpoints(agent, store, { owner: sandboxOwner }, agent.edges.clock, {
+    attach: request.attach,
+    dockerRoot: request.dockerRoot,
+    sandboxTimeoutMs: request.attach.timeoutMs,
+  }, log);
+  const driver = new DockerDriver(store, agent.edges.network, endpoints, log);
+  for (const e of await store.allEndpoints()) {
+    const network = e.sandboxKey && !e.containerId ? await store.network(e.networkId) : undefined;
+    if (network) endpoints.adopt(network, e);
+  }
+  const server = await servePlugin(pluginSocketPath(request.plugin!), (path, body) => driver.handle(path, body), log);
+  return {
+    close: async () => {
+      await server.close();
+      await endpoints.settle();
+    },
+  };
 }
 
 /**
@@ -86,7 +124,7 @@ async function serveOperations(agent: Agent, globals: GlobalSettings, log: Logge
     // Interfaces, bridges and paths are the CLI's: in other namespaces they
     // would name other things here.
     if (request.netns !== own.netns || request.mntns !== own.mntns) return runLocally('the CLI runs in other namespaces');
-    if (request.dockerSocket !== globals.dockerSocket) {
+    if (request.dockerSocket !== globals.dockerSocket && !CNI_OPERATIONS.includes(request.op)) {
       return runLocally(`the command asks for Docker at ${request.dockerSocket}, the daemon uses ${globals.dockerSocket}`);
     }
     const stderr: string[] = [];

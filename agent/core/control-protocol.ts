@@ -94,6 +94,14 @@ const TARGET_RULES: Record<string, FieldRule> = {
   netns: { check: nonEmptyString, optional: true },
 };
 
+const CNI_KEY_RULES: Record<string, FieldRule> = {
+  network: { check: nonEmptyString },
+  containerId: { check: nonEmptyString },
+  ifname: { check: nonEmptyString },
+};
+
+const stringList: Check = (v) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? undefined : 'not a list of strings');
+
 function checkOneTarget(value: Record<string, unknown>, where: string): string | undefined {
   return (value.container === undefined) === (value.netns === undefined) ? `${where}: give container or netns (one of them)` : undefined;
 }
@@ -124,6 +132,25 @@ const REQUEST_RULES: Record<OperationRequest['op'], (request: unknown) => string
     return checkOneTarget(r, 'request');
   },
   gc: (request) => checkFields(request, 'request', {}),
+  'cni-add': (request) =>
+    checkFields(request, 'request', {
+      ...CNI_KEY_RULES,
+      netnsPath: { check: absolutePath },
+      bridge: { check: nonEmptyString },
+      bridgeNetns: { check: nonEmptyString, optional: true },
+      mac: { check: anyString, optional: true },
+      macScheme: { check: oneOf(MAC_SCHEMES) },
+      app: { check: anyString, optional: true },
+      ipv6: { check: oneOf(IPV6_MODES) },
+      waitIpv6: { check: boolean },
+      timeoutMs: { check: positiveNumber },
+    }),
+  'cni-del': (request) => checkFields(request, 'request', CNI_KEY_RULES),
+  'cni-check': (request) =>
+    checkFields(request, 'request', { ...CNI_KEY_RULES, mac: { check: anyString, optional: true }, ips: { check: stringList } }),
+  'cni-list': (request) => checkFields(request, 'request', { network: { check: nonEmptyString } }),
+  'cni-status': (request) =>
+    checkFields(request, 'request', { bridge: { check: nonEmptyString }, bridgeNetns: { check: nonEmptyString, optional: true } }),
 };
 
 /** Checks a request line from the socket; returns the problem, or the request. */

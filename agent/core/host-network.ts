@@ -11,10 +11,10 @@
  */
 export interface HostNetwork {
   netnsExists(name: string): Promise<boolean>;
-  /** Whether the netns name `name` refers to the netns of process `pid`: absent, that one, or another. */
-  netnsNameState(name: string, pid: number): Promise<'absent' | 'same' | 'other'>;
-  /** Names the netns of process `pid` (ip netns attach). */
-  nameNetns(name: string, pid: number): Promise<void>;
+  /** Whether the netns name `name` refers to the netns of `source`: absent, that one, or another. */
+  netnsNameState(name: string, source: NetnsSource): Promise<'absent' | 'same' | 'other'>;
+  /** Names the netns of `source` (ip netns attach for a process; a bind mount, as ip netns add makes, for a path). */
+  nameNetns(name: string, source: NetnsSource): Promise<void>;
   /** Removes a netns name; one that is not there is done. */
   deleteNetns(name: string): Promise<void>;
   /** Interface names in the netns of process `pid`, without naming it. */
@@ -38,6 +38,9 @@ export interface HostNetwork {
   /** Forgets the neighbour entries (IPv4 and IPv6) whose link-layer address is `mac`; best effort. */
   forgetNeighbours(ns: string | undefined, mac: string): Promise<void>;
 }
+
+/** A network namespace not named yet: a process's (a container's init), or a path a runtime gave (CNI_NETNS). */
+export type NetnsSource = { pid: number } | { path: string };
 
 export interface BridgeFacts {
   kind: string | undefined;

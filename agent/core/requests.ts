@@ -43,17 +43,63 @@ export type InspectRequest = { all: true } | ({ all: false } & TargetRef);
 /** `gc` takes nothing: one reconcile pass over what is recorded. */
 export type GcRequest = Record<string, never>;
 
+/** A CNI attachment: the spec's primary key (network name, CNI_CONTAINERID, CNI_IFNAME). */
+export interface CniKey {
+  network: string;
+  containerId: string;
+  ifname: string;
+}
+
+/** The CNI plugin's ADD (agent/cni/main.ts): attach the runtime's netns at `netnsPath` (CNI_NETNS) to a bridge. */
+export interface CniAddRequest extends CniKey {
+  /** CNI_NETNS as the runtime gave it: /proc/<pid>/ns/net, /var/run/netns/<name>, …; absolute. */
+  netnsPath: string;
+  bridge: string;
+  bridgeNetns?: string;
+  mac?: string;
+  macScheme: MacScheme;
+  app?: string;
+  ipv6: Ipv6Mode;
+  waitIpv6: boolean;
+  timeoutMs: number;
+}
+
+/** CHECK: what the runtime's prevResult says the container interface has. */
+export interface CniCheckRequest extends CniKey {
+  mac?: string;
+  /** Addresses in CIDR form (198.18.1.23/16). */
+  ips: string[];
+}
+
+/** STATUS: whether the agent could serve an ADD on this bridge now. */
+export interface CniStatusRequest {
+  bridge: string;
+  bridgeNetns?: string;
+}
+
 /** One operation and its request, as the CLI parsed it and the daemon receives it. */
 export type OperationRequest =
   | { op: 'attach'; request: AttachRequest }
   | { op: 'detach'; request: TargetRef }
   | { op: 'inspect'; request: InspectRequest }
-  | { op: 'gc'; request: GcRequest };
+  | { op: 'gc'; request: GcRequest }
+  | { op: 'cni-add'; request: CniAddRequest }
+  | { op: 'cni-del'; request: CniKey }
+  | { op: 'cni-check'; request: CniCheckRequest }
+  | { op: 'cni-list'; request: { network: string } }
+  | { op: 'cni-status'; request: CniStatusRequest };
 
 export type Operation = OperationRequest['op'];
 
 /** The one-shot operations; `watch` is the daemon itself and never one of them. */
-export const OPERATIONS: readonly Operation[] = ['attach', 'detach', 'inspect', 'gc'];
+export const OPERATIONS: readonly Operation[] = ['attach', 'detach', 'inspect', 'gc', 'cni-add', 'cni-del', 'cni-check', 'cni-list', 'cni-status'];
+
+/**
+ * The CNI plugin's operations: only a running `agent watch` serves them
+ * (the leases must live in the daemon's durable state), whatever Docker
+ * engine the plugin's environment names.
+ */
+export const CNI_OPERATIONS: readonly Operation[] = ['cni-add', 'cni-del', 'cni-check', 'cni-list', 'cni-status'];
 
 /** How a target is named in messages ("not attached: web"). */
 export function targetName(ref: TargetRef): string {

@@ -8,12 +8,27 @@ import { isLdhLabel } from '../../lib/dns/ldh-name.ts';
  * netns, DHCP hostname and client-id — is a pure function of the target, so
  * a restarted agent finds the same things again.
  */
-export type TargetKind = 'docker' | 'netns';
+export type TargetKind = 'docker' | 'netns' | 'cni';
 
 export interface TargetIdentity {
   kind: TargetKind;
-  /** Full container id, or the netns name. */
+  /** Full container id, the netns name, or for a CNI attachment its key (cniTargetId). */
   id: string;
+}
+
+/**
+ * A CNI attachment is known by (network name, CNI_CONTAINERID, CNI_IFNAME),
+ * the spec's primary key (CNI spec 1.1 §"Container runtime"): its target
+ * id joins the three, so every derived name follows from them.
+ */
+export function cniTargetId(network: string, containerId: string, ifname: string): string {
+  return `${network}/${containerId}/${ifname}`;
+}
+
+/** The parts of a CNI target id (the network name has no '/', the container id none either). */
+export function cniTargetParts(id: string): { network: string; containerId: string; ifname: string } {
+  const [network = '', containerId = '', ...rest] = id.split('/');
+  return { network, containerId, ifname: rest.join('/') };
 }
 
 // Linux interface names: at most IFNAMSIZ - 1 = 15 characters.
@@ -21,11 +36,13 @@ const IFNAME_MAX = 15;
 
 /** Docker shows the first 12 hex digits of an id; so do we. */
 export function shortId(target: TargetIdentity): string {
+  if (target.kind === 'cni') return cniTargetParts(target.id).containerId.slice(0, 12);
   return target.kind === 'docker' ? target.id.slice(0, 12) : target.id;
 }
 
 /** File name of the attachment's state record under the run directory. */
 export function stateKey(target: TargetIdentity): string {
+  if (target.kind === 'cni') return `cni-${digest(`cni\0${target.id}`).slice(0, 12)}`;
   return target.kind === 'docker' ? `docker-${target.id.slice(0, 12)}` : `netns-${target.id}`;
 }
 
@@ -35,7 +52,7 @@ export function stateKey(target: TargetIdentity): string {
  * a netns target (whose name may be long or not hex) a hash of the name.
  */
 export function hostVethName(target: TargetIdentity): string {
-  const tail = target.kind === 'docker' ? target.id.slice(0, 12) : digest(`netns\0${target.id}`).slice(0, 12);
+  const tail = target.kind === 'docker' ? target.id.slice(0, 12) : digest(`${target.kind}\0${target.id}`).slice(0, 12);
   const name = `lh${tail}`;
   if (name.length > IFNAME_MAX) throw new Error(`internal: veth name ${name} is too long`);
   return name;
@@ -47,6 +64,8 @@ export function hostVethName(target: TargetIdentity): string {
  * DHCP client to send its DHCPRELEASE after the container died.
  */
 export function containerNetnsName(target: TargetIdentity): string {
+  // A CNI runtime's netns (CNI_NETNS, any path) gets a name of ours the same way, by a bind mount.
+  if (target.kind === 'cni') return `lhn-${digest(`cni\0${target.id}`).slice(0, 12)}`;
   return target.kind === 'docker' ? `lhc-${target.id.slice(0, 12)}` : target.id;
 }
 
@@ -71,7 +90,10 @@ export function clientFqdn(target: TargetIdentity, app: string): string {
  * the container, so a client restarted with another MAC keeps its binding.
  */
 export function clientIdHex(target: TargetIdentity): string {
-  return '00' + Buffer.from(`leasehold:${shortId(target)}`, 'ascii').toString('hex');
+  // Two interfaces of one CNI container on one segment must not share a
+  // client-id (RFC 2132 §9.14: unique in the subnet): the interface joins it.
+  const tail = target.kind === 'cni' ? `${shortId(target)}/${cniTargetParts(target.id).ifname}` : shortId(target);
+  return '00' + Buffer.from(`leasehold:${tail}`, 'ascii').toString('hex');
 }
 
 /** RFC 1123 label rules (ldh-name.ts, as the server checks them) for an app name given by flag or label. */

@@ -19,17 +19,7 @@ export async function askDaemon(
   context: { dockerSocket: string; log: { level: LogLevel; pretty: boolean } },
   warn: (text: string) => void,
 ): Promise<Exclude<ControlResponse, { kind: 'run-locally' }> | undefined> {
-  const socketPath = controlSocketPath(runDir);
-  if (!existsSync(socketPath)) return undefined;
-  const request: ControlRequest = {
-    version: PROTOCOL_VERSION,
-    ...operation,
-    netns: namespaceOf('net'),
-    mntns: namespaceOf('mnt'),
-    dockerSocket: context.dockerSocket,
-    log: context.log,
-  };
-  const outcome = await exchange(socketPath, request);
+  const outcome = await sendToDaemon(runDir, operation, context);
   if (outcome.kind === 'unreachable') return undefined;
   if (outcome.kind === 'lost') {
     // The daemon died mid-command. attach, inspect and gc are idempotent and
@@ -41,6 +31,30 @@ export async function askDaemon(
   return outcome.response.kind === 'run-locally' ? undefined : outcome.response;
 }
 
+/**
+ * One operation to the daemon on `runDir`, its outcome as it is: no daemon
+ * there, one that went away (or took longer than `timeoutMs`), or its
+ * answer. For clients that must not run the work themselves (the CNI plugin).
+ */
+export async function sendToDaemon(
+  runDir: string,
+  operation: OperationRequest,
+  context: { dockerSocket: string; log: { level: LogLevel; pretty: boolean } },
+  timeoutMs?: number,
+): Promise<DaemonOutcome> {
+  const socketPath = controlSocketPath(runDir);
+  if (!existsSync(socketPath)) return { kind: 'unreachable' };
+  const request: ControlRequest = {
+    version: PROTOCOL_VERSION,
+    ...operation,
+    netns: namespaceOf('net'),
+    mntns: namespaceOf('mnt'),
+    dockerSocket: context.dockerSocket,
+    log: context.log,
+  };
+  return await exchange(socketPath, request, timeoutMs);
+}
+
 export function namespaceOf(kind: 'net' | 'mnt'): string {
   try {
     return readlinkSync(`/proc/self/ns/${kind}`);
@@ -49,23 +63,26 @@ export function namespaceOf(kind: 'net' | 'mnt'): string {
   }
 }
 
-type Outcome =
+export type DaemonOutcome =
   | { kind: 'unreachable' }
   | { kind: 'lost'; reason: string }
   | { kind: 'answered'; response: ControlResponse };
 
 /** One request, one answer; the daemon closes the connection after answering. */
-function exchange(socketPath: string, request: ControlRequest): Promise<Outcome> {
+function exchange(socketPath: string, request: ControlRequest, timeoutMs?: number): Promise<DaemonOutcome> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let connected = false;
     let settled = false;
-    const settle = (o: Outcome) => {
+    const settle = (o: DaemonOutcome) => {
       if (settled) return;
       settled = true;
+      clearTimeout(timer);
       socket.destroy();
       resolve(o);
     };
+    // A daemon that accepts and never answers (stopped, wedged) must not hold its client for ever.
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => settle(connected ? { kind: 'lost', reason: `no answer within ${timeoutMs} ms` } : { kind: 'unreachable' }), timeoutMs);
     const socket = createConnection(socketPath, () => {
       connected = true;
       socket.write(JSON.stringify(request) + '\n');

@@ -142,7 +142,7 @@ function readLine(socket: Socket): Promise<string> {
 }
 
 /** Whether a daemon answers on `socketPath` (connects at all). */
-function answers(socketPath: string): Promise<boolean> {
+export function answers(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = createConnection(socketPath);
     probe.once('connect', () => {

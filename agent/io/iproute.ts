@@ -1,5 +1,5 @@
-import { access, readFile, stat } from 'node:fs/promises';
-import type { BridgeFacts, GlobalIpv6, HostNetwork, LinkFacts, VethPairSpec } from '../core/host-network.ts';
+import { access, mkdir, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import type { BridgeFacts, GlobalIpv6, HostNetwork, LinkFacts, NetnsSource, VethPairSpec } from '../core/host-network.ts';
 import { CommandError, run, succeeds } from './exec.ts';
 
 /**
@@ -37,6 +37,10 @@ async function netnsInode(path: string): Promise<number | undefined> {
   }
 }
 
+function sourcePath(source: NetnsSource): string {
+  return 'pid' in source ? `/proc/${source.pid}/ns/net` : source.path;
+}
+
 async function linkExists(ns: string | undefined, name: string): Promise<boolean> {
   return await succeeds(ip(ns, 'link', 'show', 'dev', name));
 }
@@ -66,14 +70,29 @@ async function showLink(ns: string | undefined, name: string): Promise<IpLinkJso
 export const iprouteNetwork: HostNetwork = {
   netnsExists,
 
-  async netnsNameState(name: string, pid: number) {
+  async netnsNameState(name: string, source: NetnsSource) {
     const named = await netnsInode(`/run/netns/${name}`);
     if (named === undefined) return 'absent';
-    return named === (await netnsInode(`/proc/${pid}/ns/net`)) ? 'same' : 'other';
+    return named === (await netnsInode(sourcePath(source))) ? 'same' : 'other';
   },
 
-  async nameNetns(name: string, pid: number) {
-    await run(['ip', 'netns', 'attach', name, String(pid)]);
+  async nameNetns(name: string, source: NetnsSource) {
+    if ('pid' in source) {
+      await run(['ip', 'netns', 'attach', name, String(source.pid)]);
+      return;
+    }
+    // What `ip netns add` does for a netns of its own: an empty file in
+    // /run/netns with the namespace bind-mounted on it. `ip netns delete`
+    // undoes it (unmount, unlink) and leaves the namespace to its owner.
+    const file = `/run/netns/${name}`;
+    await mkdir('/run/netns', { recursive: true });
+    await writeFile(file, '', { flag: 'wx' });
+    try {
+      await run(['mount', '--bind', source.path, file]);
+    } catch (err) {
+      await unlink(file).catch(() => undefined);
+      throw err;
+    }
   },
 
   async deleteNetns(name: string) {

@@ -217,7 +217,7 @@ export class StateStore {
 }
 
 /** A file's text, or undefined when there is no such file (any other error is thrown). */
-async function readIfExists(path: string): Promise<string | undefined> {
+export async function readIfExists(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
@@ -227,7 +227,7 @@ async function readIfExists(path: string): Promise<string | undefined> {
 }
 
 /** Write-then-rename, so a crash or a concurrent reader never sees half a file. */
-async function writeByRename(file: string, text: string): Promise<void> {
+export async function writeByRename(file: string, text: string): Promise<void> {
   const tmp = `${file}.tmp.${process.pid}`;
   await writeFile(tmp, text, { mode: 0o644 });
   await rename(tmp, file);

@@ -3,6 +3,26 @@ import { Dhcp4MessageType, Opt } from './option-defs.ts';
 
 export type ReplyModifier = (reply: Dhcp4Message) => void;
 
+/*
+ * Every reply carries a message type and our server identifier, and a
+ * server has only a few of each: their encoded bytes are made once and
+ * shared by every reply (option values are never written to in place),
+ * not allocated per packet.
+ */
+const encodedTypes = new Map<Dhcp4MessageType, Buffer>();
+let lastServerId: { text: string; data: Buffer } | undefined;
+
+function encodedType(type: Dhcp4MessageType): Buffer {
+  let data = encodedTypes.get(type);
+  if (data === undefined) encodedTypes.set(type, (data = Opt.MessageType.kind.encode(type)));
+  return data;
+}
+
+function encodedServerId(serverId: string): Buffer {
+  if (lastServerId?.text !== serverId) lastServerId = { text: serverId, data: Opt.ServerId.kind.encode(serverId) };
+  return lastServerId.data;
+}
+
 /**
  * The one place that builds a reply from a request, copying what the RFCs
  * require (insomniacslk/dhcp's habit): xid, flags, giaddr and chaddr
@@ -24,8 +44,8 @@ export function newReplyFromRequest(
   reply.flags = req.flags;
   reply.giaddr = req.giaddr;
   reply.chaddr = Buffer.from(req.chaddr);
-  reply.options.set(Opt.MessageType, type);
-  reply.options.set(Opt.ServerId, serverId);
+  reply.options.setRaw(Opt.MessageType.code, encodedType(type));
+  reply.options.setRaw(Opt.ServerId.code, encodedServerId(serverId));
   const clientId = req.options.getRaw(Opt.ClientId.code);
   if (clientId) reply.options.setRaw(Opt.ClientId.code, clientId);
   const relayInfo = req.options.getRaw(Opt.RelayAgentInfo.code);

@@ -4,6 +4,7 @@ import net from 'node:net';
 import { systemClock, type Clock } from '../core/clock.ts';
 import { DnsExchangeError } from './dns-exchange-error.ts';
 import { judgeResponse, prepareRequest, queryMessage, type PreparedRequest } from './dns-exchange.ts';
+import { frameMessage, TcpFrameReader } from './tcp-framing.ts';
 import type { DnsMessage } from './dns-message.ts';
 import type { DnsRecord } from './dns-record.ts';
 import { TsigError } from './tsig-error.ts';
@@ -12,8 +13,8 @@ import { updateMessage } from './update-message.ts';
 import type { UpdateRequest } from './update-request.ts';
 
 /** RFC 1035 §4.2.1: UDP messages are at most 512 bytes without EDNS, which we do not send. */
-const UDP_LIMIT = 512;
-const DNS_PORT = 53;
+export const UDP_LIMIT = 512;
+export const DNS_PORT = 53;
 
 export interface DnsServerAddress {
   address: string;
@@ -33,6 +34,33 @@ export interface DnsClientOptions {
   clock?: Clock;
 }
 
+/** DnsClientOptions checked, with the defaults filled in. */
+export interface DnsClientSettings {
+  server: Required<DnsServerAddress>;
+  key: TsigKey | undefined;
+  timeoutMs: number;
+  attempts: number;
+  fudge: number | undefined;
+  clock: Clock;
+}
+
+/** Throws DnsExchangeError for a server given by name. */
+export function clientSettings(options: DnsClientOptions): DnsClientSettings {
+  // An address, never a name: resolving it would itself need DNS, and Node
+  // would quietly ask the system resolver.
+  if (net.isIP(options.server.address) === 0) {
+    throw new DnsExchangeError('E_DNS_UNREACHABLE', `DNS server ${JSON.stringify(options.server.address)} is not an IP address`);
+  }
+  return {
+    server: { address: options.server.address, port: options.server.port ?? DNS_PORT },
+    key: options.key,
+    timeoutMs: options.timeoutMs ?? 2000,
+    attempts: options.attempts ?? 3,
+    fudge: options.fudge,
+    clock: options.clock ?? systemClock,
+  };
+}
+
 export interface DnsExchange {
   /** The verified answer, RCODE NOERROR. */
   response: DnsMessage;
@@ -49,25 +77,10 @@ export interface DnsExchange {
  * DnsExchangeError (no usable answer).
  */
 export class DnsClient {
-  readonly #server: Required<DnsServerAddress>;
-  readonly #key: TsigKey | undefined;
-  readonly #timeoutMs: number;
-  readonly #attempts: number;
-  readonly #fudge: number | undefined;
-  readonly #clock: Clock;
+  readonly #o: DnsClientSettings;
 
   constructor(options: DnsClientOptions) {
-    // An address, never a name: resolving it would itself need DNS, and Node
-    // would quietly ask the system resolver.
-    if (net.isIP(options.server.address) === 0) {
-      throw new DnsExchangeError('E_DNS_UNREACHABLE', `DNS server ${JSON.stringify(options.server.address)} is not an IP address`);
-    }
-    this.#server = { address: options.server.address, port: options.server.port ?? DNS_PORT };
-    this.#key = options.key;
-    this.#timeoutMs = options.timeoutMs ?? 2000;
-    this.#attempts = options.attempts ?? 3;
-    this.#fudge = options.fudge;
-    this.#clock = options.clock ?? systemClock;
+    this.#o = clientSettings(options);
   }
 
   /** An RFC 2136 UPDATE; prerequisite failures reject with DnsRcodeError (YXDOMAIN, YXRRSET, NXRRSET). */
@@ -87,7 +100,7 @@ export class DnsClient {
    */
   async exchange(message: DnsMessage): Promise<DnsExchange> {
     const withId = { ...message, header: { ...message.header, id: randomInt(0x10000) } };
-    const req = prepareRequest(withId, this.#key, this.#seconds(), this.#fudge);
+    const req = prepareRequest(withId, this.#o.key, this.#seconds(), this.#o.fudge);
     if (req.bytes.length <= UDP_LIMIT) {
       const response = await this.#udp(req);
       if (response) return { response, transport: 'udp' };
@@ -96,16 +109,16 @@ export class DnsClient {
   }
 
   #seconds(): number {
-    return Math.floor(this.#clock.now() / 1000);
+    return Math.floor(this.#o.clock.now() / 1000);
   }
 
   #where(): string {
-    return `${this.#server.address} port ${this.#server.port}`;
+    return `${this.#o.server.address} port ${this.#o.server.port}`;
   }
 
   /** The answer, or undefined when it came back truncated. */
   async #udp(req: PreparedRequest): Promise<DnsMessage | undefined> {
-    const socket = dgram.createSocket(net.isIPv6(this.#server.address) ? 'udp6' : 'udp4');
+    const socket = dgram.createSocket(net.isIPv6(this.#o.server.address) ? 'udp6' : 'udp4');
     try {
       return await new Promise<DnsMessage | undefined>((resolve, reject) => {
         let attempt = 0;
@@ -124,12 +137,12 @@ export class DnsClient {
           socket.send(req.bytes, (err) => {
             if (err) finish(() => reject(this.#unreachable(req, err)));
           });
-          timer = setTimeout(onTimeout, this.#timeoutMs);
+          timer = setTimeout(onTimeout, this.#o.timeoutMs);
         };
         const onTimeout = () => {
           if (signatureFailure) reject(signatureFailure);
-          else if (attempt < this.#attempts) send();
-          else reject(new DnsExchangeError('E_DNS_TIMEOUT', `${req.description}: no answer from ${this.#where()} after ${attempt} UDP tries of ${this.#timeoutMs} ms`));
+          else if (attempt < this.#o.attempts) send();
+          else reject(new DnsExchangeError('E_DNS_TIMEOUT', `${req.description}: no answer from ${this.#where()} after ${attempt} UDP tries of ${this.#o.timeoutMs} ms`));
         };
         socket.on('message', (data) => {
           try {
@@ -144,33 +157,29 @@ export class DnsClient {
         // A connected UDP socket hears ICMP port unreachable as ECONNREFUSED.
         socket.on('error', (err) => finish(() => reject(this.#unreachable(req, err))));
         // Connected, so the kernel drops datagrams from any other address or port.
-        socket.connect(this.#server.port, this.#server.address, send);
+        socket.connect(this.#o.server.port, this.#o.server.address, send);
       });
     } finally {
       socket.close();
     }
   }
 
-  /** RFC 1035 §4.2.2: each message is preceded by its length in two bytes. */
+  /** One exchange on a connection of its own (RFC 1035 §4.2.2 framing). */
   async #tcp(req: PreparedRequest): Promise<DnsMessage> {
-    const socket = net.connect({ host: this.#server.address, port: this.#server.port });
+    const socket = net.connect({ host: this.#o.server.address, port: this.#o.server.port });
     try {
       const data = await new Promise<Buffer>((resolve, reject) => {
-        let received = Buffer.alloc(0);
-        socket.setTimeout(this.#timeoutMs, () =>
-          reject(new DnsExchangeError('E_DNS_TIMEOUT', `${req.description}: no answer from ${this.#where()} over TCP within ${this.#timeoutMs} ms`)),
+        const reader = new TcpFrameReader();
+        socket.setTimeout(this.#o.timeoutMs, () =>
+          reject(new DnsExchangeError('E_DNS_TIMEOUT', `${req.description}: no answer from ${this.#where()} over TCP within ${this.#o.timeoutMs} ms`)),
         );
         socket.on('error', (err) => reject(this.#unreachable(req, err)));
         socket.on('data', (chunk: Buffer) => {
-          received = Buffer.concat([received, chunk]);
-          if (received.length >= 2 && received.length >= 2 + received.readUInt16BE(0)) {
-            resolve(received.subarray(2, 2 + received.readUInt16BE(0)));
-          }
+          const [first] = reader.push(chunk);
+          if (first) resolve(first);
         });
         socket.on('end', () => reject(new DnsExchangeError('E_DNS_UNREACHABLE', `${req.description}: ${this.#where()} closed the TCP connection before answering`)));
-        const length = Buffer.allocUnsafe(2);
-        length.writeUInt16BE(req.bytes.length, 0);
-        socket.write(Buffer.concat([length, req.bytes]));
+        socket.write(frameMessage(req.bytes));
       });
       const verdict = judgeResponse(req, data, this.#seconds());
       // Over TCP nobody else can answer: anything but the answer is an error.

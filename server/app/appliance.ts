@@ -4,8 +4,8 @@ import type { ServerConfig } from '../config/config.ts';
 import { changesNeedingRestart } from '../config/reload-scope.ts';
 import { subnetDdnsById, type SubnetDdnsConfig } from '../ddns/ddns-config.ts';
 import type { CommitObserver, LeaseStore } from '../leases/lease-store.ts';
-import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
-import { HISTOGRAMS, metricFamilies, type ApplianceGauges, type MetricFamily } from '../ops/metric-catalog.ts';
+import { openLeaseStore } from '../leases/open-lease-store.ts';
+import { metricFamilies, type ApplianceGauges, type MetricFamily } from '../ops/metric-catalog.ts';
 import { Counters } from './counters.ts';
 import { DdnsService, type DdnsServiceDeps } from './ddns-service.ts';
 import { Dhcp4Service, type Dhcp4ServiceDeps } from './dhcp4-service.ts';
@@ -13,6 +13,7 @@ import type { ManagedAppliance, ReloadResult } from './managed-appliance.ts';
 import { OpsService, type OpsServiceDeps } from './ops-service.ts';
 import { RaService } from './ra-service.ts';
 import { ServiceGroup, type Service } from './service.ts';
+import { StoreCommitMonitor } from './store-commit-monitor.ts';
 import { StoreService } from './store-service.ts';
 
 export interface ApplianceOptions {
@@ -22,8 +23,8 @@ export interface ApplianceOptions {
   dhcp4Port?: number;
   /** The DHCPv4 sockets (unit tests give their own). */
   openTransport?: Dhcp4ServiceDeps['openTransport'];
-  /** The lease store (default: SQLite at `leaseStore.path`), told of each group it writes. */
-  openStore?: (observer: CommitObserver) => LeaseStore;
+  /** The lease store (default: the one `leaseStore` names); given the commit observer, if any. */
+  openStore?: (observer?: CommitObserver) => LeaseStore | Promise<LeaseStore>;
   /** Test seams of the DDNS service. */
   ddns?: Pick<DdnsServiceDeps, 'keyCheckIntervalMs' | 'dnsServices'>;
   /**
@@ -60,11 +61,12 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
   const { logger } = opts;
   const clock = opts.clock ?? systemClock;
   const counters = new Counters();
-  for (const h of Object.values(HISTOGRAMS)) counters.defineHistogram(h.name, h.bounds);
   let config = initial;
   let configLoadedAt = clock.now();
   const startedAt = clock.now();
-  const store = new StoreService(opts.openStore ?? ((observer) => openSqliteLeaseStore(config.leaseStore.path, { observer })), counters);
+  // Every group commit counted (its latency and size histograms for /metrics); a failing store logged once per interval, not once per request.
+  const commitMonitor = new StoreCommitMonitor(counters, logger, clock);
+  const store = new StoreService(opts.openStore ?? ((observer) => openLeaseStore(config.leaseStore, { logger, observer })), commitMonitor);
   // DDNS reads each subnet's naming from this map; a reload refills it in place.
   const subnetNaming = new Map<string, SubnetDdnsConfig>(subnetDdnsById(initial.subnets));
   const ddns: DdnsService | undefined = initial.ddns?.enabled
@@ -86,7 +88,7 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
     const problems: string[] = [];
     if (!dhcp4.serving) problems.push('dhcp4: the sockets are not open');
     if (!store.isOpen) problems.push('store: not open');
-    const failure = store.lastCommitFailure;
+    const failure = commitMonitor.lastFailure;
     if (failure !== undefined) problems.push(`store: the last commit failed: ${failure}`);
     return { healthy: problems.length === 0, problems };
   };

@@ -107,6 +107,8 @@ export class DdnsService implements Service {
     clearInterval(this.#reconcileTimer);
     clearInterval(this.#keyTimer);
     await this.#worker?.stop();
+    // A reconcile pass still asking gets its lookups refused; the sessions' connections close.
+    this.#dns?.close();
   }
 
   /**

@@ -1,11 +1,13 @@
 import type { Clock } from '../../lib/core/clock.ts';
+import { IntervalLog } from '../../lib/core/interval-log.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { Dhcp4Engine, type Outcome, type RequestContext } from '../dhcp4/dhcp4-engine.ts';
 import type { NameRegistrar } from '../dhcp4/name-registration.ts';
+import { RequestRateLimits } from '../dhcp4/request-rate-limits.ts';
 import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
-import { SERVER_PORT } from '../dhcp4/reply-destination.ts';
+import { linkLayerTarget, SERVER_PORT } from '../dhcp4/reply-destination.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import type { Lease } from '../leases/lease.ts';
 import { reservationId, type ReservationKey, type StoredReservation } from '../leases/reservation.ts';
@@ -13,7 +15,9 @@ import { listReservations, reservationConflict, withStoredReservations, type Sou
 import { subnetUsage, type SubnetUsage } from '../dhcp4/subnet-usage.ts';
 import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
-import { openDhcp4Transport, type Dhcp4Transport, type ReceivedDatagram } from '../net/udp-dhcp4-transport.ts';
+import { DHCP4_SOCKET_DEFAULTS, type Dhcp4SocketLimits } from '../dhcp4/dhcp4-config.ts';
+import type { Dhcp4Transport, ReceivedDatagram } from '../net/dhcp4-transport.ts';
+import { openDhcp4Transport } from '../net/udp-dhcp4-transport.ts';
 import type { CounterSink } from './counters.ts';
 import type { Service } from './service.ts';
 
@@ -31,6 +35,9 @@ export interface Dhcp4ServiceDeps {
   openTransport?: typeof openDhcp4Transport;
 }
 
+/** Drops, evictions and send failures are logged at most once per interval per kind, not per packet (the counters have every one). */
+const DROP_LOG_INTERVAL_MS = 10_000;
+
 /**
  * The DHCPv4 server: the thin I/O edge around the engine — sockets in,
  * decisions out — and the timer that reclaims expired leases. Anything a
@@ -46,11 +53,14 @@ export class Dhcp4Service implements Service {
   #engine: Dhcp4Engine | undefined;
   #transport: Dhcp4Transport | undefined;
   #reclaimTimer: NodeJS.Timeout | undefined;
+  #rateLimits: RequestRateLimits | undefined;
   // Requests whose answer is still on its way (most wait for a lease commit):
   // a clean stop lets them finish, so no client loses an ACK it has earned.
   #inFlight = 0;
   #draining = false;
   #drained: (() => void) | undefined;
+  #limits: Dhcp4SocketLimits = DHCP4_SOCKET_DEFAULTS;
+  #dropLog: IntervalLog | undefined;
 
   constructor(
     config: ServerConfig,
@@ -152,6 +162,9 @@ export class Dhcp4Service implements Service {
     const store = deps.store();
     this.#stored = store.loadReservations();
     this.#serverAddresses = new Set([...contexts.values()].map((c) => c.serverAddress));
+    // Monotonic time: a wall clock stepped back must not refill or drain the buckets.
+    this.#rateLimits = new RequestRateLimits(config.protection.rateLimits, performance.now());
+    this.#dropLog = new IntervalLog(deps.logger, DROP_LOG_INTERVAL_MS);
     const engine = new Dhcp4Engine({
       subnets: withStoredReservations(config.subnets, this.#stored),
       store,
@@ -161,19 +174,31 @@ export class Dhcp4Service implements Service {
       declineQuarantineSeconds: config.declineQuarantineSeconds,
       serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
       registrar: deps.registrar(),
+      conditionalCommits: config.leaseStore.type === 'postgresql' && config.leaseStore.shared,
+      holdLimits: { percentOfPool: config.protection.heldOffersPercentOfPool, max: config.protection.heldOffersMax },
+      counters: deps.counters,
+      floodLog: this.#dropLog,
     });
     // Set before the sockets open: a datagram may arrive as soon as the first is bound.
     this.#engine = engine;
+    this.#limits = config.dhcp4Sockets;
     try {
       this.#transport = await (deps.openTransport ?? openDhcp4Transport)(
         links.map((l) => l.link),
         deps.port ?? SERVER_PORT,
-        { onDatagram: (d) => this.#onDatagram(d, contexts.get(d.interfaceName)), onSendError: (err, to) => this.#onSendError(err, to) },
+        {
+          onDatagram: (d) => this.#onDatagram(d, contexts.get(d.interfaceName)),
+          onSendError: (err, to) => this.#onSendError(err, to),
+          onSendDropped: (reason) => this.#countDrop('replies_dropped', 'reply-dropped', reason),
+        },
+        this.#limits,
       );
     } catch (err) {
       this.#engine = undefined;
+      this.#dropLog.close();
       throw err;
     }
+    deps.logger.info('dhcp4-sockets', { kind: this.#transport.kind, interfaces: links.map((l) => l.link.name) });
     this.#reclaimTimer = setInterval(() => void this.#reclaim(), config.expiredReclaimIntervalSeconds * 1000);
     this.#reclaimTimer.unref();
     await this.#reclaim();
@@ -184,13 +209,32 @@ export class Dhcp4Service implements Service {
     this.#draining = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     await this.#transport?.close();
+    this.#dropLog?.close();
+  }
+
+  /** Which socket implementation serves (after start). */
+  get transportKind(): 'native' | 'dgram' | undefined {
+    return this.#transport?.kind;
   }
 
   #onDatagram(d: ReceivedDatagram, ctx: RequestContext | undefined): void {
     const { counters } = this.deps;
     if (this.#draining) return;
+    // Every datagram is counted once, by its type once it is decoded; what is dropped before decoding counts as `unknown`.
     if (!ctx) {
       counters.inc('packets_received', { interface: d.interfaceName, type: 'unknown' });
+      return;
+    }
+    const now = performance.now();
+    if (now - d.receivedAt > this.#limits.requestDeadlineMs) {
+      counters.inc('packets_received', { interface: d.interfaceName, type: 'unknown' });
+      this.#countDrop('requests_dropped', 'request-dropped', 'stale');
+      return;
+    }
+    const rateLimits = this.#rateLimits as RequestRateLimits;
+    if (!rateLimits.admitDatagram(now)) {
+      counters.inc('packets_received', { interface: d.interfaceName, type: 'unknown' });
+      this.#dropRateLimited('global');
       return;
     }
     let req: Dhcp4Message;
@@ -202,11 +246,16 @@ export class Dhcp4Service implements Service {
       return;
     }
     counters.inc('packets_received', { interface: d.interfaceName, type: messageTypeName(req) });
+    const refusedBy = rateLimits.refusedBy({ interfaceName: d.interfaceName, giaddr: req.giaddr, hwAddress: req.hwAddress() }, now);
+    if (refusedBy !== undefined) {
+      this.#dropRateLimited(refusedBy);
+      return;
+    }
     this.#inFlight++;
     this.engine
       .handle(req, ctx)
       .then(
-        (outcome) => this.#deliver(outcome, req, ctx),
+        (outcome) => this.#deliver(outcome, req, ctx, d.receivedAt),
         (err) => this.#countFailure(err, d),
       )
       .finally(() => {
@@ -214,11 +263,19 @@ export class Dhcp4Service implements Service {
       });
   }
 
+  /** Counted with its scope; logged once per interval per scope, never per packet. */
+  #dropRateLimited(scope: string): void {
+    this.deps.counters.inc('dropped', { reason: 'rate_limit', scope });
+    this.#dropLog?.warn('rate-limited', { scope });
+  }
+
   #countFailure(err: unknown, d: ReceivedDatagram): void {
     const { counters, logger } = this.deps;
     if (err instanceof DecodeError) {
+      // packets_malformed's per-name total is the one the `stopped` line has always had.
       counters.inc('packets_malformed', { interface: d.interfaceName });
-      counters.inc('packets_dropped', { reason: 'malformed' });
+      counters.inc('dropped', { reason: 'malformed' });
+      this.#dropLog?.warn('malformed-packets', { interface: d.interfaceName });
       logger.debug('malformed-packet', { from: d.from.address, interface: d.interfaceName, error: err.message });
     } else {
       counters.inc('internal_errors');
@@ -226,25 +283,41 @@ export class Dhcp4Service implements Service {
     }
   }
 
-  #deliver(outcome: Outcome, req: Dhcp4Message, ctx: RequestContext): void {
+  #deliver(outcome: Outcome, req: Dhcp4Message, ctx: RequestContext, receivedAt: number): void {
     const { counters, logger } = this.deps;
     if (outcome.kind !== 'reply') {
       // A request no subnet serves is dropped, as Kea counts it; the other silences are the protocol's.
       const dropped = outcome.kind === 'drop' || outcome.cause === 'no_subnet';
       counters.inc(dropped ? 'packets_dropped' : 'requests_unanswered', { reason: outcome.cause });
-      if (outcome.kind === 'silent' && outcome.cause === 'no_address') {
-        counters.inc('allocation_failures', { subnet: this.engine.selectSubnet(req, ctx)?.id ?? 'unknown' });
-      }
+      // No free address is the engine's pool_exhausted, counted by subnet there.
       if (logger.enabled('debug')) logger.debug(outcome.kind, { reason: outcome.reason, xid: req.xid, client: req.hwAddress() });
       return;
     }
+    // The lease is committed either way; only the late answer is skipped (the client will ask again).
+    if (performance.now() - receivedAt > this.#limits.replyDeadlineMs) {
+      this.#countDrop('replies_dropped', 'reply-dropped', 'stale');
+      return;
+    }
     counters.inc(`replies_${messageTypeName(outcome.reply)}`, { interface: ctx.interfaceName });
-    this.#transport?.send(ctx.interfaceName, outcome.reply.encode(), outcome.to);
+    const transport = this.#transport;
+    if (!transport) return;
+    const hardwareAddress = transport.linkLayerSends ? linkLayerTarget(req, outcome.to) : undefined;
+    transport.send(ctx.interfaceName, outcome.reply.encode(), outcome.to, {
+      requestReceivedAt: receivedAt,
+      link: hardwareAddress && { hardwareAddress, sourceAddress: ctx.serverAddress },
+    });
   }
 
   #onSendError(err: Error, to: { address: string }): void {
     this.deps.counters.inc('send_errors');
-    this.deps.logger.warn('send-failed', { to: to.address, err });
+    // Per destination it would be one line per packet in a flood; the first of each kind per interval names one.
+    const code = (err as NodeJS.ErrnoException).code ?? err.name;
+    this.#dropLog?.warn('send-failed', { code }, 1, { to: to.address, error: err.message });
+  }
+
+  #countDrop(counter: 'requests_dropped' | 'replies_dropped', event: string, reason: string): void {
+    this.deps.counters.inc(counter, { reason });
+    this.#dropLog?.warn(event, { reason });
   }
 
   async #reclaim(): Promise<void> {

@@ -56,7 +56,7 @@ export class OpsService implements Service {
     const { control } = config;
     const http = control.http;
     const auth = http && readAuth(http);
-    const socketPath = controlSocketPath(control, config.leaseStore.path);
+    const socketPath = controlSocketPath(control, config.leaseStore);
     this.#endpoint = await openControlEndpoint(
       {
         socketPath,

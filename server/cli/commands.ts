@@ -1,7 +1,8 @@
 import { createLogger, type LogLevel } from '../../lib/core/logger.ts';
 import { loadConfigFile } from '../config/load.ts';
 import type { ServerConfig } from '../config/config.ts';
-import { openSqliteLeaseStore } from '../leases/sqlite-lease-store.ts';
+import { openLeaseStore } from '../leases/open-lease-store.ts';
+import { withSqlitePath } from '../leases/lease-store-config.ts';
 import type { Lease } from '../leases/lease.ts';
 import { buildAppliance } from '../app/appliance.ts';
 import { controlSocketPath } from '../ops/ops-config.ts';
@@ -18,7 +19,7 @@ function fail(err: unknown): number {
 
 function loadConfig(path: string, storePath?: string): ServerConfig {
   const config = loadConfigFile(path);
-  if (storePath) config.leaseStore = { ...config.leaseStore, path: storePath };
+  if (storePath) config.leaseStore = withSqlitePath(config.leaseStore, storePath);
   return config;
 }
 
@@ -34,7 +35,12 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
     return 0;
   }
   const logger = createLogger({ level: opts.logLevel ?? config.log.level });
-  const appliance = buildAppliance(config, { logger, dhcp4Port: opts.port, loadConfig: () => loadConfig(opts.configPath, opts.storePath) });
+  const appliance = buildAppliance(config, {
+    logger,
+    dhcp4Port: opts.port,
+    openStore: (observer) => openLeaseStore(config.leaseStore, { configPath: opts.configPath, logger, observer }),
+    loadConfig: () => loadConfig(opts.configPath, opts.storePath),
+  });
   try {
     await appliance.start();
   } catch (err) {
@@ -73,8 +79,9 @@ export interface ClientOptions {
   json: boolean;
 }
 
-function socketOf(opts: ClientOptions, config: ServerConfig): string {
-  return opts.socket ?? controlSocketPath(config.control, config.leaseStore.path);
+/** The control socket the CLI talks to: `--socket`, else the config's (none for a database store without `control.socket`). */
+function socketOf(opts: ClientOptions, config: ServerConfig): string | undefined {
+  return opts.socket ?? controlSocketPath(config.control, config.leaseStore);
 }
 
 /**
@@ -85,12 +92,13 @@ export async function runLeases(opts: ClientOptions): Promise<number> {
   let leases: Lease[];
   try {
     const config = loadConfig(opts.configPath, opts.storePath);
-    const answer = await sendCommand(socketOf(opts, config), 'lease4-get-all');
+    const socket = socketOf(opts, config);
+    const answer = socket === undefined ? undefined : await sendCommand(socket, 'lease4-get-all');
     if (answer && answer.result !== 0 && answer.result !== 3) return fail(answer.text);
     if (answer) {
       leases = ((answer.arguments as { leases?: Array<Record<string, unknown>> } | undefined)?.leases ?? []).map(fromKeaLease);
     } else {
-      const store = openSqliteLeaseStore(config.leaseStore.path);
+      const store = await openLeaseStore(config.leaseStore, { configPath: opts.configPath, inspectOnly: true });
       leases = store.loadAll();
       await store.close();
     }
@@ -131,7 +139,9 @@ export async function runControl(opts: ClientOptions, command: string, args?: ob
   let socket: string;
   try {
     const config = loadConfig(opts.configPath, opts.storePath);
-    socket = socketOf(opts, config);
+    const configured = socketOf(opts, config);
+    if (configured === undefined) return fail(`the config sets no control.socket (leaseStore.type ${config.leaseStore.type} has no default one): ${command} needs the running server's socket; set control.socket or give --socket`);
+    socket = configured;
     answer = await sendCommand(socket, command, args);
   } catch (err) {
     return fail(err);

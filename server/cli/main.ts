@@ -2,6 +2,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { formatReservations, formatStatistics, runControl, runLeases, runServe, type ClientOptions } from './commands.ts';
+import { dbCommand } from './db-commands.ts';
 
 /**
  * leasehold-server: the appliance process. Bad arguments print usage and
@@ -32,7 +33,9 @@ await yargs(hideBin(process.argv))
       '$0 leases --config FILE [--json]\n' +
       '$0 lease del IP --config FILE\n' +
       '$0 reservation add|del|list --config FILE …\n' +
-      '$0 stats|reload --config FILE [--json]',
+      '$0 stats|reload --config FILE [--json]\n' +
+      '$0 db init|upgrade|version --config FILE\n' +
+      '$0 db migrate-from sqlite:PATH --config FILE',
   )
   .command(
     ['serve', '$0'],
@@ -125,6 +128,7 @@ await yargs(hideBin(process.argv))
   .command('reload', 'reload the configuration file (as SIGHUP does): validated first, the running one kept if it is not', (y) => asClient(y), async (argv) => {
     process.exitCode = await runControl(clientOptions(argv), 'config-reload');
   })
+  .command(dbCommand(withConfig))
   .strict()
   .fail((msg, err, y) => {
     if (err) throw err;

@@ -1,6 +1,7 @@
 import type { LogLevel } from '../../lib/core/logger.ts';
 import type { DdnsConfig, SubnetDdnsConfig } from '../ddns/ddns-config.ts';
-import type { Dhcp4Timers, SubnetConfig } from '../dhcp4/dhcp4-config.ts';
+import type { Dhcp4Protection, Dhcp4SocketLimits, Dhcp4Timers, SubnetConfig } from '../dhcp4/dhcp4-config.ts';
+import type { LeaseStoreConfig } from '../leases/lease-store-config.ts';
 import type { RaConfig } from '../ra/ra-config.ts';
 import type { ControlConfig } from '../ops/ops-config.ts';
 
@@ -18,9 +19,13 @@ export interface ServerConfig extends Dhcp4Timers {
   leaseStore: LeaseStoreConfig;
   /** Server identifier (option 54) for every reply; default: the address of the interface the request came in on. */
   serverId?: string;
+  /** Held-offer caps and rate limits against floods (defaults: DHCP4_PROTECTION_DEFAULTS). */
+  protection: Dhcp4Protection;
   /** How often expired leases are reclaimed (freed, their DNS names removed). */
   expiredReclaimIntervalSeconds: number;
   log: { level: LogLevel };
+  /** The DHCPv4 sockets: which implementation, and the receive and send paths' bounds. */
+  dhcp4Sockets: Dhcp4SocketLimits;
   /** Dynamic DNS (RFC 2136) for the subnets that have a `ddns` section; absent = no updates. */
   ddns?: DdnsConfig;
   /** IPv6 router advertisements (RFC 4861): SLAAC prefixes, RDNSS and DNSSL per interface; absent = none sent. */
@@ -43,9 +48,4 @@ export interface InterfaceConfig {
   name: string;
   /** The server's IPv4 address on that interface; discovered at runtime when absent. */
   address?: string;
-}
-
-export interface LeaseStoreConfig {
-  type: 'sqlite';
-  path: string;
 }

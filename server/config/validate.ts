@@ -2,18 +2,19 @@ import { FieldReader, at, compact, type Mapping } from '../../lib/config/field-r
 import type { LogLevel } from '../../lib/core/logger.ts';
 import { ipToInt } from '../../lib/wire/ipv4.ts';
 import { readDdns, readSubnetDdns, type DdnsScope } from '../ddns/ddns-config-reader.ts';
-import { readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
+import { readDhcp4Protection, readDhcp4Sockets, readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
 import { readRa } from '../ra/ra-config-reader.ts';
+import { readLeaseStore } from '../leases/lease-store-config-reader.ts';
 import { readControl } from '../ops/ops-config-reader.ts';
-import type { InterfaceConfig, LeaseStoreConfig, ServerConfig, ServerSubnetConfig } from './config.ts';
+import type { InterfaceConfig, ServerConfig, ServerSubnetConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
 
 /**
  * The configuration's assembly: reads the root settings itself and hands
  * each capability's section to that capability's reader (the DHCPv4
  * server's `subnets` and timers, DDNS's `ddns` and each subnet's `ddns`,
- * RA's `ra`, the control API's `control`), all on one `FieldReader`, in the file's order, so the
- * operator gets every problem in one go.
+ * RA's `ra`, the lease store's `leaseStore`, the control API's `control`), all on one
+ * `FieldReader`, in the file's order, so the operator gets every problem in one go.
  */
 
 export const CONFIG_DEFAULTS = {
@@ -30,8 +31,10 @@ const ROOT_FIELDS = [
   'serverId',
   'offerHoldSeconds',
   'declineQuarantineSeconds',
+  'protection',
   'expiredReclaimIntervalSeconds',
   'log',
+  'dhcp4Sockets',
   'ddns',
   'ra',
   'control',
@@ -82,7 +85,13 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
     true,
   );
 
-  const leaseStore = readLeaseStore(f, root.leaseStore);
+  const leaseStore = readLeaseStore(f, root.leaseStore, 'leaseStore', { sqlitePath: CONFIG_DEFAULTS.leaseStorePath });
+  // Each server numbers its own DNS queue and would send every queued
+  // change itself: with several servers on one database the queue needs
+  // claims first, so the two are not combined yet.
+  if (leaseStore?.type === 'postgresql' && leaseStore.shared && ddns?.enabled) {
+    f.fail(at('leaseStore', 'shared'), 'several servers on one database do not send DNS updates yet; set ddns.enabled: false, or shared: false');
+  }
   const dhcp4Timers = readDhcp4Timers(f, root);
   return compact({
     interfaces,
@@ -90,9 +99,11 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
     leaseStore,
     serverId,
     ...dhcp4Timers,
+    protection: readDhcp4Protection(f, root.protection, 'protection'),
     expiredReclaimIntervalSeconds:
       f.field(root, 'expiredReclaimIntervalSeconds', '', (v, p) => f.integer(v, p, 1, 86400)) ?? CONFIG_DEFAULTS.expiredReclaimIntervalSeconds,
     log: { level: readLogLevel(f, root.log) },
+    dhcp4Sockets: readDhcp4Sockets(f, root.dhcp4Sockets),
     ddns,
     ra: f.field(root, 'ra', '', (v, p) => readRa(f, v, p)),
     control: readControl(f, root.control, 'control'),
@@ -117,15 +128,6 @@ function readInterfaces(f: FieldReader, value: unknown, path: string): Interface
     out.push(compact({ name, address }));
   });
   return out;
-}
-
-function readLeaseStore(f: FieldReader, value: unknown): LeaseStoreConfig {
-  const path = 'leaseStore';
-  const m = value === undefined || value === null ? {} : f.mapping(value, path, ['type', 'path']);
-  return {
-    type: (m && f.field(m, 'type', path, (v, p) => f.oneOf(v, p, ['sqlite'] as const))) ?? 'sqlite',
-    path: (m && f.field(m, 'path', path, (v, p) => f.string(v, p))) ?? CONFIG_DEFAULTS.leaseStorePath,
-  };
 }
 
 function readLogLevel(f: FieldReader, value: unknown): LogLevel {

@@ -1,6 +1,7 @@
 import type { Clock } from '../../lib/core/clock.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
+import { coalesceChanges } from './change-coalescing.ts';
 import {
   planForwardAdd,
   planForwardRemove,
@@ -8,53 +9,36 @@ import {
   planReverseRemove,
   type AddressRecord,
   type PlanStep,
-  type UpdateOutcome,
   type Verdict,
 } from './conflict-resolution.ts';
 import type { DdnsConfig, DdnsZoneConfig } from './ddns-config.ts';
+import type { DnsRefusal, DnsUpdater } from './dns-updater-port.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
 import { findZone, reverseNameV4, reverseNameV6 } from './reverse-names.ts';
-import type { UpdateRequest } from '../../lib/dns/update-request.ts';
+import type { BatchLimits } from './update-batch.ts';
+import { UpdateDispatcher, type DdnsCounters } from './update-dispatcher.ts';
+import { DEFAULT_WINDOW, UpdateWindow, type WindowSettings } from './update-window.ts';
 
-/**
- * The zone's servers will not apply the update until something changes on
- * our side or theirs (a key, the zone configuration, the server's policy):
- * which answers count as such is the updater's call (net/dns-updater.ts).
- */
-export interface DnsRefusal {
-  kind: 'refused';
-  /** The RCODE's mnemonic: REFUSED, NOTAUTH… */
-  rcode: string;
-  /** The TSIG error that came with NOTAUTH (RFC 8945 §5.2): BADKEY, BADSIG, BADTRUNC. */
-  tsigError?: string;
-  /** The server that answered so (the first one, when all of them did). */
-  server: string;
-  /** The error code (E_DNS_REFUSED, E_TSIG_BADSIG…) and its one-line message. */
-  code: string;
-  detail: string;
+export type { DnsFailure, DnsRefusal, DnsUpdater, UpdateAnswer } from './dns-updater-port.ts';
+
+/** The durable queue as the metrics see it (`DdnsWorker.backlog`). */
+export interface DdnsBacklog {
+  /** Changes queued, parked ones included. */
+  depth: number;
+  /** Of those, the ones waiting for `unpark`. */
+  parked: number;
+  /** Milliseconds since the oldest queued change was made; 0 when the queue is empty. */
+  oldestAgeMs: number;
+  /** UPDATE messages on the wire, and how many the window allows now. */
+  inFlight: number;
+  window: number;
 }
 
-/** What one UPDATE came to: an outcome conflict resolution reasons about, or a refusal for good. */
-export type UpdateAnswer = UpdateOutcome | DnsRefusal;
-
-/** Sends one UPDATE to a zone's servers and says what the server answered. */
-export interface DnsUpdater {
-  update(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateAnswer>;
-}
-
-export interface DdnsWorkerCounters {
-  inc(name: string, labels?: Readonly<Record<string, string>>): void;
-}
+/** A clock for round trips: monotonic, sub-millisecond (a LAN round trip to BIND is under a millisecond). */
+const MONOTONIC: Clock = { now: () => performance.now() };
 
 /** `parked`: a zone refused the change for good (DnsRefusal); it waits in the queue for `unpark`. */
 type ChangeVerdict = Verdict | 'parked';
-
-/**
- * UPDATEs in flight at once, across all names. BIND works on at most 100
- * (`update-quota`) and silently drops the rest, which then cost a timeout
- * each; Kea's D2 keeps 32 in flight. Measured with make bench (ddns).
- */
-const DEFAULT_MAX_IN_FLIGHT = 32;
 
 /**
  * Works the durable DNS queue: changes to one name go out strictly in
@@ -63,6 +47,15 @@ const DEFAULT_MAX_IN_FLIGHT = 32;
  * as wanted or the name turned out to be someone else's; while BIND is down
  * or failing, it is retried with exponential back-off, and after a restart
  * the queue is picked up from the store where it stopped.
+ *
+ * Before a name's next change goes out, what is queued for that name is
+ * folded (change-coalescing.ts): an add and the removal that undoes it
+ * send nothing, two adds of one client send the last; every entry folded
+ * leaves the store with the change sent for it. The UPDATE steps of all
+ * names go through one dispatcher (update-dispatcher.ts): within an
+ * adaptive window of messages in flight (update-window.ts), and several
+ * names of one zone to a message when their steps queued up behind a
+ * full window.
  *
  * A change a zone refuses for good (a wrong key, an update policy that
  * does not allow it: DnsRefusal) is parked: it stays first in its name's
@@ -80,8 +73,8 @@ export class DdnsWorker {
   readonly #draining = new Set<Promise<void>>();
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
-  #inFlight = 0;
-  readonly #slotWaiters: Array<() => void> = [];
+  readonly #window: UpdateWindow;
+  readonly #dispatcher: UpdateDispatcher;
   /** Names whose first change a zone refused → that zone. */
   readonly #parked = new Map<string, string>();
   /** Refusals already logged: `zone rcode/tsigError`. */
@@ -97,13 +90,35 @@ export class DdnsWorker {
       updater: DnsUpdater;
       logger: Logger;
       clock: Clock;
-      counters?: DdnsWorkerCounters;
+      counters?: DdnsCounters;
+      /** The window's bounds (default DEFAULT_WINDOW: 4 at first, 1 to 64). */
+      window?: Partial<WindowSettings>;
+      /** Shorthand for `window.max` (the initial window is never more). */
       maxInFlight?: number;
+      /** Names and bytes per message (default DEFAULT_BATCH_LIMITS; maxParts 1 sends one name per message). */
+      batch?: BatchLimits;
+      /** Messages in flight per zone (default DEFAULT_MAX_PER_ZONE: 2). */
+      maxPerZone?: number;
+      /** Round-trip times for the window; default a monotonic clock. */
+      rttClock?: Clock;
       /** Queue without sending until `resume()` (the appliance resumes once every service has started). */
       paused?: boolean;
     },
   ) {
     this.#paused = opts.paused ?? false;
+    const max = opts.window?.max ?? opts.maxInFlight ?? DEFAULT_WINDOW.max;
+    const min = Math.min(opts.window?.min ?? DEFAULT_WINDOW.min, max);
+    const initial = Math.max(min, Math.min(opts.window?.initial ?? DEFAULT_WINDOW.initial, max));
+    this.#window = new UpdateWindow({ initial, min, max }, opts.rttClock ?? MONOTONIC);
+    this.#dispatcher = new UpdateDispatcher({
+      updater: opts.updater,
+      window: this.#window,
+      limits: opts.batch,
+      maxPerZone: opts.maxPerZone,
+      logger: opts.logger,
+      counters: opts.counters,
+      generation: () => this.#unparks,
+    });
   }
 
   /** Starts sending what was queued while paused. */
@@ -113,14 +128,14 @@ export class DdnsWorker {
     for (const fqdn of this.#queues.keys()) this.#startDrain(fqdn);
   }
 
-  /** Queues changes already durable in the store, and starts on them. */
+  /** Queues changes already durable in the store, and starts on them (all are queued first, so a name's changes fold). */
   enqueue(changes: readonly DnsChange[]): void {
     for (const change of changes) {
       const queue = this.#queues.get(change.fqdn) ?? [];
       queue.push(change);
       this.#queues.set(change.fqdn, queue);
-      this.#startDrain(change.fqdn);
     }
+    for (const fqdn of new Set(changes.map((c) => c.fqdn))) this.#startDrain(fqdn);
   }
 
   hasPending(fqdn: string): boolean {
@@ -147,6 +162,19 @@ export class DdnsWorker {
     let n = 0;
     for (const fqdn of this.#parked.keys()) n += this.#queues.get(fqdn)?.length ?? 0;
     return n;
+  }
+
+  /** Depth and age of the queue, for metrics: a scan of the names' queues, not of every change. */
+  backlog(): DdnsBacklog {
+    let oldest = Infinity;
+    for (const q of this.#queues.values()) if (q.length > 0) oldest = Math.min(oldest, q[0].createdAt);
+    return {
+      depth: this.pending,
+      parked: this.parked,
+      oldestAgeMs: Number.isFinite(oldest) ? Math.max(0, this.opts.clock.now() - oldest) : 0,
+      inFlight: this.#dispatcher.inFlight,
+      window: this.#window.limit,
+    };
   }
 
   /** Resolves when nothing is on its way: every change done, or parked (tests, clean shutdown). */
@@ -185,7 +213,7 @@ export class DdnsWorker {
     this.#stopped = true;
     for (const timer of this.#timers.values()) clearTimeout(timer);
     this.#timers.clear();
-    for (const release of this.#slotWaiters.splice(0)) release();
+    await this.#dispatcher.stop();
     await Promise.all([...this.#draining]);
   }
 
@@ -200,8 +228,9 @@ export class DdnsWorker {
     try {
       const queue = this.#queues.get(fqdn) ?? [];
       while (queue.length > 0 && !this.#stopped) {
-        const change = queue[0];
-        const verdict = await this.#process(change);
+        // What is queued now, folded; the first item covers the front of the queue.
+        const [work] = coalesceChanges(queue);
+        const verdict = work.change ? await this.#process(work.change) : 'done';
         if (this.#stopped) return;
         if (verdict === 'retry-later') {
           this.#retryLater(fqdn);
@@ -212,8 +241,13 @@ export class DdnsWorker {
           this.#settled();
           return;
         }
-        await this.opts.store.commit({ dequeue: [change.seq] });
-        queue.shift();
+        await this.opts.store.commit({ dequeue: work.seqs });
+        queue.splice(0, work.seqs.length);
+        const folded = work.seqs.length - (work.change ? 1 : 0);
+        if (folded > 0) {
+          this.opts.counters?.inc('ddns_changes_coalesced', {}, folded);
+          this.opts.logger.debug('ddns-coalesced', { fqdn, seqs: work.seqs, sent: work.change?.seq ?? 'nothing' });
+        }
       }
       this.#queues.delete(fqdn);
       this.#settled();
@@ -272,35 +306,19 @@ export class DdnsWorker {
     return verdict;
   }
 
-  /** One UPDATE, within the in-flight cap. */
-  async #send(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateAnswer> {
-    const max = this.opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT;
-    while (this.#inFlight >= max) {
-      if (this.#stopped) return 'failed';
-      await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
-    }
-    this.#inFlight++;
-    try {
-      return await this.opts.updater.update(zone, req);
-    } finally {
-      this.#inFlight--;
-      this.#slotWaiters.shift()?.();
-    }
-  }
-
   async #run(zone: DdnsZoneConfig, first: PlanStep, change: DnsChange): Promise<ChangeVerdict> {
     let step = first;
     while (step.kind === 'send') {
       if (this.#stopped) return 'retry-later';
-      const unparks = this.#unparks;
-      const answer = await this.#send(zone, step.request);
-      if (typeof answer === 'object') {
+      const { answer, generation } = await this.#dispatcher.submit(zone, step.request);
+      if (this.#stopped) return 'retry-later';
+      if (typeof answer === 'object' && answer.kind === 'refused') {
         // Sent before the key changed: the new key deserves its own try.
-        if (this.#unparks !== unparks) return 'retry-later';
+        if (generation !== this.#unparks) return 'retry-later';
         this.#park(zone, change, answer);
         return 'parked';
       }
-      step = step.next(answer);
+      step = step.next(typeof answer === 'string' ? answer : 'failed');
     }
     const fields = { fqdn: change.fqdn, action: change.action, ip: change.ipv4, zone: zone.name, reason: step.reason };
     if (step.verdict === 'conflict') {

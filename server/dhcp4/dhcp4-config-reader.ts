@@ -4,8 +4,13 @@ import type { ClasslessRoute } from '../../lib/dhcp4/options/classless-routes.ts
 import { parseClientIdHex, parseHwAddress } from '../../lib/dhcp4/client-identity.ts';
 import { cidrContains, cidrsOverlap, formatCidr, hostAddressProblem, parseCidr, type Cidr, type HostAddressProblem } from '../../lib/wire/cidr.ts';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
+import type { RateLimit } from '../../lib/core/token-bucket.ts';
 import {
   DHCP4_DEFAULTS,
+  DHCP4_SOCKET_DEFAULTS,
+  type Dhcp4SocketLimits,
+  DHCP4_PROTECTION_DEFAULTS,
+  type Dhcp4Protection,
   LEASE_TIME_LIMITS,
   leaseTimers,
   type Dhcp4Timers,
@@ -69,6 +74,67 @@ export function readDhcp4Timers(f: FieldReader, root: Mapping): Dhcp4Timers {
     offerHoldSeconds: f.field(root, 'offerHoldSeconds', '', (v, p) => f.integer(v, p, 1, 86400)) ?? DHCP4_DEFAULTS.offerHoldSeconds,
     declineQuarantineSeconds:
       f.field(root, 'declineQuarantineSeconds', '', (v, p) => f.integer(v, p, 0, MAX_TIMER_SECONDS)) ?? DHCP4_DEFAULTS.declineQuarantineSeconds,
+  };
+}
+
+const SOCKET_IMPLEMENTATIONS = ['auto', 'native', 'dgram'] as const;
+
+/** `dhcp4Sockets`: every field optional, defaults DHCP4_SOCKET_DEFAULTS. */
+export function readDhcp4Sockets(f: FieldReader, value: unknown): Dhcp4SocketLimits {
+  const path = 'dhcp4Sockets';
+  const d = DHCP4_SOCKET_DEFAULTS;
+  const m = value === undefined || value === null ? {} : f.mapping(value, path, ['implementation', 'maxQueuedReplies', 'requestDeadlineMs', 'replyDeadlineMs']);
+  const ms = (key: string) => (m && f.field(m, key, path, (v, p) => f.integer(v, p, 1, 60_000))) ?? undefined;
+  const limits: Dhcp4SocketLimits = {
+    implementation: (m && f.field(m, 'implementation', path, (v, p) => f.oneOf(v, p, SOCKET_IMPLEMENTATIONS))) ?? d.implementation,
+    maxQueuedReplies: (m && f.field(m, 'maxQueuedReplies', path, (v, p) => f.integer(v, p, 1, 1_000_000))) ?? d.maxQueuedReplies,
+    requestDeadlineMs: ms('requestDeadlineMs') ?? d.requestDeadlineMs,
+    replyDeadlineMs: ms('replyDeadlineMs') ?? d.replyDeadlineMs,
+  };
+  // A request is only worth starting if its reply may still be sent.
+  if (limits.requestDeadlineMs > limits.replyDeadlineMs) {
+    f.fail(at(path, 'requestDeadlineMs'), `${limits.requestDeadlineMs} is later than replyDeadlineMs (${limits.replyDeadlineMs}): no reply to such a request could be sent`);
+  }
+  return limits;
+}
+
+const PROTECTION_FIELDS = ['heldOffersPercentOfPool', 'heldOffersMax', 'rateLimits'] as const;
+const RATE_LIMIT_SCOPES = ['global', 'perInterface', 'perRelay', 'perClient'] as const;
+const RATE_LIMIT_FIELDS = ['perSecond', 'burst'] as const;
+/** Enough for any rate a 100 Gbit/s link carries in DHCP datagrams. */
+const MAX_RATE = 10_000_000;
+
+/**
+ * `protection`, at the top level: each field optional, each default in
+ * DHCP4_PROTECTION_DEFAULTS. A rate limit of `perSecond: 0` is off; its
+ * burst then defaults to 1 (unused).
+ */
+export function readDhcp4Protection(f: FieldReader, value: unknown, path: string): Dhcp4Protection {
+  const d = DHCP4_PROTECTION_DEFAULTS;
+  const m = value === undefined || value === null ? {} : f.mapping(value, path, PROTECTION_FIELDS);
+  if (m === undefined) return d;
+  const limitsValue = m.rateLimits;
+  const limitsPath = at(path, 'rateLimits');
+  const limits = limitsValue === undefined || limitsValue === null ? {} : (f.mapping(limitsValue, limitsPath, RATE_LIMIT_SCOPES) ?? {});
+  const rateLimit = (scope: (typeof RATE_LIMIT_SCOPES)[number]): RateLimit => {
+    const given = limits[scope];
+    if (given === undefined || given === null) return d.rateLimits[scope];
+    const p = at(limitsPath, scope);
+    const lm = f.mapping(given, p, RATE_LIMIT_FIELDS);
+    if (lm === undefined) return d.rateLimits[scope];
+    const perSecond = f.field(lm, 'perSecond', p, (v, vp) => f.integer(v, vp, 0, MAX_RATE), true) ?? d.rateLimits[scope].perSecond;
+    const burst = f.field(lm, 'burst', p, (v, vp) => f.integer(v, vp, 1, MAX_RATE)) ?? Math.max(1, perSecond);
+    return { perSecond, burst };
+  };
+  return {
+    heldOffersPercentOfPool: f.field(m, 'heldOffersPercentOfPool', path, (v, p) => f.integer(v, p, 1, 100)) ?? d.heldOffersPercentOfPool,
+    heldOffersMax: f.field(m, 'heldOffersMax', path, (v, p) => f.integer(v, p, 1, 1 << 24)) ?? d.heldOffersMax,
+    rateLimits: {
+      global: rateLimit('global'),
+      perInterface: rateLimit('perInterface'),
+      perRelay: rateLimit('perRelay'),
+      perClient: rateLimit('perClient'),
+    },
   };
 }
 

@@ -1,3 +1,4 @@
+import type { RateLimit } from '../../lib/core/token-bucket.ts';
 import type { ClasslessRoute } from '../../lib/dhcp4/options/classless-routes.ts';
 
 /**
@@ -64,6 +65,44 @@ export const DHCP4_DEFAULTS: Dhcp4Timers = {
   declineQuarantineSeconds: 86400,
 };
 
+/**
+ * What keeps a flood from starving real clients (top-level `protection`):
+ * caps on held offers, so random-MAC DISCOVERs cannot set the whole pool
+ * aside, and token-bucket rate limits on what is even looked at. Every
+ * drop is counted by reason and logged once per interval.
+ */
+export interface Dhcp4Protection {
+  /** Most offers held at once in one subnet, as a percentage of its pool addresses (at least one address). */
+  heldOffersPercentOfPool: number;
+  /** Most offers held at once in all subnets together. */
+  heldOffersMax: number;
+  rateLimits: {
+    /** Every datagram, before it is decoded. */
+    global: RateLimit;
+    /** Requests that arrive directly (giaddr 0), per interface. */
+    perInterface: RateLimit;
+    /** Relayed requests, per relay (giaddr). */
+    perRelay: RateLimit;
+    /** Per client hardware address (chaddr): one noisy client. */
+    perClient: RateLimit;
+  };
+}
+
+export const DHCP4_PROTECTION_DEFAULTS: Dhcp4Protection = {
+  heldOffersPercentOfPool: 50,
+  heldOffersMax: 262144,
+  rateLimits: {
+    // Well above what the server can answer (a few thousand DORA/s, two
+    // datagrams each), so they only bite on a flood.
+    global: { perSecond: 50000, burst: 50000 },
+    perInterface: { perSecond: 20000, burst: 20000 },
+    perRelay: { perSecond: 20000, burst: 20000 },
+    // A real client sends a few datagrams per exchange and retransmits
+    // after ~4 s (RFC 2131 §4.1).
+    perClient: { perSecond: 10, burst: 20 },
+  },
+};
+
 /** Short leases make T1/T2 collide; 0xffffffff means "infinite" (RFC 2131 §3.3), which we do not offer. */
 export const LEASE_TIME_LIMITS = { min: 10, max: 0xfffffffe };
 
@@ -77,3 +116,33 @@ export function leaseTimers(leaseTime: number, renewTime?: number, rebindTime?: 
     rebindTime: rebindTime ?? Math.floor(leaseTime * 0.875),
   };
 }
+
+/** How the DHCPv4 sockets send (the `dhcp4Sockets` section). */
+export interface TransportLimits {
+  /** 'auto' uses the native sockets when built, else dgram. */
+  implementation: 'auto' | 'native' | 'dgram';
+  /** Replies queued at most per socket while its send buffer is full. */
+  maxQueuedReplies: number;
+  /** A reply whose request arrived longer ago than this is dropped, not sent. */
+  replyDeadlineMs: number;
+}
+
+/** The receive path's bound beside the send path's. */
+export interface Dhcp4SocketLimits extends TransportLimits {
+  /** A request that has waited longer than this (from the kernel's receive time) is dropped, not answered. */
+  requestDeadlineMs: number;
+}
+
+/**
+ * RFC 2131 §4.1: a client retransmits after 4 s ± 1 s, so an answer later
+ * than that goes to a transaction its client has given up on or sent
+ * again, and the time spent on it delays the requests behind it. A request
+ * is dropped once it has waited 2 s, which leaves room for the commit and
+ * the send before the reply's own deadline, 3 s after the request arrived.
+ */
+export const DHCP4_SOCKET_DEFAULTS: Dhcp4SocketLimits = {
+  implementation: 'auto',
+  maxQueuedReplies: 1024,
+  requestDeadlineMs: 2000,
+  replyDeadlineMs: 3000,
+};

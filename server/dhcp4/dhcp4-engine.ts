@@ -1,13 +1,13 @@
 import type { Clock } from '../../lib/core/clock.ts';
-import type { Logger } from '../../lib/core/logger.ts';
+import type { LogFields, Logger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from './dhcp4-config.ts';
 import type { ReservationKey, StoredReservation } from '../leases/reservation.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
-import type { LeaseChange, LeaseStore } from '../leases/lease-store.ts';
+import type { ConditionalLeaseStore, LeaseChange, LeaseExpectation, LeaseStore } from '../leases/lease-store.ts';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
-import { AddressAllocator, NoAddressAvailableError, leaseIsReusable } from './address-allocator.ts';
-import { LeaseTable } from './lease-table.ts';
+import { AddressAllocator, NoAddressAvailableError } from './address-allocator.ts';
+import { LeaseTable, type OfferHold } from './lease-table.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { newReplyFromRequest, type ReplyModifier } from '../../lib/dhcp4/reply.ts';
@@ -57,7 +57,42 @@ export interface Dhcp4EngineOptions {
   serverAddresses: string[];
   /** DNS registration; absent when DDNS is off. */
   registrar?: NameRegistrar;
+  /**
+   * Several servers write the store (a shared PostgreSQL database): the
+   * table is then a cache, and every write carries what the engine assumed
+   * (`LeaseExpectation`); a write the database refuses is `lost`, its rows
+   * are learnt, and the request is answered as if the engine had known
+   * (a NAK for a REQUEST, silence otherwise). Needs a ConditionalLeaseStore.
+   */
+  conditionalCommits?: boolean;
+  /** Caps on held offers (`protection` in the file); absent = none. */
+  holdLimits?: HoldLimits;
+  /** Counters (the appliance's registry); absent = not counted. */
+  counters?: EngineCounters;
+  /**
+   * Where warnings a flood can repeat per packet go (the service's
+   * once-per-interval log); absent = the logger, one line each.
+   */
+  floodLog?: { warn(event: string, fields: LogFields): void };
 }
+
+export interface HoldLimits {
+  /** Per subnet, as a percentage of its pool addresses (at least one hold). */
+  percentOfPool: number;
+  /** In all subnets together. */
+  max: number;
+}
+
+/** What the engine counts with (the registry's `inc`). */
+export interface EngineCounters {
+  inc(name: string, labels?: Readonly<Record<string, string>>, by?: number): void;
+}
+
+/** What became of a change the engine wrote. */
+type Applied = 'committed' | 'lost' | 'failed';
+
+/** What an operator's change writes besides leases: bindings forgotten, reservations made or withdrawn. */
+type AdminExtras = Omit<LeaseChange, 'put' | 'enqueue' | 'dequeue'>;
 
 /**
  * The DHCPv4 decision logic of RFC 2131 §4.3, with no I/O of its own: it
@@ -69,12 +104,20 @@ export class Dhcp4Engine {
   private subnets: ServedSubnet[];
   private readonly allocator: AddressAllocator;
   private readonly ourAddresses: Set<string>;
+  /** subnet id → most offers held in it at once. */
+  private readonly holdCaps = new Map<string, number>();
 
   constructor(private readonly opts: Dhcp4EngineOptions) {
+    if (opts.conditionalCommits && !('commitConditional' in opts.store)) throw new Error('conditional commits need a store that judges them (ConditionalLeaseStore)');
     this.subnets = opts.subnets.map(toServedSubnet);
+    for (const s of this.subnets) {
+      const poolSize = s.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
+      const cap = opts.holdLimits ? Math.max(1, Math.ceil((poolSize * opts.holdLimits.percentOfPool) / 100)) : Infinity;
+      this.holdCaps.set(s.id, cap);
+    }
     this.table = new LeaseTable(opts.store.loadAll());
     this.ourAddresses = new Set(opts.serverAddresses);
-    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)));
+    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)), this.subnets);
   }
 
   /** The subnets served now, in the form the request path uses. */
@@ -111,12 +154,11 @@ export class Dhcp4Engine {
     }
     for (const lease of change.remove ?? []) this.unbind(lease, { state: 'expired', expiresAt: now }, enqueue);
     for (const lease of [...(change.put ?? []), ...(change.remove ?? [])]) this.table.releaseOfferOf(lease.clientKey);
-    const failure = await this.apply(change.put ?? [], enqueue, {
+    await this.apply(change.put ?? [], enqueue, [], {
       remove: (change.remove ?? []).map((l) => l.ip),
       reserve: change.reserve,
       unreserve: change.unreserve,
     });
-    if (failure) throw failure;
   }
 
   async handle(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
@@ -167,18 +209,57 @@ export class Dhcp4Engine {
     const client = identityOf(req);
     const key = client.key;
     const now = this.opts.clock.now();
+    this.table.advance(now);
+    this.makeRoomForHold(subnet, key, now);
     let ip: number;
     try {
       ip = this.chooseOfferAddress(subnet, client, req, now);
     } catch (err) {
-      if (err instanceof NoAddressAvailableError) {
-        this.opts.logger.warn('pool-exhausted', { subnet: subnet.id, client: key });
-        return silent('no address available', 'no_address');
-      }
+      if (err instanceof NoAddressAvailableError) return this.poolExhausted(subnet);
       throw err;
     }
     this.table.holdOffer({ ip, clientKey: key, subnetId: subnet.id, expiresAt: now + this.opts.offerHoldSeconds * 1000 });
     return this.replyTo(req, Dhcp4MessageType.Offer, ctx, withAddress(ip), withLeaseTimes(subnet), withSubnetOptions(subnet, req));
+  }
+
+  /**
+   * Keeps held offers under their caps before a new one is made, by
+   * withdrawing the oldest ones (of the clients offered an address, the
+   * one that has not REQUESTed it for longest is the likeliest to have
+   * gone, or never to have been): a flood of DISCOVERs from made-up MACs
+   * then holds at most the cap, and real clients still find addresses.
+   * A retransmitted DISCOVER replaces the client's own hold, so needs no room.
+   */
+  private makeRoomForHold(subnet: ServedSubnet, clientKey: string, now: number): void {
+    if (this.table.offerOf(clientKey, now)) return;
+    const cap = this.holdCaps.get(subnet.id) ?? Infinity;
+    while (this.table.offerCountIn(subnet.id) >= cap) {
+      const oldest = this.table.oldestOfferIn(subnet.id);
+      if (!oldest) break;
+      this.evictHold(oldest, 'subnet_cap');
+    }
+    const max = this.opts.holdLimits?.max ?? Infinity;
+    while (this.table.offerCount >= max) {
+      const oldest = this.table.oldestOffer();
+      if (!oldest) break;
+      this.evictHold(oldest, 'total_cap');
+    }
+  }
+
+  private evictHold(hold: OfferHold, reason: string): void {
+    this.table.dropOfferAt(hold.ip);
+    this.opts.counters?.inc('offer_holds_evicted', { subnet: hold.subnetId, reason });
+    this.floodWarn('offer-hold-evicted', { subnet: hold.subnetId, reason });
+  }
+
+  private poolExhausted(subnet: ServedSubnet): Outcome {
+    this.opts.counters?.inc('pool_exhausted', { subnet: subnet.id });
+    this.floodWarn('pool-exhausted', { subnet: subnet.id });
+    return silent('no address available', 'no_address');
+  }
+
+  private floodWarn(event: string, fields: LogFields): void {
+    (this.opts.floodLog ?? this.opts.logger).warn(event, fields);
   }
 
   /**
@@ -316,15 +397,19 @@ export class Dhcp4Engine {
     const registration = this.opts.registrar?.onBind(granted, sameClient, req) ?? { lease: granted, enqueue: [] };
     const lease = registration.lease;
     const changes: Lease[] = [lease];
+    const expect: LeaseExpectation[] = [{ kind: 'bind' }];
     const enqueue = [...registration.enqueue];
     // A client that moves to a new address gives up its old one.
     const previous = this.table.leaseOf(subnet.id, key);
     if (previous && previous.ip !== lease.ip && previous.state === 'bound') {
       changes.push(this.unbind(previous, { state: 'released', expiresAt: now }, enqueue));
+      expect.push({ kind: 'held', clientKey: key, state: 'bound' });
     }
     this.table.releaseOfferOf(key);
-    const failure = await this.apply(changes, enqueue);
-    if (failure) return drop('lease store failed; no ACK sent', 'store_failed');
+    const applied = await this.apply(changes, enqueue, expect);
+    if (applied === 'failed') return drop('lease store failed; no ACK sent', 'store_failed');
+    // Another server bound the address (or this client elsewhere) first: RFC 2131 §4.3.2, the address is not the client's to have.
+    if (applied === 'lost') return this.nak(req, ctx, 'requested address not available');
     if (this.opts.logger.enabled('info')) {
       this.opts.logger.info('lease-bound', { ip: lease.ip, client: key, hostname: lease.hostname, subnet: subnet.id, expiresAt: new Date(lease.expiresAt).toISOString() });
     }
@@ -356,7 +441,9 @@ export class Dhcp4Engine {
     const now = this.opts.clock.now();
     this.opts.logger.warn('address-declined', { ip: requested, client: lease.clientKey, quarantineSeconds: this.opts.declineQuarantineSeconds });
     const enqueue: DnsChange[] = [];
-    await this.apply([this.unbind(lease, { state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }, enqueue)], enqueue);
+    await this.apply([this.unbind(lease, { state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }, enqueue)], enqueue, [
+      { kind: 'held', clientKey: lease.clientKey },
+    ]);
     return silent('declined', 'done');
   }
 
@@ -371,7 +458,9 @@ export class Dhcp4Engine {
     // The record stays (state released) so the client gets the same address
     // back next time if it is still free (§4.3.1, "previous address").
     const enqueue: DnsChange[] = [];
-    await this.apply([this.unbind(lease, { state: 'released', expiresAt: this.opts.clock.now() }, enqueue)], enqueue);
+    await this.apply([this.unbind(lease, { state: 'released', expiresAt: this.opts.clock.now() }, enqueue)], enqueue, [
+      { kind: 'held', clientKey: lease.clientKey, state: 'bound' },
+    ]);
     this.opts.logger.info('lease-released', { ip: lease.ip, client: lease.clientKey });
     return silent('released', 'done');
   }
@@ -390,37 +479,77 @@ export class Dhcp4Engine {
    */
   async reclaimExpired(): Promise<Lease[]> {
     const now = this.opts.clock.now();
-    this.table.sweepOffers(now);
     const changes: Lease[] = [];
+    const expect: LeaseExpectation[] = [];
     const enqueue: DnsChange[] = [];
-    for (const lease of this.table.all()) {
-      if ((lease.state === 'bound' || lease.state === 'declined') && leaseIsReusable(lease, now)) {
-        changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
-      }
+    // The table's expiry queue finds them (and drops expired holds) without a scan.
+    for (const lease of this.table.takeExpiredLeases(now)) {
+      changes.push(this.unbind(lease, { state: 'expired', expiresAt: lease.expiresAt }, enqueue));
+      expect.push({ kind: 'lapsed', state: lease.state, expiresAt: lease.expiresAt });
     }
-    if (changes.length > 0) await this.apply(changes, enqueue);
-    return changes;
+    if (changes.length === 0) return changes;
+    if (!this.opts.conditionalCommits) {
+      await this.apply(changes, enqueue, expect);
+      return changes;
+    }
+    // One change per lease (the store still groups them into one
+    // transaction): a lease another server renewed meanwhile is lost alone,
+    // and its DNS removal with it.
+    const applied = await Promise.all(
+      changes.map((lease, i) => this.apply([lease], enqueue.filter((dns) => dns.ipv4 === lease.ip), [expect[i]])),
+    );
+    return changes.filter((_, i) => applied[i] === 'committed');
   }
 
   /**
    * Applies lease changes to the table at once (so concurrent requests see
-   * them) and to the store; if the store fails, the table is put back and
-   * the store's error returned.
+   * them) and to the store; if the store fails, the table is put back. With
+   * conditional commits each put carries its expectation (`expect[i]`); a
+   * change the store reports lost is undone and the rows the store holds
+   * at its addresses are learnt instead. An operator's change (`admin`:
+   * removals and reservations riding along) is written as given, not
+   * judged against expectations, and a failing store's error is thrown.
    */
-  private async apply(changes: Lease[], enqueue: DnsChange[] = [], more: Omit<LeaseChange, 'put' | 'enqueue' | 'dequeue'> = {}): Promise<Error | undefined> {
-    const touched = [...changes.map((l) => l.ip), ...(more.remove ?? [])].map(ipToInt);
+  private async apply(changes: Lease[], enqueue: DnsChange[], expect: LeaseExpectation[], admin?: AdminExtras): Promise<Applied> {
+    const touched = [...changes.map((l) => l.ip), ...(admin?.remove ?? [])].map(ipToInt);
     const undo = touched.map((ip) => ({ ip, previous: this.table.leaseAt(ip) }));
     for (const lease of changes) this.table.put(lease);
-    for (const ip of more.remove ?? []) this.table.remove(ipToInt(ip));
-    try {
-      await this.opts.store.commit({ put: changes, ...(enqueue.length > 0 && { enqueue }), ...compactChange(more) });
-      if (enqueue.length > 0) this.opts.registrar?.committed(enqueue);
-      return undefined;
-    } catch (err) {
+    for (const ip of admin?.remove ?? []) this.table.remove(ipToInt(ip));
+    const restore = () => {
       for (const { ip, previous } of undo.reverse()) this.table.restore(ip, previous);
-      this.opts.logger.error('lease-store-commit-failed', { err, leases: touched.map(intToIp) });
-      return err instanceof Error ? err : new Error(String(err));
+    };
+    try {
+      const change: LeaseChange = { put: changes, ...(enqueue.length > 0 && { enqueue }), ...(admin && compactChange(admin)) };
+      if (this.opts.conditionalCommits && !admin) {
+        const outcome = await (this.opts.store as ConditionalLeaseStore).commitConditional({
+          ...change,
+          put: changes.map((lease, i) => ({ lease, expect: expect[i] })),
+        });
+        if (outcome.kind === 'lost') {
+          restore();
+          this.learn(changes, outcome.current);
+          this.opts.logger.debug('lease-write-lost', { leases: changes.map((l) => l.ip), current: outcome.current.map((l) => `${l.ip}=${l.clientKey}/${l.state}`) });
+          return 'lost';
+        }
+      } else {
+        await this.opts.store.commit(change);
+      }
+      if (enqueue.length > 0) this.opts.registrar?.committed(enqueue);
+      return 'committed';
+    } catch (err) {
+      restore();
+      if (admin) throw err instanceof Error ? err : new Error(String(err));
+      // Debug only: the store's commit observer logs a failing store once
+      // per interval (server/app/store-commit-monitor.ts), not per request.
+      this.opts.logger.debug('lease-store-commit-failed', { err, leases: touched.map(intToIp) });
+      return 'failed';
     }
+  }
+
+  /** What another server wrote, as the store reported it: the rows at `changes`' addresses are `current`'s (none where it lists none). */
+  private learn(changes: readonly Lease[], current: readonly Lease[]): void {
+    for (const lease of changes) this.table.restore(ipToInt(lease.ip), undefined);
+    for (const lease of current) this.table.put({ ...lease });
   }
 
   private isForUs(req: Dhcp4Message, ctx: RequestContext): boolean {
@@ -454,7 +583,7 @@ function remainingTimes(ms: number): LeaseTimes {
 }
 
 /** The parts of a change that are there (the store's change stays as small as the engine's always were). */
-function compactChange(more: Omit<LeaseChange, 'put' | 'enqueue' | 'dequeue'>): Omit<LeaseChange, 'put' | 'enqueue' | 'dequeue'> {
+function compactChange(more: AdminExtras): AdminExtras {
   return Object.fromEntries(Object.entries(more).filter(([, v]) => Array.isArray(v) && v.length > 0));
 }
 

@@ -60,12 +60,27 @@ export interface LeaseTimes {
   readonly rebindSeconds: number;
 }
 
-/** Lease duration and renewal timers (RFC 2131 §4.3.1, §4.4.5). */
+/** Options 51, 58, 59 of a subnet's times, encoded on first use (a subnet's times never change). */
+const encodedTimes = new WeakMap<LeaseTimes, EncodedOptions>();
+
+function encodedLeaseTimes(times: LeaseTimes): EncodedOptions {
+  let encoded = encodedTimes.get(times);
+  if (encoded === undefined) {
+    encoded = [
+      { code: Opt.LeaseTime.code, data: Opt.LeaseTime.kind.encode(times.leaseSeconds) },
+      { code: Opt.RenewalTime.code, data: Opt.RenewalTime.kind.encode(times.renewSeconds) },
+      { code: Opt.RebindingTime.code, data: Opt.RebindingTime.kind.encode(times.rebindSeconds) },
+    ];
+    encodedTimes.set(times, encoded);
+  }
+  return encoded;
+}
+
+/** Lease duration and renewal timers (RFC 2131 §4.3.1, §4.4.5), as the subnet's `times` say. */
 export function withLeaseTimes(times: LeaseTimes): ReplyModifier {
+  const encoded = encodedLeaseTimes(times);
   return (reply) => {
-    reply.options.set(Opt.LeaseTime, times.leaseSeconds);
-    reply.options.set(Opt.RenewalTime, times.renewSeconds);
-    reply.options.set(Opt.RebindingTime, times.rebindSeconds);
+    for (const { code, data } of encoded) reply.options.setRaw(code, data);
   };
 }
 

@@ -1,5 +1,5 @@
 import type { DnsChange } from './dns-change.ts';
-import type { Lease } from './lease.ts';
+import type { Lease, LeaseState } from './lease.ts';
 import type { ReservationKey, StoredReservation } from './reservation.ts';
 
 /**
@@ -43,6 +43,66 @@ export interface LeaseStore {
   commit(change: LeaseChange): Promise<void>;
   /** Writes what is pending, then releases the store. */
   close(): Promise<void>;
+}
+
+/**
+ * What the writer assumed about the row at a lease's address when it
+ * decided; the store applies the write only if that still holds when the
+ * write's transaction reads the row (`expectationHolds` is the rule,
+ * `lh_commit_group` its SQL twin). Several servers sharing one database
+ * each decide from their own copy of the table: the condition is what keeps
+ * a stale copy from binding an address twice.
+ */
+export type LeaseExpectation =
+  /** A binding: the address is free, or already this client's (and not declined), or reusable; and the client holds no other binding in the subnet. */
+  | { kind: 'bind' }
+  /** Release or decline: the row is still this client's (in this state, when given). */
+  | { kind: 'held'; clientKey: string; state?: LeaseState }
+  /** Reclaim: the row is unchanged since it was seen (state and expiry), and over. */
+  | { kind: 'lapsed'; state: LeaseState; expiresAt: number }
+  /** Unconditional: `commit`, migrations and admin tools. */
+  | { kind: 'any' };
+
+export interface LeaseWrite {
+  lease: Lease;
+  expect: LeaseExpectation;
+}
+
+/** A `LeaseChange` whose puts carry what the writer expected; applied whole or not at all. */
+export interface ConditionalLeaseChange {
+  put?: LeaseWrite[];
+  remove?: string[];
+  enqueue?: DnsChange[];
+  dequeue?: number[];
+  reserve?: StoredReservation[];
+  unreserve?: ReservationKey[];
+}
+
+/** The DNS queue rows a committed change added, in its order, and whether each was first in its name's queue. */
+export interface EnqueuedDnsChange {
+  seq: number;
+  headOfName: boolean;
+}
+
+export type CommitOutcome =
+  | { kind: 'committed'; enqueued: EnqueuedDnsChange[] }
+  /**
+   * An expectation did not hold, so nothing of the change was written. The
+   * rows as they are now: those at the change's addresses (an address not
+   * listed has no row), and the client's other binding when that blocked a
+   * `bind`.
+   */
+  | { kind: 'lost'; current: Lease[] };
+
+/**
+ * A store that can apply a change on conditions. `commitConditional`
+ * groups like `commit` (one transaction, durable before it resolves, call
+ * order) and rejects only when the store fails; a change whose expectation
+ * does not hold resolves `lost` and leaves the others of its group alone.
+ * `commit(change)` is `commitConditional` with every put unconditional.
+ */
+export interface ConditionalLeaseStore extends LeaseStore {
+  commitConditional(change: ConditionalLeaseChange): Promise<CommitOutcome>;
 }
 
 /**

@@ -28,6 +28,24 @@ export interface Lease {
 }
 
 /**
+ * Whether a lease record no longer binds its address: released, expired, or
+ * bound or declined with its time over (RFC 2131 §4.3.3: a declined address
+ * must not be handed out again until the administrator, or here a timer,
+ * clears it). The database's copy of this rule is `lh_reusable` in the
+ * PostgreSQL schema; a test holds the two to the same table of cases.
+ */
+export function leaseIsReusable(lease: Pick<Lease, 'state' | 'expiresAt'>, now: number): boolean {
+  switch (lease.state) {
+    case 'released':
+    case 'expired':
+      return true;
+    case 'bound':
+    case 'declined':
+      return lease.expiresAt <= now;
+  }
+}
+
+/**
  * RFC 2131 §4.2: a client is identified by its client identifier (option 61)
  * when it sends one, otherwise by chaddr. The prefix keeps the two spaces
  * apart, so a client-id that happens to spell a MAC never matches that MAC.

@@ -1,10 +1,12 @@
 import Database from 'better-sqlite3';
 import { clientKeyFor, type Lease, type LeaseState } from './lease.ts';
-import type { LeaseChange } from './lease-store.ts';
+import type { CommitOutcome, ConditionalLeaseChange } from './lease-store.ts';
+import type { WriteGroup } from './group-committer.ts';
+import { judgeChange, type LeaseRows } from './lease-expectation.ts';
 import type { StoredReservation } from './reservation.ts';
 
 /** Bump when the schema changes, and add the step to `MIGRATIONS`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Version 1: leases and the DNS queue. */
 const SCHEMA_V1 = `
@@ -52,8 +54,21 @@ const SCHEMA_V2 = `
   CREATE UNIQUE INDEX IF NOT EXISTS reservations_client ON reservations (subnet_id, client_key);
 `;
 
+/**
+ * Version 3: how far the commit log has been applied. Every group written
+ * through the log sets `applied_seq` to its record's sequence number in the
+ * same transaction, so at start exactly the records after it are replayed.
+ */
+const SCHEMA_V3 = `
+  CREATE TABLE IF NOT EXISTS commit_log_state (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    applied_seq INTEGER NOT NULL
+  );
+  INSERT OR IGNORE INTO commit_log_state (id, applied_seq) VALUES (1, 0);
+`;
+
 /** `MIGRATIONS[v - 1]` takes a store at version v - 1 to version v; a new store runs them all. */
-const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: readonly string[] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3];
 
 export interface ReservationRow {
   subnet_id: string;
@@ -119,8 +134,19 @@ export function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-/** One transaction per group; better-sqlite3 rolls it back if anything throws. */
-export function prepareGroupWriter(db: Database.Database): (changes: readonly LeaseChange[]) => void {
+/**
+ * One transaction per group; better-sqlite3 rolls it back if anything
+ * throws. Each change is judged against the rows as the transaction sees
+ * them (lease-expectation.ts), so a change lost to an earlier one of the
+ * same group sees that one's writes.
+ */
+export function prepareGroupWriter(db: Database.Database, now: () => number): WriteGroup {
+  const writeGroup = db.transaction(prepareGroupApplier(db));
+  return (changes) => writeGroup.immediate(changes, now());
+}
+
+/** The statements of a group, judged change by change, to run inside a transaction the caller opens. */
+export function prepareGroupApplier(db: Database.Database): (changes: readonly ConditionalLeaseChange[], at: number) => CommitOutcome[] {
   const put = db.prepare<[LeaseRow]>(
     `INSERT OR REPLACE INTO leases
        (ip, client_key, hw_address, client_id, hostname, subnet_id, state, granted_at, expires_at, fqdn, ipv6)
@@ -129,6 +155,9 @@ export function prepareGroupWriter(db: Database.Database): (changes: readonly Le
   const remove = db.prepare<[string]>('DELETE FROM leases WHERE ip = ?');
   const enqueue = db.prepare<[number, string]>('INSERT OR REPLACE INTO dns_queue (seq, change) VALUES (?, ?)');
   const dequeue = db.prepare<[number]>('DELETE FROM dns_queue WHERE seq = ?');
+  const selectAt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE ip = ?');
+  const selectBindings = db.prepare<[string, string], LeaseRow>("SELECT * FROM leases WHERE client_key = ? AND subnet_id = ? AND state = 'bound'");
+  const earlierOfName = db.prepare<[number, string], { seq: number }>("SELECT seq FROM dns_queue WHERE seq < ? AND json_extract(change, '$.fqdn') = ? LIMIT 1");
   const reserve = db.prepare<[ReservationRow]>(
     // Replaced by address only: OR REPLACE would also delete, silently, a
     // row of the same client at another address (the unique index).
@@ -138,17 +167,28 @@ export function prepareGroupWriter(db: Database.Database): (changes: readonly Le
        hw_address = excluded.hw_address, client_id = excluded.client_id, hostname = excluded.hostname, client_key = excluded.client_key`,
   );
   const unreserve = db.prepare<[string, string]>('DELETE FROM reservations WHERE subnet_id = ? AND ip = ?');
-  const writeGroup = db.transaction((changes: readonly LeaseChange[]) => {
-    for (const change of changes) {
-      for (const lease of change.put ?? []) put.run(toRow(lease));
+  const rows: LeaseRows = {
+    leaseAt: (ip) => {
+      const row = selectAt.get(ip);
+      return row && fromRow(row);
+    },
+    bindingsOf: (subnetId, clientKey) => selectBindings.all(clientKey, subnetId).map(fromRow),
+  };
+  return (changes: readonly ConditionalLeaseChange[], at: number): CommitOutcome[] =>
+    changes.map((change) => {
+      const verdict = judgeChange(change, rows, at);
+      if (!verdict.ok) return { kind: 'lost', current: verdict.current };
+      for (const { lease } of change.put ?? []) put.run(toRow(lease));
       for (const ip of change.remove ?? []) remove.run(ip);
-      for (const dns of change.enqueue ?? []) enqueue.run(dns.seq, JSON.stringify(dns));
+      const enqueued = (change.enqueue ?? []).map((dns) => {
+        enqueue.run(dns.seq, JSON.stringify(dns));
+        return { seq: dns.seq, headOfName: earlierOfName.get(dns.seq, dns.fqdn) === undefined };
+      });
       for (const seq of change.dequeue ?? []) dequeue.run(seq);
       for (const r of change.reserve ?? []) reserve.run(toReservationRow(r));
       for (const r of change.unreserve ?? []) unreserve.run(r.subnetId, r.ip);
-    }
-  });
-  return (changes) => writeGroup.immediate(changes);
+      return { kind: 'committed', enqueued };
+    });
 }
 
 export function toRow(lease: Lease): LeaseRow {

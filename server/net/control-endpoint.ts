@@ -13,8 +13,8 @@ export class ControlEndpointError extends LeaseholdError {
 }
 
 export interface ControlEndpointOptions {
-  /** The unix socket; created with mode 0600, an old one left by a crash replaced. */
-  socketPath: string;
+  /** The unix socket (none when undefined); created with mode 0600, an old one left by a crash replaced. */
+  socketPath: string | undefined;
   /** HTTP(S) on an address, if wanted. */
   http?: { address: string; port: number; tls?: { cert: Buffer; key: Buffer } };
   /** Required over HTTP when given; the unix socket needs none (its mode is the check). */
@@ -59,9 +59,12 @@ export async function openControlEndpoint(opts: ControlEndpointOptions, handlers
   };
   const servers: Server[] = [];
   try {
-    const unix = http.createServer(onRequest(false));
-    servers.push(unix);
-    await listenOnSocket(unix, opts.socketPath);
+    const { socketPath } = opts;
+    if (socketPath !== undefined) {
+      const unix = http.createServer(onRequest(false));
+      servers.push(unix);
+      await listenOnSocket(unix, socketPath);
+    }
     let httpAddress: ControlEndpoint['httpAddress'];
     if (opts.http) {
       const { address, port, tls } = opts.http;
@@ -75,7 +78,7 @@ export async function openControlEndpoint(opts: ControlEndpointOptions, handlers
       httpAddress,
       close: async () => {
         await Promise.all(servers.map(closeServer));
-        removeSocket(opts.socketPath);
+        if (socketPath !== undefined) removeSocket(socketPath);
       },
     };
   } catch (err) {

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { UpdateOutcome } from '../ddns/conflict-resolution.ts';
 import type { DdnsZoneConfig, DnsServerConfig, TsigKeyConfig } from '../ddns/ddns-config.ts';
-import type { DnsRefusal, DnsUpdater, UpdateAnswer } from '../ddns/ddns-worker.ts';
+import type { DnsFailure, DnsRefusal, DnsUpdater, UpdateAnswer } from '../ddns/dns-updater-port.ts';
 import type { DnsLookup } from '../ddns/reconciler.ts';
 import { RECORD_TYPE_NUMBERS, fromRdata } from '../../lib/dns/record-data.ts';
 import { findZone } from '../ddns/reverse-names.ts';
@@ -13,6 +13,8 @@ import { parseTsigKeyFile } from '../../lib/dns/tsig-key-file.ts';
 import type { RecordType, UpdateRequest } from '../../lib/dns/update-request.ts';
 import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import { DnsClient } from '../../lib/dns/dns-client.ts';
+import { DnsExchangeError } from '../../lib/dns/dns-exchange-error.ts';
+import { DnsSession } from '../../lib/dns/dns-session.ts';
 
 export class DdnsKeyError extends LeaseholdError {
   readonly code = 'E_DDNS_KEY';
@@ -52,7 +54,7 @@ const PERMANENT_TSIG_ERRORS: ReadonlySet<string> = new Set(['BADKEY', 'BADSIG', 
 export type UpdateFailure =
   | { kind: 'prerequisite'; outcome: UpdateOutcome }
   | { kind: 'refused'; rcode: string; tsigError?: string }
-  | { kind: 'failed'; level: 'warn' | 'error' };
+  | { kind: 'failed'; level: 'warn' | 'error'; reason: string; answered: boolean };
 
 /**
  * A failed prerequisite (conflict resolution's business), a refusal for
@@ -60,38 +62,24 @@ export type UpdateFailure =
  * loudly to log it.
  */
 export function judgeUpdateFailure(err: unknown): UpdateFailure {
-  if (err instanceof DnsRcodeError && err.rcodeName) {
-    const outcome = PREREQUISITE_OUTCOMES[err.rcodeName];
+  if (err instanceof DnsRcodeError) {
+    const outcome = err.rcodeName && PREREQUISITE_OUTCOMES[err.rcodeName];
     if (outcome) return { kind: 'prerequisite', outcome };
-    if (PERMANENT_RCODES.has(err.rcodeName)) return { kind: 'refused', rcode: err.rcodeName };
+    if (err.rcodeName && PERMANENT_RCODES.has(err.rcodeName)) return { kind: 'refused', rcode: err.rcodeName };
+    return { kind: 'failed', level: 'warn', reason: err.rcodeName ?? `RCODE${err.rcode}`, answered: true };
   }
-  // Only the server's own word counts: a TSIG check of ours that failed on
-  // its answer (reportedBy 'client') may be a forged or damaged datagram.
-  if (err instanceof TsigError && err.reportedBy === 'server') {
-    // RFC 8945 §5.2: every TSIG error goes with RCODE NOTAUTH.
-    if (PERMANENT_TSIG_ERRORS.has(err.problem)) return { kind: 'refused', rcode: 'NOTAUTH', tsigError: err.problem };
-    if (err.problem === 'BADTIME') return { kind: 'failed', level: 'error' };
+  if (err instanceof TsigError) {
+    // Only the server's own word counts: a TSIG check of ours that failed on
+    // its answer (reportedBy 'client') may be a forged or damaged datagram.
+    if (err.reportedBy === 'server') {
+      // RFC 8945 §5.2: every TSIG error goes with RCODE NOTAUTH.
+      if (PERMANENT_TSIG_ERRORS.has(err.problem)) return { kind: 'refused', rcode: 'NOTAUTH', tsigError: err.problem };
+      if (err.problem === 'BADTIME') return { kind: 'failed', level: 'error', reason: 'BADTIME', answered: true };
+    }
+    return { kind: 'failed', level: 'warn', reason: `TSIG_${err.problem}`, answered: err.reportedBy === 'server' };
   }
-  return { kind: 'failed', level: 'warn' };
-}
-
-/** Where the updater counts each UPDATE it sends, and each that failed (the appliance's registry). */
-export interface UpdateCounters {
-  inc(name: string, labels?: Readonly<Record<string, string>>): void;
-}
-
-/**
- * A failed UPDATE as a metric label: the RCODE's mnemonic (REFUSED,
- * SERVFAIL…), the TSIG error the server reported (BADSIG…), or `timeout`
- * and `unreachable` when no answer came.
- */
-export function failureLabel(err: unknown): string {
-  if (err instanceof DnsRcodeError) return err.rcodeName ?? `RCODE${err.rcode}`;
-  if (err instanceof TsigError) return err.reportedBy === 'server' ? err.problem : 'tsig';
-  const code = (err as { code?: unknown }).code;
-  if (code === 'E_DNS_TIMEOUT') return 'timeout';
-  if (code === 'E_DNS_UNREACHABLE') return 'unreachable';
-  return 'error';
+  if (err instanceof DnsExchangeError) return { kind: 'failed', level: 'warn', reason: err.code.replace(/^E_DNS_/, ''), answered: err.code === 'E_DNS_BAD_RESPONSE' };
+  return { kind: 'failed', level: 'warn', reason: 'ERROR', answered: false };
 }
 
 /** Which zones' keys changed on a re-read, and which key files could not be used (the old key stays). */
@@ -105,27 +93,34 @@ export interface DnsServices {
   lookup: DnsLookup;
   /**
    * Re-reads every zone's `secretFile`; a zone whose key is now another
-   * gets new clients (updates already on the wire finish with the old
-   * key). Inline secrets change only with the configuration.
+   * gets new sessions and clients (updates already on the wire finish with
+   * the old key). Inline secrets change only with the configuration.
    */
   reloadKeys(): KeyCheck;
+  /** Closes the connections to the servers (after the worker stopped: nothing is on the wire). */
+  close(): void;
 }
 
 /**
  * Talks to each zone's servers in order, the primary first (RFC 2136 §4),
- * with the zone's TSIG key: updates for the worker, lookups for the
- * reconciler. Keys with a `secretFile` are read at start-up, so a missing
- * file is a start-up error, not a silent failure, and again by
- * `reloadKeys`.
+ * with the zone's TSIG key: updates for the worker over one long-lived
+ * session per zone and server (dns-session.ts: TCP kept open and
+ * pipelined, UDP for what fits in a datagram), lookups for the reconciler
+ * with a fresh socket each (a random source port, RFC 5452 §9.2). Keys with
+ * a `secretFile` are read at start-up, so a missing file is a start-up
+ * error, not a silent failure, and again by `reloadKeys`.
  */
-export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logger, counters?: UpdateCounters): DnsServices {
+export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logger): DnsServices {
   const clients = new Map<string, DnsClient[]>();
+  const sessions = new Map<string, DnsSession[]>();
   const keys = new Map<string, TsigKey | undefined>();
   /** The key file text each zone's key was last read from. */
   const keyTexts = new Map<string, string>();
   const useKey = (zone: DdnsZoneConfig, key: TsigKey | undefined) => {
     keys.set(zone.name, key);
     clients.set(zone.name, zone.servers.map((server) => new DnsClient({ server, key })));
+    for (const old of sessions.get(zone.name) ?? []) old.closeWhenIdle();
+    sessions.set(zone.name, zone.servers.map((server) => new DnsSession({ server, key })));
   };
   for (const zone of zones) {
     if (zone.key?.secretFile === undefined) {
@@ -139,15 +134,13 @@ export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logg
   const updater: DnsUpdater = {
     async update(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateAnswer> {
       const failures: Array<{ server: DnsServerConfig; err: unknown; judged: UpdateFailure }> = [];
-      for (const [i, client] of (clients.get(zone.name) ?? []).entries()) {
-        counters?.inc('ddns_updates_sent', { zone: zone.name });
+      for (const [i, session] of (sessions.get(zone.name) ?? []).entries()) {
         try {
-          await client.update(req);
+          await session.update(req);
           return 'success';
         } catch (err) {
           const judged = judgeUpdateFailure(err);
           if (judged.kind === 'prerequisite') return judged.outcome;
-          counters?.inc('ddns_updates_failed', { zone: zone.name, rcode: failureLabel(err) });
           failures.push({ server: zone.servers[i], err, judged });
         }
       }
@@ -158,12 +151,15 @@ export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logg
         for (const { server, err } of refusals) logger.debug('ddns-update-refused', { zone: zone.name, server: server.address, err });
         return refusal(refusals[0].server, refusals[0].judged, refusals[0].err);
       }
+      const failed = failures.flatMap((f) => (f.judged.kind === 'failed' ? [f.judged] : []));
       for (const { server, err, judged } of failures) {
         const fields = { zone: zone.name, server: server.address, err };
         if (judged.kind === 'failed' && judged.level === 'error') logger.error('ddns-update-failed', fields);
         else logger.warn('ddns-update-failed', fields);
       }
-      return 'failed';
+      // Named after the first server's failure (the primary's); answered when any server answered.
+      const failure: DnsFailure = { kind: 'failed', reason: failed[0]?.reason ?? 'NO_SERVER', answered: failed.some((f) => f.answered) };
+      return failure;
     },
   };
   const lookup: DnsLookup = {
@@ -200,7 +196,10 @@ export function createDnsServices(zones: readonly DdnsZoneConfig[], logger: Logg
     }
     return check;
   };
-  return { updater, lookup, reloadKeys };
+  const close = () => {
+    for (const list of sessions.values()) for (const session of list) session.close();
+  };
+  return { updater, lookup, reloadKeys, close };
 }
 
 function refusal(server: DnsServerConfig, judged: { rcode: string; tsigError?: string }, err: unknown): DnsRefusal {

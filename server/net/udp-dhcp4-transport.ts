@@ -1,7 +1,11 @@
 import dgram from 'node:dgram';
 import sockopt from 'sockopt';
-import { LeaseholdError } from '../../lib/core/errors.ts';
+import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
+import type { TransportLimits } from '../dhcp4/dhcp4-config.ts';
+import { RECEIVE_BUFFER_BYTES, TransportError, type Dhcp4Transport, type TransportHandlers } from './dhcp4-transport.ts';
 import type { LinkInfo } from './interfaces.ts';
+import { openNativeDhcp4Sockets, nativeDhcp4SocketsAvailable } from './native-dhcp4-transport.ts';
+import { ReplySendQueue, type PendingSend } from './reply-send-queue.ts';
 
 const SOL_SOCKET = 1;
 /**
@@ -12,78 +16,83 @@ const SO_BINDTOIFINDEX = 62;
 /** SO_RCVBUFFORCE (socket(7)): like SO_RCVBUF but past net.core.rmem_max, for root. */
 const SO_RCVBUFFORCE = 33;
 /**
- * Room for a burst while the event loop waits on a lease-store sync: the
- * default (~208 KiB) holds only a few hundred DHCP packets. Not much more
- * than that, though: under overload a deeper queue only answers requests
- * whose clients have given up (RFC 2131 §4.1 retransmits after ~4 s).
+ * Sends libuv may hold for a dgram socket before ours queue instead: its
+ * own queue is unbounded and cannot drop what has gone stale.
  */
-const RECEIVE_BUFFER_BYTES = 2 << 20;
-
-/** The DHCP sockets could not be opened or used (port taken, no permission, no such socket). */
-export class TransportError extends LeaseholdError {
-  readonly code = 'E_TRANSPORT';
-}
-
-export interface ReceivedDatagram {
-  data: Buffer;
-  interfaceName: string;
-  from: { address: string; port: number };
-}
-
-export interface Dhcp4Transport {
-  /** Fire and forget: a failure is reported to `onSendError`, never thrown. */
-  send(interfaceName: string, data: Buffer, to: { address: string; port: number }): void;
-  close(): Promise<void>;
-}
-
-export interface TransportHandlers {
-  onDatagram(d: ReceivedDatagram): void;
-  onSendError(err: Error, to: { address: string; port: number }): void;
-}
+const DGRAM_IN_FLIGHT = 16;
 
 /**
  * One UDP socket per served interface, each bound to 0.0.0.0:67 and to its
  * device, so a broadcast DISCOVER is delivered once, to the socket of the
- * link it arrived on, and replies leave through that same link.
+ * link it arrived on, and replies leave through that same link. Each
+ * socket's replies go through a bounded ReplySendQueue.
  */
 export async function openDhcp4Transport(
   links: LinkInfo[],
   port: number,
   handlers: TransportHandlers,
+  limits: TransportLimits,
 ): Promise<Dhcp4Transport> {
   await ensurePortFree(port);
-  const sockets = new Map<string, dgram.Socket>();
+  const useNative = limits.implementation === 'native' || (limits.implementation === 'auto' && nativeDhcp4SocketsAvailable());
+  if (useNative) return openNativeDhcp4Sockets(links, port, handlers, limits);
+  return openDgramTransport(links, port, handlers, limits);
+}
+
+async function openDgramTransport(links: LinkInfo[], port: number, handlers: TransportHandlers, limits: TransportLimits): Promise<Dhcp4Transport> {
+  const queues = new Map<string, ReplySendQueue>();
+  const sockets: dgram.Socket[] = [];
   try {
     for (const link of links) {
       const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-      sockets.set(link.name, socket);
+      sockets.push(socket);
       await bind(socket, port);
       setSocketOption(socket, SO_BINDTOIFINDEX, link.index);
       enlargeReceiveBuffer(socket);
       socket.setBroadcast(true);
       socket.on('message', (data, rinfo) =>
-        handlers.onDatagram({ data, interfaceName: link.name, from: { address: rinfo.address, port: rinfo.port } }),
+        handlers.onDatagram({ data, interfaceName: link.name, from: { address: rinfo.address, port: rinfo.port }, receivedAt: performance.now() }),
       );
       // An unhandled 'error' would end the process; nothing a peer does may.
       socket.on('error', (err) => handlers.onSendError(err, { address: '?', port: 0 }));
+      const queue: ReplySendQueue = new ReplySendQueue(
+        { maxQueued: limits.maxQueuedReplies, deadlineMs: limits.replyDeadlineMs, batch: DGRAM_IN_FLIGHT },
+        {
+          sendBatch(items, count) {
+            for (let i = 0; i < count; i++) {
+              if (socket.getSendQueueCount() >= DGRAM_IN_FLIGHT) return i;
+              const item = items[i];
+              socket.send(item.data, item.port, intToIp(item.address), (err) => {
+                if (err) handlers.onSendError(err, { address: intToIp(item.address), port: item.port });
+                if (queue.blocked) queue.resume();
+              });
+            }
+            return count;
+          },
+        },
+        (reason) => handlers.onSendDropped(reason),
+      );
+      queues.set(link.name, queue);
     }
   } catch (err) {
-    for (const s of sockets.values()) s.close();
+    for (const s of sockets) s.close();
     throw err;
   }
   return {
-    send(interfaceName, data, to) {
-      const socket = sockets.get(interfaceName);
-      if (!socket) {
+    kind: 'dgram',
+    linkLayerSends: false,
+    send(interfaceName, data, to, options) {
+      const queue = queues.get(interfaceName);
+      if (!queue) {
         handlers.onSendError(new TransportError(`no socket for interface ${interfaceName}`), to);
         return;
       }
-      socket.send(data, to.port, to.address, (err) => {
-        if (err) handlers.onSendError(err, to);
-      });
+      const item: PendingSend = { data, address: ipToInt(to.address), port: to.port };
+      queue.enqueue(item, options.requestReceivedAt);
     },
     async close() {
-      await Promise.all([...sockets.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      for (const q of queues.values()) q.close();
+      await Promise.all(sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
 }

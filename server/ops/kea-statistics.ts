@@ -45,8 +45,8 @@ export function keaStatistics(families: readonly MetricFamily[], now: Date): Kea
   const updates = sum('leasehold_ddns_updates_sent_total');
   const failed = 'leasehold_ddns_updates_failed_total';
   set('update-sent', updates);
-  set('update-timeout', sum(failed, (l) => l.rcode === 'timeout'));
-  set('update-error', sum(failed, (l) => l.rcode !== 'timeout'));
+  set('update-timeout', sum(failed, (l) => l.rcode === 'TIMEOUT'));
+  set('update-error', sum(failed, (l) => l.rcode !== 'TIMEOUT'));
   set('update-success', updates - sum(failed));
   return out;
 }

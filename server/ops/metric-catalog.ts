@@ -69,6 +69,8 @@ const DROPPED_HELP = 'DHCPv4 requests dropped, by reason (malformed, invalid, no
 /** The registry's counters, by the name services count them under (dhcp4-service.ts, ddns-service.ts, ra-service.ts…). */
 export const COUNTER_RULES: readonly CounterRule[] = [
   { counter: 'packets_received', family: 'leasehold_dhcp4_packets_received_total', help: 'DHCPv4 datagrams received, by interface and message type (unparsable: failed to decode).' },
+  // Before replies_<type>: the first rule that matches a counter is its family.
+  { counter: 'replies_dropped', family: 'leasehold_dhcp4_replies_dropped_total', help: 'DHCPv4 replies not sent, by reason (stale: past the reply deadline; overflow: the send queue was full).' },
   {
     counter: /^replies_(.+)$/,
     family: 'leasehold_dhcp4_packets_sent_total',
@@ -79,13 +81,18 @@ export const COUNTER_RULES: readonly CounterRule[] = [
   { counter: 'packets_dropped', family: 'leasehold_dhcp4_packets_dropped_total', help: DROPPED_HELP },
   // The receive guard's name for the same thing (rate limit, stale): one family either way.
   { counter: 'dropped', family: 'leasehold_dhcp4_packets_dropped_total', help: DROPPED_HELP },
+  // Too old to answer when taken from the socket (reason stale): dropped before decoding.
+  { counter: 'requests_dropped', family: 'leasehold_dhcp4_packets_dropped_total', help: DROPPED_HELP },
+  { counter: 'offer_holds_evicted', family: 'leasehold_dhcp4_offer_holds_evicted_total', help: 'Held offers let go before their time to stay within the caps, by subnet and reason.' },
   { counter: 'requests_unanswered', family: 'leasehold_dhcp4_requests_unanswered_total', help: 'DHCPv4 requests that need no answer from this server, by reason.' },
-  { counter: 'allocation_failures', family: 'leasehold_dhcp4_allocation_failures_total', help: 'DISCOVERs for which no address was free, by subnet.' },
+  { counter: 'pool_exhausted', family: 'leasehold_dhcp4_allocation_failures_total', help: 'DISCOVERs for which no address was free, by subnet.' },
   { counter: 'leases_reclaimed', family: 'leasehold_dhcp4_reclaimed_leases_total', help: 'Expired leases reclaimed, by subnet.' },
   { counter: 'send_errors', family: 'leasehold_dhcp4_send_errors_total', help: 'DHCPv4 replies the kernel refused to send.' },
   { counter: 'internal_errors', family: 'leasehold_dhcp4_internal_errors_total', help: 'DHCPv4 requests that failed inside the server.' },
   { counter: 'ddns_updates_sent', family: 'leasehold_ddns_updates_sent_total', help: 'RFC 2136 UPDATEs sent, by zone.' },
-  { counter: 'ddns_updates_failed', family: 'leasehold_ddns_updates_failed_total', help: 'RFC 2136 UPDATEs that failed, by zone and rcode (timeout: no answer).' },
+  { counter: 'ddns_updates_failed', family: 'leasehold_ddns_updates_failed_total', help: 'RFC 2136 UPDATEs that failed, by zone and rcode (TIMEOUT: no answer).' },
+  { counter: 'ddns_update_splits', family: 'leasehold_ddns_update_splits_total', help: 'Batched UPDATEs split in two after a failure, by zone.' },
+  { counter: 'ddns_changes_coalesced', family: 'leasehold_ddns_changes_coalesced_total', help: 'DNS changes folded into a later change of the same name before sending.' },
   { counter: /^ddns_(add|remove)_done$/, family: 'leasehold_ddns_changes_done_total', help: 'DNS changes done, by action.', labels: (m) => ({ action: m[1] }) },
   { counter: 'ddns_conflicts', family: 'leasehold_ddns_conflicts_total', help: 'DNS changes not made because the name is another client\'s (RFC 4703).' },
   { counter: 'ddns_refused', family: 'leasehold_ddns_refused_total', help: 'DNS changes a zone refused for good (parked), by zone and rcode.' },
@@ -99,6 +106,8 @@ export const COUNTER_RULES: readonly CounterRule[] = [
   },
   { counter: 'rs_received', family: 'leasehold_ra_rs_received_total', help: 'Router Solicitations received, by interface.' },
   { counter: /^rs_invalid_(.+)$/, family: 'leasehold_ra_rs_invalid_total', help: 'Router Solicitations dropped as invalid (RFC 4861 §6.1.1), by reason.', labels: (m) => ({ reason: m[1] }) },
+  { counter: 'store_commits', family: 'leasehold_store_commits_total', help: 'Groups of lease changes the store made durable.' },
+  { counter: 'store_commit_failures', family: 'leasehold_store_commit_failures_total', help: 'Commit calls the lease store rejected (no ACK was sent for them).' },
   { counter: 'control_requests', family: 'leasehold_control_requests_total', help: 'Control API requests, by command and result code.' },
   { counter: 'config_reloads', family: 'leasehold_config_reloads_total', help: 'Configuration reloads, by outcome (applied, invalid, refused).' },
 ];
@@ -108,20 +117,17 @@ function fallbackFamily(counter: string): { family: string; help: string } {
   return { family: `leasehold_${counter}_total`, help: `Counter ${counter}.` };
 }
 
-/** Store histograms: the registry's names and their families. */
+/** Store histograms: the registry's names (declared, with their buckets, by the store's commit monitor) and their families. */
 export const HISTOGRAMS = {
   storeCommitSeconds: {
     name: 'store_commit_seconds',
     family: 'leasehold_store_commit_duration_seconds',
     help: 'Time to make one group of lease changes durable (one transaction and its fsync).',
-    // From a RAM disk's tens of microseconds to a struggling disk's seconds.
-    bounds: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   },
   storeGroupSize: {
     name: 'store_commit_group_size',
     family: 'leasehold_store_commit_group_size',
     help: 'Commit calls folded into one store transaction (group commit).',
-    bounds: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
   },
 } as const;
 

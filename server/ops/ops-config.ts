@@ -1,4 +1,5 @@
 import { dirname, join } from 'node:path';
+import type { LeaseStoreConfig } from '../leases/lease-store-config.ts';
 
 /**
  * The control API's settings after validation (ops-config-reader.ts); the
@@ -35,9 +36,17 @@ export const CONTROL_DEFAULTS = {
   socketName: 'control.sock',
 };
 
-/** Where the control socket is: as configured, else beside the lease store (so `--store` moves both, and the CLI finds it the same way). */
-export function controlSocketPath(control: ControlConfig, leaseStorePath: string): string {
-  return control.socket ?? join(dirname(leaseStorePath), CONTROL_DEFAULTS.socketName);
+/**
+ * Where the control socket is: as configured, else beside the SQLite lease
+ * store (so `--store` moves both, and the CLI finds it the same way).
+ * Undefined (no unix socket) for a database store without `control.socket`:
+ * there is no file to sit beside, and several servers may share one
+ * config, so no default place would be theirs alone.
+ */
+export function controlSocketPath(control: ControlConfig, leaseStore: LeaseStoreConfig): string | undefined {
+  if (control.socket !== undefined) return control.socket;
+  if (leaseStore.type !== 'sqlite') return undefined;
+  return join(dirname(leaseStore.path), CONTROL_DEFAULTS.socketName);
 }
 
 /** 127.0.0.0/8 (RFC 1122 §3.2.1.3): reachable from this host only. */

@@ -96,6 +96,8 @@ export type FlagSpec<O> =
   | { key: keyof O; number: { min: number; max?: number; integer?: boolean } }
   | { key: keyof O; set: boolean }
   | { key: keyof O; choices: readonly string[] }
+  /** Any non-empty value (a path). */
+  | { key: keyof O; text: true }
   | { preset: Partial<O> };
 
 /**
@@ -123,6 +125,11 @@ export function parseFlags<O extends object>(argv: readonly string[], defaults: 
       continue;
     }
     const v = inline ?? argv[++i];
+    if ('text' in spec) {
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a value`);
+      o[spec.key] = v;
+      continue;
+    }
     if ('choices' in spec) {
       if (v === undefined || !spec.choices.includes(v)) throw new UsageError(`${flag} takes ${spec.choices.join('|')}`);
       o[spec.key] = v;

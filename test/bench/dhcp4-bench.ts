@@ -2,6 +2,13 @@
 // both driven by perfdhcp over the same harness segment.
 //
 //   node --import=tsx test/bench/dhcp4-bench.ts [--only kea|leasehold] [--duration S] [--quick]
+//                                               [--rates-only] [--compare-sockets]
+//
+// First, at each of 1,000, 2,000 and 4,000 offered DORA/s, one timestamped
+// run per server (same run, so the figures compare at equal load), printed
+// as a table: server CPU µs/DORA, average and exact p95 latencies, drops,
+// and the CPU other processes used meanwhile. --compare-sockets adds a
+// Leasehold row on Node's dgram sockets beside the native ones.
 //
 // For each server it searches the highest offered DORA rate at which at most
 // 0.1 % of exchanges are dropped (doubling, then bisection, every step a short
@@ -55,6 +62,7 @@ import {
   type DoraStep,
   type DoraTopology,
 } from './dora.ts';
+import type { TestServerConfig } from '../harness/servers.ts';
 
 const PREFIX = 'lt-bench';
 
@@ -62,11 +70,21 @@ interface Options extends SearchFlagOptions {
   /** perfdhcp -R: simulated clients. */
   clients: number;
   pin: boolean;
+  /** Only the per-rate table, no search for the highest rate. */
+  ratesOnly: boolean;
+  /** Leasehold also on Node's dgram sockets in the per-rate table. */
+  compareSockets: boolean;
+  /** another checkout of Leasehold, built, measured as a third server `baseline` */
+  baseline?: string;
 }
+
+/** The offered rates of the per-rate table (those the goals name). */
+const TABLE_RATES = [1000, 2000, 4000] as const;
 
 const USAGE = [
   'usage: node --import=tsx test/bench/dhcp4-bench.ts [options]',
-  '  --only kea|leasehold   measure one server only (the other is reported n/a)',
+  '  --only kea|leasehold|baseline   measure one server only (the others are reported n/a)',
+  '  --baseline DIR         also measure the Leasehold checkout in DIR (built: npx tsc -p tsconfig.json there) as `baseline`',
   '  --duration S           seconds per search step (default 5)',
   '  --confirm-duration S   seconds of the final timestamped run (default 2 x duration)',
   '  --clients N            simulated clients, perfdhcp -R (default 40000, <= pool size)',
@@ -75,6 +93,8 @@ const USAGE = [
   '  --precision F          bisection stops at (hi-lo)/lo <= F (default 0.05)',
   '  --pin                  pin the server to CPU 0 and perfdhcp to CPU 1 (taskset)',
   '  --no-retry             count a failing search step as failed at once (default: retry it once)',
+  '  --rates-only           only the per-rate table (1,000/2,000/4,000 DORA/s), no search',
+  '  --compare-sockets      the per-rate table also has Leasehold on dgram sockets (dhcp4Sockets.implementation)',
   '  --quick                a rough figure in a minute or two per server: 2 s steps, 4 s confirmation,',
   '                         bisection to 25 %, no retries (other flags given still apply)',
 ].join('\n');
@@ -101,8 +121,16 @@ function describeStep(name: string, s: Step, tag: StepTag): string {
   );
 }
 
-async function step(topo: DoraTopology, server: DoraServer, o: Options, rate: number, seconds: number, timestamps: boolean): Promise<Step> {
-  return withFreshServer(server, topo.srv, benchServerConfig(), async (running) => {
+async function step(
+  topo: DoraTopology,
+  server: DoraServer,
+  o: Options,
+  rate: number,
+  seconds: number,
+  timestamps: boolean,
+  config: TestServerConfig = benchServerConfig(),
+): Promise<Step> {
+  return withFreshServer(server, topo.srv, config, async (running) => {
     const s = await measureDora(server.name, running, topo.cli, rate, seconds, { clients: o.clients, timestamps, ...(o.pin && { cpu: 1 }) });
     const cpuSeconds = s.cpu.ticks.server / CLK_TCK;
     return { ...s, pass: s.dhcpOk, cpuSeconds, cpuUsPerDora: s.completed > 0 ? (cpuSeconds * 1e6) / s.completed : NaN };
@@ -146,14 +174,68 @@ async function measure(bench: Bench, topo: DoraTopology, server: DoraServer, o: 
   return { rate: final.rate, cpuUsPerDora: final.cpuUsPerDora };
 }
 
+function p95Of(p: Step['perf']['doStats']): string {
+  return p.delays && p.delays.length > 0 ? fmt(percentile(ascending(p.delays), 0.95), 2) : 'n/a';
+}
+
+/** One timestamped run per server (and socket kind) at each table rate, printed as rows and then as one table. */
+async function perRateTable(bench: Bench, topo: DoraTopology, servers: DoraServer[], o: Options): Promise<void> {
+  const variants: Array<{ label: string; server: DoraServer; config: TestServerConfig }> = [];
+  for (const server of servers) {
+    if (o.only && o.only !== server.name) continue;
+    if (server.name === 'leasehold') {
+      variants.push({ label: 'leasehold', server, config: { ...benchServerConfig(), dhcp4Sockets: { implementation: 'auto' } } });
+      if (o.compareSockets) variants.push({ label: 'leasehold/dgram', server, config: { ...benchServerConfig(), dhcp4Sockets: { implementation: 'dgram' } } });
+    } else {
+      variants.push({ label: server.name, server, config: benchServerConfig() });
+    }
+  }
+  const rows: string[] = [];
+  for (const rate of TABLE_RATES) {
+    for (const v of variants) {
+      try {
+        const s = await step(topo, v.server, o, rate, o.confirmDuration, true, v.config);
+        bench.log(describeStep(`${v.label} table`, s, ''));
+        rows.push(
+          `| ${rate} | ${v.label} | ${fmt(s.cpuUsPerDora, 1)} | ${fmt(s.perf.doStats.avgMs, 2)} / ${p95Of(s.perf.doStats)} | ` +
+            `${fmt(s.perf.raStats.avgMs, 2)} / ${p95Of(s.perf.raStats)} | ${fmt(s.dropPct, 3)} % | ${fmt(s.otherPct, 0)} % |`,
+        );
+      } catch (e) {
+        bench.log(`[${v.label}] table rate ${rate}/s failed: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`);
+        rows.push(`| ${rate} | ${v.label} | failed | | | | |`);
+      }
+    }
+  }
+  bench.log('');
+  bench.log(`per-rate table (${o.confirmDuration} s per cell, same run; other = host CPU used by neither server nor perfdhcp, of ${NCPU * 100} %):`);
+  bench.log('| offered/s | server | CPU µs/DORA | D→O avg / p95 ms | R→A avg / p95 ms | dropped | other |');
+  bench.log('| --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) bench.log(r);
+  bench.log('');
+}
+
 runBench<Options>({
   name: 'dhcp4-bench',
   usage: USAGE,
-  defaults: { duration: 5, confirmDuration: 0, clients: 40000, startRate: 1000, maxRate: 64000, precision: 0.05, pin: false, retry: true },
+  defaults: {
+    duration: 5,
+    confirmDuration: 0,
+    clients: 40000,
+    startRate: 1000,
+    maxRate: 64000,
+    precision: 0.05,
+    pin: false,
+    retry: true,
+    ratesOnly: false,
+    compareSockets: false,
+  },
   flags: {
     ...searchFlags<Options>(SERVER_NAMES),
     '--clients': { key: 'clients', number: { min: 1, max: POOL_SIZE, integer: true } },
     '--pin': { key: 'pin', set: true },
+    '--rates-only': { key: 'ratesOnly', set: true },
+    '--compare-sockets': { key: 'compareSockets', set: true },
+    '--baseline': { key: 'baseline', text: true },
     '--quick': { preset: { duration: 2, confirmDuration: 4, precision: 0.25, retry: false } },
   },
   check(o) {
@@ -180,17 +262,24 @@ runBench<Options>({
 
     const servers = doraServers(bench, {
       pin: o.pin,
+      baseline: o.baseline,
       describe: {
         leasehold: 'Leasehold (SQLite lease store)',
         kea: 'kea-dhcp4 (memfile, persist: true, lfc-interval 0; multi-threading left at the packaged default)',
       },
     });
     const topo = await doraTopology(bench, PREFIX);
+    await perRateTable(bench, topo, servers, o);
+    if (o.ratesOnly) return 0;
     const { outcomes, ok } = await measureServers(bench, servers, o.only, (s) => measure(bench, topo, s, o), (r) => r.rate !== undefined);
     const l = outcomes.leasehold;
     const k = outcomes.kea;
     const cpu = (r: Partial<Result>): string => (r.cpuUsPerDora === undefined || !Number.isFinite(r.cpuUsPerDora) ? 'n/a' : fmt(r.cpuUsPerDora, 1));
-    bench.log(`dhcp4-dora leasehold=${perSecond(l.rate)} kea=${perSecond(k.rate)} ratio=${ratio(l.rate, k.rate)} cpu_us_per_dora leasehold=${cpu(l)} kea=${cpu(k)}`);
+    const b = outcomes.baseline;
+    bench.log(
+      `dhcp4-dora leasehold=${perSecond(l.rate)} kea=${perSecond(k.rate)} ratio=${ratio(l.rate, k.rate)} cpu_us_per_dora leasehold=${cpu(l)} kea=${cpu(k)}` +
+        (b ? ` baseline=${perSecond(b.rate)} baseline_cpu_us_per_dora=${cpu(b)}` : ''),
+    );
     return ok ? 0 : 1;
   },
 });

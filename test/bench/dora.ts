@@ -7,6 +7,8 @@
 // dropped and the CPU each side used.
 
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { KeaServer } from '../harness/kea-server.ts';
 import { LeaseholdServer } from '../harness/leasehold-server.ts';
 import type { Host, Segment } from '../harness/netns.ts';
@@ -81,8 +83,9 @@ export function benchServerConfig(ddns?: TestDdns): TestServerConfig {
 // ---------------------------------------------------------------------------
 // The servers
 
-export type ServerName = 'leasehold' | 'kea';
-export const SERVER_NAMES: readonly ServerName[] = ['leasehold', 'kea'];
+/** `baseline`: another checkout of Leasehold (an older commit, built), measured beside this one in the same run. */
+export type ServerName = 'leasehold' | 'kea' | 'baseline';
+export const SERVER_NAMES: readonly ServerName[] = ['leasehold', 'kea', 'baseline'];
 
 export type DoraServerUnderTest = LeaseholdServer | KeaServer;
 
@@ -97,9 +100,14 @@ export interface DoraServer extends BenchServer<ServerName> {
  * Leasehold runs the build when it is newer than its sources, else the
  * sources through tsx (the bench says so: start-up then includes
  * compiling); LT_BENCH_LEASEHOLD_ENTRY=<file.ts> runs a stand-in instead,
- * to try a bench's own failure handling.
+ * to try a bench's own failure handling. With `baseline` (a checkout's
+ * directory, built with `npx tsc -p tsconfig.json` there) its
+ * `dist/server/cli/main.js` is a third server, `baseline`.
  */
-export function doraServers(bench: Bench, o: { pin?: boolean; ddns?: boolean; describe: Record<ServerName, string> }): DoraServer[] {
+export function doraServers(
+  bench: Bench,
+  o: { pin?: boolean; ddns?: boolean; baseline?: string; describe: Record<'leasehold' | 'kea', string> & { baseline?: string } },
+): DoraServer[] {
   const launcher = o.pin ? ['taskset', '-c', '0'] : [];
   const options = { logLevel: 'warn', launcher } as const;
   const leasehold: DoraServer = {
@@ -125,7 +133,21 @@ export function doraServers(bench: Bench, o: { pin?: boolean; ddns?: boolean; de
     },
     create: () => new KeaServer(options),
   };
-  return [leasehold, kea];
+  const baselineDir = o.baseline;
+  if (baselineDir === undefined) return [leasehold, kea];
+  const baselineCli = join(resolve(baselineDir), 'dist', 'server', 'cli', 'main.js');
+  const baseline: DoraServer = {
+    name: 'baseline',
+    describe: `${o.describe.baseline ?? 'Leasehold, another checkout'}: ${baselineCli}`,
+    check() {
+      if (!existsSync(baselineCli)) throw new ServerFailure(`${baselineCli} is missing: build the baseline checkout (npx tsc -p tsconfig.json in ${baselineDir})`);
+    },
+    create() {
+      const command = [process.execPath, baselineCli];
+      return new LeaseholdServer({ ...options, command });
+    },
+  };
+  return [leasehold, kea, baseline];
 }
 
 /** A fresh server on `host` with `config`, handed to `body`, then stopped and removed with its lease store. */

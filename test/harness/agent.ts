@@ -292,15 +292,17 @@ export class AgentLab {
   async cleanup(): Promise<void> {
     await Promise.all(this.#watches.map((w) => w.stop(3000)));
     const records = await this.records();
+    // CNI attachments' `lhn-` names (bind mounts of the runtime's netns), by the names recorded.
+    const cniNames: string[] = [];
     for (const r of records) {
       if (r.client?.pid > 0 && startTicks(r.client.pid) === r.client.startTicks) kill(r.client.pid, 'SIGKILL');
       if (r.kind === 'docker') this.#containerIds.add(r.targetId.slice(0, 12));
+      if (r.kind === 'cni') cniNames.push(r.netns);
     }
     for (const pid of this.clients()) kill(pid, 'SIGKILL');
     await pollUntil('the agent\'s DHCP clients to exit', () => this.clients().length === 0, { timeoutMs: 5000 }).catch(() => undefined);
     const names = new Set(await listNamespaces());
-    for (const id of this.#containerIds) {
-      const netns = `lhc-${id}`;
+    for (const netns of [...[...this.#containerIds].map((id) => `lhc-${id}`), ...cniNames]) {
       if (names.has(netns)) await runIp(['netns', 'delete', netns]);
     }
     await rm(this.runDir, { recursive: true, force: true });

@@ -22,6 +22,20 @@ export interface BindOptions {
   /** More keys every zone accepts updates with (another algorithm, another name). */
   extraKeys?: BindKeySpec[];
   port?: number;
+  /** Serve BIND's statistics (`statistics()`) over HTTP on 127.0.0.1 in its namespace at this port. */
+  statisticsPort?: number;
+}
+
+/** BIND's own counts since it started (its statistics channel, /json/v1/server). */
+export interface BindStatistics {
+  /** Requests by opcode: UPDATE messages received. */
+  updates: number;
+  /** nsstats: updates applied, refused or failed, and failed on a prerequisite. */
+  updateDone: number;
+  updateFail: number;
+  updateBadPrereq: number;
+  /** Requests over TCP, of every opcode. */
+  tcpRequests: number;
 }
 
 export { STATIC_ADDRESS };
@@ -46,6 +60,7 @@ export class BindServer {
     /** Every key the zones accept updates with; `key` is the first. */
     readonly keys: readonly TsigKey[],
     readonly zones: readonly BindZone[],
+    readonly statisticsPort?: number,
   ) {}
 
   get key(): TsigKey {
@@ -97,6 +112,22 @@ export class BindServer {
     return stdout.split('\n').map((line) => line.trim()).filter(Boolean);
   }
 
+  /** Reads the statistics channel from inside the namespace (the test process cannot enter it), with Node's fetch. */
+  async statistics(): Promise<BindStatistics> {
+    if (this.statisticsPort === undefined) throw new Error('named was started without statisticsPort');
+    const url = `http://127.0.0.1:${this.statisticsPort}/json/v1/server`;
+    const { stdout } = await execIn(this.host.netns, [process.execPath, '-e', `fetch(${JSON.stringify(url)}).then((r) => r.text()).then((t) => process.stdout.write(t))`]);
+    const json = JSON.parse(stdout) as { opcodes?: Record<string, number>; nsstats?: Record<string, number> };
+    const ns = json.nsstats ?? {};
+    return {
+      updates: json.opcodes?.UPDATE ?? 0,
+      updateDone: ns.UpdateDone ?? 0,
+      updateFail: ns.UpdateFail ?? 0,
+      updateBadPrereq: ns.UpdateBadPrereq ?? 0,
+      tcpRequests: ns.ReqTCP ?? 0,
+    };
+  }
+
   /**
    * Changes the zone behind our back, as an operator (or an accident) would:
    * BIND's own `nsupdate`, signed with the first key, one command per line
@@ -131,9 +162,9 @@ export async function startBind(host: Host, options: BindOptions = {}): Promise<
   ];
   const dir = await mkdtemp(join(host.segment.tmpDir, 'named-'));
   const generated = await Promise.all(specs.map((spec) => generateKey(host, spec)));
-  writeBindConfig(dir, address, port, zones, generated.map((g) => g.text).join(''));
+  writeBindConfig(dir, address, port, zones, generated.map((g) => g.text).join(''), { statisticsPort: options.statisticsPort });
   const keys = generated.map((g) => g.key);
-  const server = new BindServer(host, address, port, dir, keys, zones);
+  const server = new BindServer(host, address, port, dir, keys, zones, options.statisticsPort);
   await server.start();
   return server;
 }

@@ -1,5 +1,11 @@
 import { writeFile } from 'node:fs/promises';
-import { execIn, type Host } from './netns.ts';
+import { join } from 'node:path';
+import type { ExecutionContext } from 'ava';
+import Database from 'better-sqlite3';
+import { startBind, type BindServer } from './bind.ts';
+import { useSegment } from './fixture.ts';
+import { execIn, type Host, type Segment } from './netns.ts';
+import { pollUntil } from './poll.ts';
 import { REPO_ROOT } from './run-command.ts';
 import type { TrackedProcess } from './tracked-process.ts';
 
@@ -68,4 +74,81 @@ export const SERVER_CLI: readonly string[] = CLI;
 export async function cliLeases(host: Host, configPath: string): Promise<Array<{ ip: string; state: string; fqdn?: string }>> {
   const { stdout } = await execIn(host.netns, [...CLI, 'leases', '--config', configPath, '--json'], { cwd: REPO_ROOT });
   return JSON.parse(stdout) as Array<{ ip: string; state: string; fqdn?: string }>;
+}
+
+/** The A record of each of `names` in BIND, with one `dig -f` for all of them: name → address, for the names that have one. */
+export async function publishedAddresses(bind: BindServer, names: readonly string[]): Promise<Map<string, string>> {
+  const batch = join(bind.dir, `names-${names.length}.txt`);
+  await writeFile(batch, names.map((n) => `${n} A`).join('\n') + '\n');
+  const { stdout } = await execIn(bind.host.netns, ['dig', `@${bind.address}`, '-p', String(bind.port), '+noall', '+answer', '+time=2', '-f', batch]);
+  return new Map(
+    stdout.split('\n').filter(Boolean).map((line) => {
+      const [name, , , , ip] = line.split(/\s+/);
+      return [name.replace(/\.$/, ''), ip] as [string, string];
+    }),
+  );
+}
+
+/** Polls until BIND holds exactly `expected` (name → address) among `names`: every bound lease's name, no other. */
+export async function waitForDnsToMatch(bind: BindServer, names: readonly string[], expected: ReadonlyMap<string, string>, timeoutMs = 10_000): Promise<void> {
+  let seen = new Map<string, string>();
+  const sorted = (m: ReadonlyMap<string, string>) => JSON.stringify([...m].sort());
+  await pollUntil('DNS to match the lease table exactly', async () => sorted((seen = await publishedAddresses(bind, names))) === sorted(expected), {
+    timeoutMs,
+    intervalMs: 250,
+    describe: () => `${seen.size} names in DNS, ${expected.size} bound; differing: ${[...new Set([...seen.keys(), ...expected.keys()])].filter((n) => seen.get(n) !== expected.get(n)).slice(0, 5).join(', ')}`,
+  });
+}
+
+export interface DdnsLab {
+  segment: Segment;
+  bind: BindServer;
+  /** The server's namespace. */
+  srvHost: Host;
+  configPath: string;
+  storePath: string;
+  /** `leasehold serve` with the lab's config, once it is ready (again after a kill: the same store). */
+  startServer(): Promise<TrackedProcess>;
+  leases(): Promise<Array<{ ip: string; state: string; fqdn?: string }>>;
+}
+
+/**
+ * A segment `<prefix>-*` with BIND at DDNS_DNS_IP (the lab's zones) and the
+ * server's namespace at DDNS_SERVER_IP, and the server's config: the key
+ * file tsig-keygen wrote for BIND, read by the server as an operator would
+ * configure it, unless `key` says otherwise. The server is not started.
+ */
+export async function useDdnsLab(
+  t: ExecutionContext,
+  prefix: string,
+  o: { ddns?: Record<string, unknown>; key?: object; slaacPrefix?: string } = {},
+): Promise<DdnsLab> {
+  const segment = await useSegment(t, prefix);
+  const dnsHost = await segment.addHost('dns', { ipv4: `${DDNS_DNS_IP}/16` });
+  const srvHost = await segment.addHost('srv', { ipv4: `${DDNS_SERVER_IP}/16` });
+  const bind = await startBind(dnsHost);
+  const key = o.key ?? { name: bind.key.name, algorithm: bind.key.algorithm, secretFile: join(bind.dir, 'keys.conf') };
+  const configPath = join(segment.tmpDir, 'leasehold.json');
+  const storePath = join(segment.tmpDir, 'leases.db');
+  await writeDdnsLabConfig(configPath, { storePath, zones: bind.zones.map((z) => ({ name: z.name, key })), slaacPrefix: o.slaacPrefix, ddns: o.ddns });
+  return {
+    segment,
+    bind,
+    srvHost,
+    configPath,
+    storePath,
+    startServer: () => startCliServer(srvHost, configPath),
+    leases: () => cliLeases(srvHost, configPath),
+  };
+}
+
+/** The names the store's durable DNS queue holds, in queue order (read-only, beside the running server). */
+export function queuedNames(storePath: string): string[] {
+  const db = new Database(storePath, { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare('SELECT change FROM dns_queue ORDER BY seq').all() as Array<{ change: string }>;
+    return rows.map((r) => (JSON.parse(r.change) as { fqdn: string }).fqdn);
+  } finally {
+    db.close();
+  }
 }

@@ -64,6 +64,7 @@ function leaseholdConfig(host: Host, config: TestServerConfig, dir: string, logL
     ...(config.offerHoldSeconds !== undefined && { offerHoldSeconds: config.offerHoldSeconds }),
     ...(config.declineQuarantineSeconds !== undefined && { declineQuarantineSeconds: config.declineQuarantineSeconds }),
     log: { level: logLevel },
+    ...(config.dhcp4Sockets && { dhcp4Sockets: config.dhcp4Sockets }),
     ...(config.ddns && { ddns: leaseholdDdns(config.ddns) }),
   };
 }

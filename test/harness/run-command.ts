@@ -23,14 +23,17 @@ export interface CommandResult {
  */
 export function runCommand(
   argv: readonly string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string } = {},
 ): Promise<CommandResult> {
   const started = performance.now();
   const child = spawn(argv[0], argv.slice(1), {
     cwd: options.cwd ?? REPO_ROOT,
     env: { ...process.env, ...options.env, PATH: SYSTEM_PATH },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
+  // Without input the command's stdin is closed at once (what 'ignore' gave: EOF on read).
+  child.stdin.on('error', () => undefined);
+  child.stdin.end(options.input ?? '');
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -3,14 +3,12 @@
 // TSIG-signed RFC 2136 updates guarded by DHCID records, and withdraws them
 // when the lease ends. Checked with dig, as an operator would.
 import test, { type ExecutionContext } from 'ava';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { STATIC_PRINTER_ADDRESS } from '../../lab/bind-config.ts';
-import { expectDns, reverseV4, startBind, type BindServer } from '../harness/bind.ts';
+import { expectDns, reverseV4 } from '../harness/bind.ts';
 import { startDhclient, startUdhcpc } from '../harness/clients.ts';
-import { cliLeases, DDNS_DNS_IP, DDNS_SERVER_IP, startCliServer, writeDdnsLabConfig } from '../harness/ddns-lab.ts';
-import { sweepAround, useSegment } from '../harness/fixture.ts';
-import { execIn, type Host, type Segment } from '../harness/netns.ts';
+import { useDdnsLab, waitForDnsToMatch, type DdnsLab } from '../harness/ddns-lab.ts';
+import { sweepAround } from '../harness/fixture.ts';
+import type { Host, Segment } from '../harness/netns.ts';
 import { mapLimit } from '../harness/map-limit.ts';
 import { pollUntil } from '../harness/poll.ts';
 import type { TrackedProcess } from '../harness/tracked-process.ts';
@@ -18,35 +16,12 @@ import type { TrackedProcess } from '../harness/tracked-process.ts';
 const PREFIX = 'lt-dd';
 sweepAround(test, PREFIX);
 
-const SERVER_IP = DDNS_SERVER_IP;
-const DNS_IP = DDNS_DNS_IP;
 const SLAAC_PREFIX = 'fd00:198:18::/64';
 
-interface Lab {
-  segment: Segment;
-  bind: BindServer;
-  server: TrackedProcess;
-  startServer(): Promise<TrackedProcess>;
-  leases(): Promise<Array<{ ip: string; state: string; fqdn?: string }>>;
-}
-
-async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}, keyOverride?: object): Promise<Lab> {
-  const segment = await useSegment(t, PREFIX);
-  const dnsHost = await segment.addHost('dns', { ipv4: `${DNS_IP}/16` });
-  const srvHost = await segment.addHost('srv', { ipv4: `${SERVER_IP}/16` });
-  const bind = await startBind(dnsHost);
-  // The key file tsig-keygen wrote for BIND, read by the server as an operator would configure it.
-  const key = keyOverride ?? { name: bind.key.name, algorithm: bind.key.algorithm, secretFile: join(bind.dir, 'keys.conf') };
-  const configPath = join(segment.tmpDir, 'leasehold.json');
-  await writeDdnsLabConfig(configPath, {
-    storePath: join(segment.tmpDir, 'leases.db'),
-    zones: bind.zones.map((z) => ({ name: z.name, key })),
-    slaacPrefix: SLAAC_PREFIX,
-    ddns: extra,
-  });
-  const startServer = () => startCliServer(srvHost, configPath);
-  const leases = () => cliLeases(srvHost, configPath);
-  return { segment, bind, server: await startServer(), startServer, leases };
+/** The lab with the server started, its clients named in the subnet's /64 too (AAAA records). */
+async function lab(t: ExecutionContext, extra: Record<string, unknown> = {}, keyOverride?: object): Promise<DdnsLab & { server: TrackedProcess }> {
+  const l = await useDdnsLab(t, PREFIX, { ddns: extra, key: keyOverride, slaacPrefix: SLAAC_PREFIX });
+  return { ...l, server: await l.startServer() };
 }
 
 /** The EUI-64 address (RFC 4291 Appendix A) of `mac` in fd00:198:18::/64, as dig prints it. */
@@ -190,18 +165,7 @@ test('BIND down while 100 clients come and go, the server SIGKILLed and restarte
   const table = await l.leases();
   const expected = new Map(table.filter((x) => x.state === 'bound' && x.fqdn).map((x) => [x.fqdn as string, x.ip]));
   t.is(expected.size, 66);
-  // One dig for all 100 names (dig -f): "name. ttl IN A ip" per record found.
   const names = hosts.map((h) => `churn-${h.name}.lab.leasehold.test`);
-  const batch = join(l.segment.tmpDir, 'names.txt');
-  await writeFile(batch, names.map((n) => `${n} A`).join('\n') + '\n');
-  let seen = new Map<string, string>();
-  await pollUntil('DNS to match the lease table exactly', async () => {
-    const { stdout } = await execIn(l.bind.host.netns, ['dig', `@${DNS_IP}`, '+noall', '+answer', '+time=2', '-f', batch]);
-    seen = new Map(stdout.split('\n').filter(Boolean).map((line) => {
-      const [name, , , , ip] = line.split(/\s+/);
-      return [name.replace(/\.$/, ''), ip];
-    }));
-    return JSON.stringify([...seen].sort()) === JSON.stringify([...expected].sort());
-  }, { timeoutMs: 10_000, intervalMs: 250, describe: () => `${seen.size} names in DNS, ${expected.size} bound` });
+  await waitForDnsToMatch(l.bind, names, expected);
   t.pass('every bound lease is in DNS with its address, and no released one is');
 });

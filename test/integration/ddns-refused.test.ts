@@ -6,12 +6,11 @@
 // key file is corrected (or, for an inline key, the server restarted with a
 // right one) the parked changes are published.
 import test, { type ExecutionContext } from 'ava';
-import Database from 'better-sqlite3';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { expectDns, LEASEHOLD_TEST_ZONES, reverseV4, startBind, type BindServer } from '../harness/bind.ts';
 import { startUdhcpc } from '../harness/clients.ts';
-import { cliLeases, DDNS_DNS_IP, DDNS_SERVER_IP, startCliServer, writeDdnsLabConfig } from '../harness/ddns-lab.ts';
+import { cliLeases, DDNS_DNS_IP, DDNS_SERVER_IP, queuedNames, startCliServer, writeDdnsLabConfig } from '../harness/ddns-lab.ts';
 import { sweepAround, useSegment } from '../harness/fixture.ts';
 import type { Host, Segment } from '../harness/netns.ts';
 import { pollUntil } from '../harness/poll.ts';
@@ -53,17 +52,6 @@ async function lab(t: ExecutionContext): Promise<Lab> {
   await writeConfig({ ...right, secretFile: forwardKeyFile });
   const startServer = () => startCliServer(srvHost, configPath);
   return { segment, bind, srvHost, forwardKeyFile, storePath, configPath, writeConfig, startServer };
-}
-
-/** The names the store's durable DNS queue holds, in queue order (read-only, beside the running server). */
-function queuedNames(storePath: string): string[] {
-  const db = new Database(storePath, { readonly: true, fileMustExist: true });
-  try {
-    const rows = db.prepare('SELECT change FROM dns_queue ORDER BY seq').all() as Array<{ change: string }>;
-    return rows.map((r) => (JSON.parse(r.change) as { fqdn: string }).fqdn);
-  } finally {
-    db.close();
-  }
 }
 
 function events(output: string, event: string): Array<Record<string, unknown>> {

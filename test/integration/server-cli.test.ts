@@ -3,37 +3,15 @@
 // Each must give one clear line and a non-zero exit, or be counted and
 // dropped while the server keeps serving.
 import test from 'ava';
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { createSegment, execIn, SYSTEM_PATH, sweepStale, type Segment } from '../harness/netns.ts';
+import { join } from 'node:path';
+import { createSegment, execIn, sweepStale, type Segment } from '../harness/netns.ts';
 import { startUdhcpc } from '../harness/clients.ts';
-
-const run = promisify(execFile);
-const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = ['--import=tsx', 'server/cli/main.ts'];
+import { REPO_ROOT } from '../harness/run-command.ts';
+import { CLI, cli } from '../harness/server-cli.ts';
 const PREFIX = 'lt-cli';
 
 test.before(() => sweepStale(PREFIX));
-
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[], netns?: string): Promise<CliResult> {
-  const argv = netns ? ['ip', 'netns', 'exec', netns, 'node', ...CLI, ...args] : ['node', ...CLI, ...args];
-  try {
-    const { stdout, stderr } = await run(argv[0], argv.slice(1), { cwd: REPO_ROOT, env: { ...process.env, PATH: SYSTEM_PATH } });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 function config(dir: string, over: Record<string, unknown> = {}): object {
   return {

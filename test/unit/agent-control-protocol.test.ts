@@ -14,7 +14,7 @@ import {
   PROTOCOL_VERSION,
   type ControlRequest,
 } from '../../agent/core/control-protocol.ts';
-import { OPERATIONS } from '../../agent/core/requests.ts';
+import { CNI_OPERATIONS, OPERATIONS } from '../../agent/core/requests.ts';
 
 const CWD = '/srv/work';
 const ENV = {};
@@ -29,11 +29,12 @@ function command(args: readonly string[], env: NodeJS.ProcessEnv = ENV, cwd = CW
   return parsed;
 }
 
-test('constants: the socket sits in the run dir, default run dir, version 2, the four one-shot operations', (t) => {
+test('constants: the socket sits in the run dir, default run dir, version 2, the CLI\'s four one-shot operations and the CNI plugin\'s five', (t) => {
   t.is(controlSocketPath('/run/x'), '/run/x/agent.sock');
   t.is(DEFAULT_RUN_DIR, '/run/leasehold/agent');
   t.is(PROTOCOL_VERSION, 2);
-  t.deepEqual([...OPERATIONS].sort(), ['attach', 'detach', 'gc', 'inspect']);
+  t.deepEqual([...OPERATIONS].sort(), ['attach', 'cni-add', 'cni-check', 'cni-del', 'cni-list', 'cni-status', 'detach', 'gc', 'inspect']);
+  t.deepEqual([...CNI_OPERATIONS].sort(), ['cni-add', 'cni-check', 'cni-del', 'cni-list', 'cni-status']);
 });
 
 // ---------------------------------------------------------------------------
@@ -90,10 +91,19 @@ test('watch is never served (the daemon itself), and carries its own settings', 
       intervalMs: 1000,
       worker: 'w1',
       metrics: { socket: `${parsed.globals.runDir}/metrics.sock` },
+      plugin: undefined,
+      dockerRoot: '/var/lib/docker',
     },
   });
   const tcp = command(['watch', '--metrics', '127.0.0.1:9101']).command;
   t.like(tcp, { op: 'watch', request: { metrics: { host: '127.0.0.1', port: 9101 } } });
+});
+
+test('watch --plugin NAME serves the Docker driver of that name; --docker-root is absolute against the cwd; a bad name is a usage error', (t) => {
+  t.like(command(['watch', '--plugin', 'leasehold', '--docker-root', 'var/docker']).command, { op: 'watch', request: { plugin: 'leasehold', dockerRoot: `${CWD}/var/docker` } });
+  const bad = parse(['watch', '--plugin', '../x']);
+  t.is(bad.kind, 'usage-error');
+  t.like(bad, { message: '--plugin must be a driver name: lower-case letters, digits, _ . -' });
 });
 
 test('a container named like a command is a container; options after the command word are its own', (t) => {
@@ -243,6 +253,10 @@ const attachRequest = {
   container: 'web1', bridge: 'br0', bridgeNetns: 'lh-w1', ifname: 'eth0', mac: '02:00:00:00:00:01', macScheme: 'random', workerIp: '198.18.0.11',
   app: 'web', defaultApp: 'app', ipv6: 'slaac', waitIpv6: false, timeoutMs: 30_000, resolvConf: '/etc/resolv.conf',
 } as const;
+const cniKey = { network: 'lhnet', containerId: 'c0ffee', ifname: 'eth0' } as const;
+const cniAddRequest = {
+  ...cniKey, netnsPath: '/var/run/netns/cni-1', bridge: 'br0', bridgeNetns: 'lh-w1', app: 'web', macScheme: 'stable', ipv6: 'slaac', waitIpv6: false, timeoutMs: 30_000,
+} as const;
 const goodRequests: ControlRequest[] = [
   { ...envelope, op: 'attach', request: attachRequest },
   { ...envelope, op: 'attach', request: { netns: 'n1', bridge: 'br0', ifname: 'eth0', macScheme: 'stable', ipv6: 'off', waitIpv6: true, timeoutMs: 0.5 } },
@@ -251,6 +265,13 @@ const goodRequests: ControlRequest[] = [
   { ...envelope, op: 'inspect', request: { all: true } },
   { ...envelope, op: 'inspect', request: { all: false, netns: 'n1' } },
   { ...envelope, op: 'gc', request: {} },
+  { ...envelope, op: 'cni-add', request: cniAddRequest },
+  { ...envelope, op: 'cni-add', request: { ...cniKey, netnsPath: '/proc/42/ns/net', bridge: 'br0', mac: '02:00:00:00:00:02', macScheme: 'random', ipv6: 'off', waitIpv6: true, timeoutMs: 5 } },
+  { ...envelope, op: 'cni-del', request: cniKey },
+  { ...envelope, op: 'cni-check', request: { ...cniKey, mac: '12:00:0b:00:00:01', ips: ['198.18.1.2/16'] } },
+  { ...envelope, op: 'cni-check', request: { ...cniKey, ips: [] } },
+  { ...envelope, op: 'cni-list', request: { network: 'lhnet' } },
+  { ...envelope, op: 'cni-status', request: { bridge: 'br0', bridgeNetns: 'lh-w1' } },
 ];
 const line = (value: unknown) => JSON.stringify(value);
 
@@ -282,6 +303,21 @@ const bad = (over: Record<string, unknown>, request?: Record<string, unknown>) =
 const without = (field: string) => line(Object.fromEntries(Object.entries(goodRequests[0]).filter(([k]) => k !== field)));
 const attachWithout = (field: string) => line({ ...goodRequests[0], request: Object.fromEntries(Object.entries(attachRequest).filter(([k]) => k !== field)) });
 
+const cni = (op: string, request: Record<string, unknown>) => line({ ...envelope, op, request });
+for (const [what, text, problem] of [
+  ['cni-add without netnsPath', cni('cni-add', { ...cniAddRequest, netnsPath: undefined }), 'request.netnsPath: missing'],
+  ['cni-add with a relative netnsPath', cni('cni-add', { ...cniAddRequest, netnsPath: 'netns/cni-1' }), 'request.netnsPath: not an absolute path'],
+  ['cni-add with a container', cni('cni-add', { ...cniAddRequest, container: 'web1' }), 'request.container: not a field of this message'],
+  ['cni-del without ifname', cni('cni-del', { network: 'lhnet', containerId: 'c0ffee' }), 'request.ifname: missing'],
+  ['cni-check with ips a string', cni('cni-check', { ...cniKey, ips: '198.18.1.2/16' }), 'request.ips: not a list of strings'],
+  ['cni-list with an empty network', cni('cni-list', { network: '' }), 'request.network: not a non-empty string'],
+  ['cni-status without bridge', cni('cni-status', {}), 'request.bridge: missing'],
+] as const) {
+  test(`parseRequest refuses ${what}, naming the field`, (t) => {
+    t.is(parseRequest(text), problem);
+  });
+}
+
 for (const [what, text, problem] of [
   ['not JSON', 'not json', 'not JSON'],
   ['truncated JSON', line(goodRequests[0]).slice(0, 30), 'not JSON'],
@@ -292,8 +328,8 @@ for (const [what, text, problem] of [
   ['version 1 (the argv protocol)', bad({ version: 1 }), 'version 1, expected 2'],
   ['no version', without('version'), 'version undefined, expected 2'],
   ['version "2" (a string)', bad({ version: '2' }), 'version "2", expected 2'],
-  ['op watch', bad({ op: 'watch' }), 'op: "watch" is not an operation the daemon serves (attach, detach, inspect, gc)'],
-  ['no op', without('op'), 'op: undefined is not an operation the daemon serves (attach, detach, inspect, gc)'],
+  ['op watch', bad({ op: 'watch' }), 'op: "watch" is not an operation the daemon serves (attach, detach, inspect, gc, cni-add, cni-del, cni-check, cni-list, cni-status)'],
+  ['no op', without('op'), 'op: undefined is not an operation the daemon serves (attach, detach, inspect, gc, cni-add, cni-del, cni-check, cni-list, cni-status)'],
   ['the old argv field', bad({ args: ['attach'] }), 'args: not a field of this message'],
   ['netns missing', without('netns'), 'netns: missing'],
   ['netns a number', bad({ netns: 4026531840 }), 'netns: not a non-empty string'],

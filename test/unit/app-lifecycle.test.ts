@@ -1,3 +1,4 @@
+import { DHCP4_PROTECTION_DEFAULTS } from '../../server/dhcp4/dhcp4-config.ts';
 import test from 'ava';
 import { ManualClock } from '../../lib/core/clock.ts';
 import { LeaseholdError } from '../../lib/core/errors.ts';
@@ -8,7 +9,8 @@ import type { ServerConfig } from '../../server/config/config.ts';
 import type { DnsServices } from '../../server/net/dns-updater.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
 import { InterfaceError } from '../../server/net/interfaces.ts';
-import { TransportError } from '../../server/net/udp-dhcp4-transport.ts';
+import { DHCP4_SOCKET_DEFAULTS } from '../../server/dhcp4/dhcp4-config.ts';
+import { TransportError } from '../../server/net/dhcp4-transport.ts';
 import { NoAddressAvailableError } from '../../server/dhcp4/address-allocator.ts';
 import { recordingLogger, testDdnsConfig, testDnsChange } from './helpers/ddns-fixtures.ts';
 
@@ -128,9 +130,11 @@ function applianceConfig(over: Partial<ServerConfig> = {}): ServerConfig {
     leaseStore: { type: 'sqlite', path: '/nonexistent/leases.db' },
     offerHoldSeconds: 30,
     declineQuarantineSeconds: 60,
+    protection: DHCP4_PROTECTION_DEFAULTS,
     expiredReclaimIntervalSeconds: 60,
     log: { level: 'info' },
     control: { maxBodyBytes: 1 << 20 },
+    dhcp4Sockets: DHCP4_SOCKET_DEFAULTS,
     ...over,
   };
 }
@@ -146,6 +150,7 @@ function recordingDns(sent: string[]): () => DnsServices {
     },
     lookup: { lookup: async () => [] },
     reloadKeys: () => ({ changed: [], failed: [] }),
+    close: () => {},
   });
 }
 

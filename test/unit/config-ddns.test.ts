@@ -249,3 +249,12 @@ test('the example configuration publishes the lab in DNS', (t) => {
   t.true(config.ddns?.zones.every((z) => z.key?.name === 'leasehold-ddns' && z.key.secretFile !== undefined));
   t.deepEqual(config.subnets[0].ddns, { domain: 'leasehold.test', defaultApp: 'lab', slaacPrefix: 'fd00:198:18::/64' });
 });
+
+test('DNS updates and a lease store shared by several servers are not combined yet: the field is named', (t) => {
+  const shared = { type: 'postgresql', url: 'postgresql://lh@198.18.0.4/lh', shared: true };
+  t.deepEqual(issues({ ...base(), leaseStore: shared }), [
+    'leaseStore.shared: several servers on one database do not send DNS updates yet; set ddns.enabled: false, or shared: false',
+  ]);
+  t.deepEqual(issues({ ...base(), leaseStore: { ...shared, shared: false } }), []);
+  t.deepEqual(issues({ ...base(), ddns: { ...base().ddns, enabled: false }, leaseStore: shared }), []);
+});

@@ -30,7 +30,7 @@ test('the example configuration is valid and describes the lab', (t) => {
   });
   const size = lab.pools.reduce((n, p) => n + ipToInt(p.end) - ipToInt(p.start) + 1, 0);
   t.true(size > 50_000, `pool holds ${size} addresses`);
-  t.is(config.leaseStore.path, '/var/lib/leasehold/leases.db');
+  t.deepEqual(config.leaseStore, { type: 'sqlite', path: '/var/lib/leasehold/leases.db' });
   t.is(config.offerHoldSeconds, 30);
   t.is(config.declineQuarantineSeconds, 600);
 });

@@ -53,10 +53,44 @@ test('a valid configuration gets its defaults', (t) => {
     leaseStore: { type: 'sqlite', path: '/var/lib/leasehold/leases.db' },
     offerHoldSeconds: 30,
     declineQuarantineSeconds: 86400,
+    protection: {
+      heldOffersPercentOfPool: 50,
+      heldOffersMax: 262144,
+      rateLimits: {
+        global: { perSecond: 50000, burst: 50000 },
+        perInterface: { perSecond: 20000, burst: 20000 },
+        perRelay: { perSecond: 20000, burst: 20000 },
+        perClient: { perSecond: 10, burst: 20 },
+      },
+    },
     expiredReclaimIntervalSeconds: 10,
     log: { level: 'info' },
     control: { maxBodyBytes: 1 << 20 },
+    dhcp4Sockets: { implementation: 'auto', maxQueuedReplies: 1024, requestDeadlineMs: 2000, replyDeadlineMs: 3000 },
   });
+});
+
+test('dhcp4Sockets: fields are kept, bad ones named, and a request deadline past the reply deadline refused', (t) => {
+  const given = { implementation: 'dgram', maxQueuedReplies: 64, requestDeadlineMs: 500, replyDeadlineMs: 900 };
+  t.deepEqual(validateConfig({ ...base(), dhcp4Sockets: given }).dhcp4Sockets, given);
+  const err = t.throws(() => validateConfig({ ...base(), dhcp4Sockets: { implementation: 'raw', maxQueuedReplies: 0, requestDeadlineMs: 4000, bogus: 1 } }));
+  t.regex(err.message, /dhcp4Sockets\.implementation: must be one of "auto", "native", "dgram", got "raw"/);
+  t.regex(err.message, /dhcp4Sockets\.maxQueuedReplies/);
+  t.regex(err.message, /dhcp4Sockets\.requestDeadlineMs: 4000 is later than replyDeadlineMs \(3000\)/);
+  t.regex(err.message, /bogus/);
+});
+
+test('protection: given fields are kept, the others default; perSecond 0 turns a limit off', (t) => {
+  const raw = base();
+  Object.assign(raw, {
+    protection: { heldOffersPercentOfPool: 10, rateLimits: { perClient: { perSecond: 2, burst: 4 }, global: { perSecond: 0 } } },
+  });
+  const { protection } = validateConfig(raw);
+  t.is(protection.heldOffersPercentOfPool, 10);
+  t.is(protection.heldOffersMax, 262144);
+  t.deepEqual(protection.rateLimits.perClient, { perSecond: 2, burst: 4 });
+  t.deepEqual(protection.rateLimits.global, { perSecond: 0, burst: 1 });
+  t.deepEqual(protection.rateLimits.perRelay, { perSecond: 20000, burst: 20000 });
 });
 
 test('every field given explicitly is kept, in canonical form', (t) => {
@@ -207,9 +241,15 @@ const cases: Array<[string, (raw: RawConfig) => void, string[]]> = [
     ['interfaces[1].name: must be a Linux interface name (1 to 15 characters, no "/", ":" or spaces), got "a-very-long-ifname"',
       'interfaces[2].name: duplicate interface "eth0" (also interfaces[0])']],
   ['unsupported lease store', (raw) => (raw.leaseStore = { type: 'postgres', path: 'x' }),
-    ['leaseStore.type: must be one of "sqlite", got "postgres"']],
+    ['leaseStore.type: must be one of "sqlite", "postgresql", got "postgres"']],
   ['negative offer hold', (raw) => (raw.offerHoldSeconds = -1),
     ['offerHoldSeconds: must be an integer from 1 to 86400, got -1']],
+  ['held-offer cap above 100 % and a misspelt rate-limit scope', (raw) => (raw.protection = { heldOffersPercentOfPool: 150, rateLimits: { perClinet: { perSecond: 1 } } }),
+    ['protection.rateLimits.perClinet: unknown field "perClinet" (did you mean "perClient"?)',
+      'protection.heldOffersPercentOfPool: must be an integer from 1 to 100, got 150']],
+  ['rate limit without perSecond, and a burst of 0', (raw) => (raw.protection = { rateLimits: { perRelay: { burst: 5 }, perInterface: { perSecond: 5, burst: 0 } } }),
+    ['protection.rateLimits.perInterface.burst: must be an integer from 1 to 10000000, got 0',
+      'protection.rateLimits.perRelay.perSecond: is required']],
 ];
 
 for (const [name, breakIt, expected] of cases) {

@@ -9,78 +9,9 @@ import {
   type UpdateOutcome,
 } from '../../server/ddns/conflict-resolution.ts';
 import type { ConflictResolutionMode } from '../../server/ddns/ddns-config.ts';
-import type { Prerequisite, RecordData, UpdateOp, UpdateRequest } from '../../lib/dns/update-request.ts';
+import type { RecordData, UpdateRequest } from '../../lib/dns/update-request.ts';
+import { FakeZone } from './helpers/fake-dns-zone.ts';
 
-/**
- * A zone that applies UPDATEs as RFC 2136 says a primary does: all
- * prerequisites checked in order, the first failing one's RCODE returned
- * (§3.2, table in §3.2.5), then the updates applied together (§3.4.2).
- * Enough of a server to walk the plans against real zone contents.
- */
-class FakeZone {
-  readonly records = new Map<string, RecordData[]>();
-  readonly sent: UpdateRequest[] = [];
-
-  constructor(initial: Record<string, RecordData[]> = {}) {
-    for (const [name, rrs] of Object.entries(initial)) this.records.set(name, [...rrs]);
-  }
-
-  at(name: string): RecordData[] {
-    return this.records.get(name) ?? [];
-  }
-
-  apply(req: UpdateRequest): UpdateOutcome {
-    this.sent.push(req);
-    for (const p of req.prerequisites) {
-      const failed = this.check(p);
-      if (failed) return failed;
-    }
-    for (const u of req.updates) this.update(u);
-    return 'success';
-  }
-
-  private check(p: Prerequisite): UpdateOutcome | undefined {
-    const rrs = this.at(p.name);
-    switch (p.kind) {
-      case 'name-in-use':
-        return rrs.length > 0 ? undefined : 'nxdomain';
-      case 'name-not-in-use':
-        return rrs.length === 0 ? undefined : 'yxdomain';
-      case 'rrset-exists':
-        return rrs.some((r) => r.type === p.type) ? undefined : 'nxrrset';
-      case 'rrset-not-exists':
-        return rrs.some((r) => r.type === p.type) ? 'yxrrset' : undefined;
-      case 'rrset-exists-value': {
-        // §3.2.3: the whole RRset must equal the one the prerequisites spell.
-        const rrset = rrs.filter((r) => r.type === p.record.type);
-        return rrset.length === 1 && rrset[0].data === p.record.data ? undefined : 'nxrrset';
-      }
-    }
-  }
-
-  private update(u: UpdateOp): void {
-    const rrs = this.at(u.name);
-    let next: RecordData[];
-    switch (u.kind) {
-      case 'add':
-        next = rrs.some((r) => r.type === u.record.type && r.data === u.record.data) ? rrs : [...rrs, u.record];
-        break;
-      case 'delete-rrset':
-        next = rrs.filter((r) => r.type !== u.type);
-        break;
-      case 'delete-name':
-        next = [];
-        break;
-      case 'delete-record':
-        next = rrs.filter((r) => !(r.type === u.record.type && r.data === u.record.data));
-        break;
-    }
-    if (next.length > 0) this.records.set(u.name, next);
-    else this.records.delete(u.name);
-  }
-}
-
-/** Runs a plan against the zone to its verdict. */
 function run(zone: FakeZone, step: PlanStep): { verdict: string; reason: string; steps: number } {
   let steps = 0;
   while (step.kind === 'send') {

@@ -33,15 +33,20 @@ const BADSIG: DnsRefusal = {
   detail: 'TSIG BADSIG (reported by the server): the server computed a different MAC: wrong secret?',
 };
 
-/** A fake DNS: zones listed in `refusing` refuse every update; every request is recorded. */
+/** A fake DNS: zones listed in `refusing` refuse every update; every name of every message is recorded. */
 class ZoneUpdater {
   readonly sent: Array<{ zone: string; name: string; kind: 'add' | 'remove' }> = [];
+  readonly messages: UpdateRequest[] = [];
   readonly refusing = new Set<string>();
   /** Resolves the answer of the next update only when this is called. */
   hold: (() => Promise<void>) | undefined;
   async update(zone: DdnsZoneConfig, req: UpdateRequest): Promise<UpdateAnswer> {
-    const name = req.updates[0]?.name ?? '';
-    this.sent.push({ zone: zone.name, name, kind: req.updates.some((u) => u.kind === 'add') ? 'add' : 'remove' });
+    this.messages.push(req);
+    // A message may carry several names' steps (update-batch.ts): one entry per name, in order.
+    for (const name of new Set(req.updates.map((u) => u.name))) {
+      const kind = req.updates.some((u) => u.name === name && u.kind === 'add') ? 'add' : 'remove';
+      this.sent.push({ zone: zone.name, name, kind });
+    }
     const refuse = this.refusing.has(zone.name);
     await this.hold?.();
     return refuse ? BADSIG : 'success';
@@ -70,6 +75,11 @@ function setup() {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Waits (a few ms at a time, 1 s at most) until `ready()`. */
+async function pollFor(ready: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ready(); i++) await sleep(5);
+}
+
 test('a refused change is parked: kept in the store, not retried, later changes to its name wait behind it', async (t) => {
   const { store, updater, counters, worker, enqueue } = setup();
   updater.refusing.add(FORWARD);
@@ -97,7 +107,7 @@ test('other names and other zones flow past a parked change', async (t) => {
   await worker.idle();
   t.deepEqual(updater.forward('b.web.leasehold.test'), ['add']);
   t.true(updater.sent.some((s) => s.zone === REVERSE && s.name === '11.1.18.198.in-addr.arpa'), 'its PTR too');
-  t.deepEqual(updater.forward('c.lab.leasehold.test'), ['add'], 'another name of the refusing zone gets its own try');
+  t.deepEqual(updater.forward('c.lab.leasehold.test'), ['add'], 'another name of the refusing zone is sent too');
   t.deepEqual(store.loadDnsQueue().map((c) => c.fqdn).sort(), ['a.lab.leasehold.test', 'c.lab.leasehold.test']);
 });
 
@@ -121,7 +131,8 @@ test('unpark sends a zone\'s parked changes again, each name in order; other zon
   const { store, updater, logger, counters, worker, enqueue } = setup();
   updater.refusing.add(FORWARD);
   updater.refusing.add(OTHER);
-  await enqueue([change('x.lab.leasehold.test'), change('x.lab.leasehold.test', 'remove'), change('x.lab.leasehold.test', 'add', '198.18.1.20')]);
+  // The removal is of another lease's address, so nothing folds (change-coalescing.ts): each change is sent.
+  await enqueue([change('x.lab.leasehold.test'), change('x.lab.leasehold.test', 'remove', '198.18.1.11'), change('x.lab.leasehold.test', 'add', '198.18.1.20')]);
   await enqueue([change('y.web.leasehold.test')]);
   await worker.idle();
   updater.refusing.delete(FORWARD);
@@ -140,13 +151,30 @@ test('unpark sends a zone\'s parked changes again, each name in order; other zon
   t.is(counters.total('ddns_refused'), 3);
 });
 
+test('once unparked, a parked add and the removal queued behind it fold: nothing is sent, both leave the store', async (t) => {
+  const { store, updater, counters, worker, enqueue } = setup();
+  updater.refusing.add(FORWARD);
+  await enqueue([change('gone.lab.leasehold.test')]);
+  await worker.idle();
+  // The client left while the add was parked: its removal undoes exactly that add.
+  await enqueue([change('gone.lab.leasehold.test', 'remove'), change('kept.lab.leasehold.test', 'add', '198.18.1.30')]);
+  await worker.idle();
+  updater.refusing.delete(FORWARD);
+  t.is(worker.unpark([FORWARD]), 3);
+  await worker.idle();
+  t.deepEqual(updater.forward('gone.lab.leasehold.test'), ['add'], 'only the refused try: the pair sent nothing once unparked');
+  t.deepEqual(updater.forward('kept.lab.leasehold.test'), ['add', 'add'], 'the other parked name is sent again');
+  t.deepEqual(store.loadDnsQueue(), [], 'every entry dequeued, the folded ones too');
+  t.is(counters.get('ddns_changes_coalesced'), 2);
+});
+
 test('a refusal of an update sent before an unpark is retried, not parked: it may be the old key\'s', async (t) => {
   const { store, updater, worker, enqueue } = setup();
   updater.refusing.add(FORWARD);
   let release: () => void = () => {};
   updater.hold = () => new Promise<void>((resolve) => (release = resolve));
   await enqueue([change('racing.lab.leasehold.test')]);
-  await sleep(1);
+  await pollFor(() => updater.sent.length === 1);
   t.is(updater.sent.length, 1, 'on the wire');
   updater.refusing.delete(FORWARD);
   worker.unpark([FORWARD]);
@@ -176,19 +204,20 @@ test('which answers are refusals for good (RFC 2136 §2.2, RFC 8945 §5.2) and w
   t.deepEqual(rcode(10), { kind: 'refused', rcode: 'NOTZONE' });
   t.deepEqual(rcode(4), { kind: 'refused', rcode: 'NOTIMP' });
   t.deepEqual(rcode(1), { kind: 'refused', rcode: 'FORMERR' });
-  t.deepEqual(rcode(2), { kind: 'failed', level: 'warn' }, 'SERVFAIL passes');
+  t.deepEqual(rcode(2), { kind: 'failed', level: 'warn', reason: 'SERVFAIL', answered: true }, 'SERVFAIL passes');
   t.deepEqual(rcode(6), { kind: 'prerequisite', outcome: 'yxdomain' });
   t.deepEqual(rcode(8), { kind: 'prerequisite', outcome: 'nxrrset' });
   t.deepEqual(rcode(3), { kind: 'prerequisite', outcome: 'nxdomain' });
-  t.deepEqual(rcode(11), { kind: 'failed', level: 'warn' }, 'an RCODE RFC 2136 does not define');
+  t.deepEqual(rcode(11), { kind: 'failed', level: 'warn', reason: 'RCODE11', answered: true }, 'an RCODE RFC 2136 does not define');
   const tsig = (problem: 'BADSIG' | 'BADKEY' | 'BADTIME' | 'BADTRUNC' | 'UNSIGNED', by: 'server' | 'client') => judgeUpdateFailure(new TsigError(problem, by, 'x', false));
   t.deepEqual(tsig('BADKEY', 'server'), { kind: 'refused', rcode: 'NOTAUTH', tsigError: 'BADKEY' });
   t.deepEqual(tsig('BADSIG', 'server'), { kind: 'refused', rcode: 'NOTAUTH', tsigError: 'BADSIG' });
   t.deepEqual(tsig('BADTRUNC', 'server'), { kind: 'refused', rcode: 'NOTAUTH', tsigError: 'BADTRUNC' });
-  t.deepEqual(tsig('BADTIME', 'server'), { kind: 'failed', level: 'error' }, 'a clock apart: retried, loudly');
-  t.deepEqual(tsig('BADSIG', 'client'), { kind: 'failed', level: 'warn' }, 'our check of its answer failed: maybe not the server\'s word');
-  t.deepEqual(tsig('UNSIGNED', 'client'), { kind: 'failed', level: 'warn' });
-  t.deepEqual(judgeUpdateFailure(new DnsExchangeError('E_DNS_TIMEOUT', 'no answer')), { kind: 'failed', level: 'warn' });
+  t.deepEqual(tsig('BADTIME', 'server'), { kind: 'failed', level: 'error', reason: 'BADTIME', answered: true }, 'a clock apart: retried, loudly');
+  t.deepEqual(tsig('BADSIG', 'client'), { kind: 'failed', level: 'warn', reason: 'TSIG_BADSIG', answered: false }, 'our check of its answer failed: maybe not the server\'s word');
+  t.deepEqual(tsig('UNSIGNED', 'client'), { kind: 'failed', level: 'warn', reason: 'TSIG_UNSIGNED', answered: false });
+  t.deepEqual(judgeUpdateFailure(new DnsExchangeError('E_DNS_TIMEOUT', 'no answer')), { kind: 'failed', level: 'warn', reason: 'TIMEOUT', answered: false });
+  t.deepEqual(judgeUpdateFailure(new DnsExchangeError('E_DNS_UNREACHABLE', 'refused')), { kind: 'failed', level: 'warn', reason: 'UNREACHABLE', answered: false });
 });
 
 function keyFile(secret: string, name = 'leasehold-key'): string {
@@ -220,7 +249,7 @@ test('reloadKeys: a changed key file gives its zone a new key; an unusable one k
 
 /** The DNS edge of the service tests: scripted key checks, a ZoneUpdater. */
 function scriptedDns(updater: ZoneUpdater, checks: KeyCheck[]): () => DnsServices {
-  return () => ({ updater, lookup: { lookup: async () => [] }, reloadKeys: () => checks.shift() ?? { changed: [], failed: [] } });
+  return () => ({ updater, lookup: { lookup: async () => [] }, reloadKeys: () => checks.shift() ?? { changed: [], failed: [] }, close: () => {} });
 }
 
 test('the DDNS service loads the stored queue at start, sends it only once serving, and unparks a zone whose key file changed', async (t) => {

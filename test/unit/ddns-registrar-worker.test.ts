@@ -135,11 +135,12 @@ test('the ACK carries option 81 back to a client that sent it (RFC 4702 §4)', a
 
 test('changes to one name go out in queue order, even across a retry', async (t) => {
   const { updater, worker } = setup();
-  const change = (seq: number, action: 'add' | 'remove'): DnsChange => ({
-    seq, action, fqdn: 'x.lab.leasehold.test', ipv4: '198.18.1.10', dhcid: 'AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=', ttl: 200, createdAt: 0,
+  // The removal is of another address than the add's, so the two do not fold into nothing (change-coalescing.ts).
+  const change = (seq: number, action: 'add' | 'remove', ipv4: string): DnsChange => ({
+    seq, action, fqdn: 'x.lab.leasehold.test', ipv4, dhcid: 'AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=', ttl: 200, createdAt: 0,
   });
   updater.answers = ['failed'];
-  worker.enqueue([change(1, 'add'), change(2, 'remove')]);
+  worker.enqueue([change(1, 'add', '198.18.1.10'), change(2, 'remove', '198.18.1.11')]);
   await worker.idle();
   const kinds = updater.sent.filter((r) => r.zone === 'leasehold.test').map((r) => (r.updates.some((u) => u.kind === 'add') ? 'add' : 'remove'));
   t.deepEqual(kinds.slice(0, 3), ['add', 'add', 'remove'], 'the failed add is retried before the remove goes');
@@ -179,7 +180,10 @@ test('no more UPDATEs in flight than the cap; stop() waits for those on the wire
       return 'success';
     },
   };
-  const worker = new DdnsWorker({ ddns, store, updater, logger: silentLogger, clock: new ManualClock(), maxInFlight: 4 });
+  // One name per message, so that 20 names make 20 messages for the window to hold back (the zone's own cap set above it).
+  const worker = new DdnsWorker({
+    ddns, store, updater, logger: silentLogger, clock: new ManualClock(), maxInFlight: 4, maxPerZone: 20, batch: { maxParts: 1, maxBytes: 65_000 },
+  });
   worker.enqueue(Array.from({ length: 20 }, (_, i): DnsChange => ({
     seq: i + 1, action: 'add', fqdn: `n${i}.lab.leasehold.test`, ipv4: `198.18.1.${i + 1}`, dhcid: 'AAIBY2/AuCccgoJbsaxcQc9TUapptP69lOjxfNuVAA2kjEA=', ttl: 200, createdAt: 0,
   })));

@@ -13,12 +13,13 @@
 //    `npx ava test/unit` on a machine without them checks those installed
 //    and logs the rest.
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { SYSTEM_PATH } from '../../agent/io/exec.ts';
-import { parseProgramTable, readProgramTable, type ProgramRow } from '../harness/program-table.ts';
+import { parseProgramTable, readProgramTable, resolveProgram, type ProgramRow } from '../harness/program-table.ts';
 import { repositorySources, scanSources, unlistedPrograms, unusedRows } from './helpers/repo-programs.ts';
 import type { ProgramUse } from './helpers/shell-programs.ts';
 
@@ -69,6 +70,23 @@ test('lab/programs.txt: a malformed row is an error naming its line', (t) => {
   t.throws(() => parseProgramTable('ip iproute2 lab\n'), { message: /lab\/programs\.txt:1: want/ });
 });
 
+test('lab/programs.txt: a program outside PATH has its directory, the highest version found wins', (t) => {
+  const [row] = parseProgramTable('/usr/lib/postgresql/*/bin/initdb postgresql test harness\n');
+  t.deepEqual(row, { program: 'initdb', directory: '/usr/lib/postgresql/*/bin', package: 'postgresql', scope: 'test', who: 'harness', line: 1 });
+  t.throws(() => parseProgramTable('usr/lib/x/bin/y pkg test harness\n'), { message: /lab\/programs\.txt:1: usr\/lib\/x\/bin\/y: a directory is absolute, with one \* for the version/ });
+  const root = mkdtempSync(join(tmpdir(), 'lt-progs-'));
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  for (const version of ['9.6', '15', '16']) mkdirSync(join(root, version, 'bin'), { recursive: true });
+  for (const version of ['9.6', '15']) {
+    writeFileSync(join(root, version, 'bin', 'prog'), '#!/bin/sh\n');
+    chmodSync(join(root, version, 'bin', 'prog'), 0o755);
+  }
+  const at = (dir: string) => ({ ...row, program: 'prog', directory: dir });
+  t.is(resolveProgram(at(`${root}/*/bin`)), join(root, '15', 'bin', 'prog'), '16 has no prog; 15 beats 9.6');
+  t.is(resolveProgram(at(`${root}/missing/*/bin`)), undefined);
+  t.is(resolveProgram({ ...row, directory: undefined }), undefined, 'no directory: SYSTEM_PATH');
+});
+
 test('the code runs no program that lab/programs.txt does not list', (t) => {
   t.deepEqual(unlistedPrograms(uses(), rows), []);
 });
@@ -96,6 +114,9 @@ test('the scan sees the ways the code starts programs', (t) => {
   t.true(seen('npm', 'Makefile'), 'a $$(…) in a recipe');
   t.true(seen('xxd', 'lab/capture-dhcp4-fixtures.sh'));
   t.true(seen('sleep', 'test/integration/lab-roles.test.ts'), "bash -c '…'");
+  t.true(seen('initdb', 'test/harness/postgres.ts'), "packagedProgram('initdb'): outside PATH, in its package's directory");
+  t.true(seen('postgres', 'test/harness/postgres.ts'), 'behind setpriv, a wrapper');
+  t.true(seen('setpriv', 'test/harness/postgres.ts'));
   const inContainer = (program: string) => uses().some((u) => u.program === program && u.side === 'container');
   t.true(inContainer('wget'), 'container.exec(argv), docker exec NAME cmd');
   t.true(inContainer('httpd'), 'the images’ own scripts');
@@ -183,8 +204,10 @@ test('each listed program comes, on SYSTEM_PATH, from its package', (t) => {
       skipped.push(`${r.program} (${r.package}, ${r.scope === 'given' ? 'scope given: present only where it is used' : 'make test-unit installs it first'})`);
       continue;
     }
-    const path = onSystemPath(r.program);
-    if (!path) problems.push(`${r.program}: package ${r.package} is installed but no ${r.program} is on SYSTEM_PATH (${SYSTEM_PATH}) (lab/programs.txt:${r.line})`);
+    // A row with a directory is found there (never on PATH: /usr/local/bin may hold hand-made links of the same name).
+    const path = r.directory !== undefined ? resolveProgram(r) : onSystemPath(r.program);
+    const where = r.directory ?? `SYSTEM_PATH (${SYSTEM_PATH})`;
+    if (!path) problems.push(`${r.program}: package ${r.package} is installed but no ${r.program} is in ${where} (lab/programs.txt:${r.line})`);
     else chains.set(r, symlinkChain(path));
   }
   const owners = db.owners([...chains.values()].flat().flatMap(spellings));

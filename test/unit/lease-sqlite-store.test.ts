@@ -160,7 +160,7 @@ test('open: a schema newer than this server', async (t) => {
   const db = new Database(path);
   db.prepare('UPDATE schema_version SET version = 99').run();
   db.close();
-  t.regex(openError(t, path).message, /schema version 99 is newer than this server supports \(2\)$/);
+  t.regex(openError(t, path).message, /schema version 99 is newer than this server supports \(3\)$/);
 });
 
 test('open: a read-only file', async (t) => {
@@ -248,7 +248,7 @@ test('a version 1 store is migrated: its leases and DNS queue kept, a reservatio
   await store.close();
   const db = new Database(path, { readonly: true });
   t.teardown(() => db.close());
-  t.is(db.prepare('SELECT version FROM schema_version').pluck().get(), 2);
+  t.is(db.prepare('SELECT version FROM schema_version').pluck().get(), SCHEMA_VERSION);
   t.is(db.prepare('SELECT count(*) FROM reservations').pluck().get(), 1);
 });
 

@@ -181,6 +181,38 @@ test('server modules never import the ones above them (dhcp4 and leases never re
   t.deepEqual(wrong, []);
 });
 
+/** node-postgres and its parts, by package name: imported only by the lease store's PostgreSQL edge. */
+const PG_PACKAGES = ['pg', 'pg-pool', 'pg-protocol', 'pg-connection-string', 'pg-types', 'pg-cursor'];
+const PG_ALLOWED = 'server/leases/pg/';
+const PACKAGE_IMPORT = /(?:^|\n)\s*(?:import|export)\b[^'"`;]*?from\s*['"]([^./'"][^'"]*)['"]|\bimport\(\s*['"]([^./'"][^'"]*)['"]\s*\)|(?:^|\n)\s*import\s*['"]([^./'"][^'"]*)['"]/g;
+
+/** The files that import a node-postgres package, with the package. */
+function pgImports(sources: ReadonlyArray<{ file: string; text: string }>): string[] {
+  return sources.flatMap(({ file, text }) =>
+    [...text.matchAll(PACKAGE_IMPORT)]
+      .map((m) => m[1] ?? m[2] ?? m[3])
+      .filter((spec) => PG_PACKAGES.includes(spec.split('/')[0]))
+      .map((spec) => `${file} → ${spec}`),
+  );
+}
+
+const q = (spec: string) => `'${spec}'`;
+
+test('node-postgres is imported only under server/leases/pg/ (the tests included)', (t) => {
+  const all = [...files, ...sourceFiles('test')].map((file) => ({ file, text: readFileSync(join(ROOT, file), 'utf8') }));
+  const found = pgImports(all);
+  t.true(found.some((f) => f.startsWith(`${PG_ALLOWED}pg-connection.ts → pg`)), 'the checker sees the one import there is');
+  t.deepEqual(found.filter((f) => !f.startsWith(PG_ALLOWED)), []);
+  // And it would see one elsewhere, static or dynamic.
+  t.deepEqual(
+    pgImports([
+      // Quoted by the template, so this file's own text holds no such import.
+      { file: 'server/dhcp4/x.ts', text: `import pg from ${q('pg')};\nconst p = await import(${q('pg-pool')});\nimport { y } from ${q('../leases/pg/pg-lease-store.ts')};` },
+    ]),
+    ['server/dhcp4/x.ts → pg', 'server/dhcp4/x.ts → pg-pool'],
+  );
+});
+
 test('modules form a DAG: no two modules import each other, directly or round about', (t) => {
   const found = cycles(moduleGraph).map((c) => c.join(' ↔ '));
   t.deepEqual(found.filter((c) => !KNOWN_MODULE_CYCLES.includes(c)), []);

@@ -20,7 +20,7 @@ import type { ServerConfig } from '../../server/config/config.ts';
 import { ConfigError } from '../../server/config/config-error.ts';
 import { validateConfig } from '../../server/config/validate.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
-import type { TransportHandlers } from '../../server/net/udp-dhcp4-transport.ts';
+import type { TransportHandlers } from '../../server/net/dhcp4-transport.ts';
 import type { ControlResponse } from '../../server/ops/control-protocol.ts';
 import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';
 
@@ -79,7 +79,14 @@ async function rig(t: ExecutionContext, over: Record<string, unknown> = {}): Pro
     openStore: (observer) => (store = new MemoryLeaseStore([], { observer, failWith: () => (failStore.on ? new Error('disk full') : undefined) })),
     openTransport: async (_links, _port, h) => {
       handlers = h;
-      return { send: (_iface, data) => replies.push(Message.decode(data)), close: async () => {} };
+      return {
+        kind: 'dgram',
+        linkLayerSends: false,
+        send: (_iface, data) => {
+          replies.push(Message.decode(data));
+        },
+        close: async () => {},
+      };
     },
     loadConfig: () => {
       try {
@@ -98,7 +105,7 @@ async function rig(t: ExecutionContext, over: Record<string, unknown> = {}): Pro
   });
   const exchange = async (req: Dhcp4Message) => {
     const before = replies.length;
-    handlers.onDatagram({ data: req.encode(), interfaceName: 'lo', from: { address: '0.0.0.0', port: 68 } });
+    handlers.onDatagram({ data: req.encode(), interfaceName: 'lo', from: { address: '0.0.0.0', port: 68 }, receivedAt: performance.now() });
     for (let i = 0; i < 200 && replies.length === before; i++) await new Promise((res) => setTimeout(res, 2));
     await new Promise((res) => setTimeout(res, 5));
     return replies.length > before ? replies[replies.length - 1] : undefined;

@@ -3,6 +3,7 @@
 // labels, the Prometheus text and Kea's statistic names.
 import test from 'ava';
 import { Counters } from '../../server/app/counters.ts';
+import { COMMIT_SECONDS_BOUNDS, GROUP_SIZE_BOUNDS } from '../../server/app/store-commit-monitor.ts';
 import { COMMANDS, readArguments, type CommandName } from '../../server/ops/command-arguments.ts';
 import { authorized, parseBasicAuthFile, parseTokenFile } from '../../server/ops/control-auth.ts';
 import { parseControlRequest } from '../../server/ops/control-protocol.ts';
@@ -153,7 +154,8 @@ const GAUGES: ApplianceGauges = {
 
 function registry(): Counters {
   const c = new Counters();
-  for (const h of Object.values(HISTOGRAMS)) c.defineHistogram(h.name, h.bounds);
+  c.defineHistogram(HISTOGRAMS.storeCommitSeconds.name, COMMIT_SECONDS_BOUNDS);
+  c.defineHistogram(HISTOGRAMS.storeGroupSize.name, GROUP_SIZE_BOUNDS);
   c.inc('packets_received', { interface: 'eth0', type: 'discover' }, 20);
   c.inc('packets_received', { interface: 'eth0', type: 'unparsable' }, 2);
   c.inc('replies_ack', { interface: 'eth0' }, 20);
@@ -161,12 +163,12 @@ function registry(): Counters {
   c.inc('packets_malformed', { interface: 'eth0' }, 2);
   c.inc('packets_dropped', { reason: 'malformed' }, 2);
   c.inc('packets_dropped', { reason: 'no_subnet' });
-  c.inc('allocation_failures', { subnet: 'lab' }, 4);
+  c.inc('pool_exhausted', { subnet: 'lab' }, 4);
   c.inc('leases_reclaimed', { subnet: 'lab' }, 3);
   c.inc('rs_invalid_hop_limit', { interface: 'eth0' });
   c.inc('ra_sent_multicast', { interface: 'eth0' }, 5);
   c.inc('ddns_updates_sent', { zone: 'leasehold.test' }, 10);
-  c.inc('ddns_updates_failed', { zone: 'leasehold.test', rcode: 'timeout' }, 2);
+  c.inc('ddns_updates_failed', { zone: 'leasehold.test', rcode: 'TIMEOUT' }, 2);
   c.inc('ddns_updates_failed', { zone: 'leasehold.test', rcode: 'SERVFAIL' });
   c.inc('something_new');
   c.observe('store_commit_seconds', 0.003);
@@ -256,4 +258,37 @@ test('histograms of the registry: declared once, same bounds, an undeclared one 
   c.observe('h', 1.5, { kind: 'a' });
   c.observe('h', 5, { kind: 'a' });
   t.deepEqual(c.histograms(), [{ name: 'h', labels: { kind: 'a' }, bounds: [1, 2], cumulative: [0, 1], sum: 6.5, count: 2 }]);
+});
+
+test('the hot paths\' counters (guard, sockets, DDNS batching, store commits) each land in one leasehold_ family, none under a fallback name', (t) => {
+  const c = new Counters();
+  c.inc('requests_dropped', { reason: 'stale' }, 2);
+  c.inc('dropped', { reason: 'rate_limit', scope: 'global' });
+  c.inc('replies_dropped', { reason: 'overflow' }, 3);
+  c.inc('offer_holds_evicted', { subnet: 'lab', reason: 'subnet_cap' });
+  c.inc('pool_exhausted', { subnet: 'lab' }, 4);
+  c.inc('ddns_updates_sent', { zone: 'leasehold.test' }, 5);
+  c.inc('ddns_updates_failed', { zone: 'leasehold.test', rcode: 'SERVFAIL' });
+  c.inc('ddns_update_splits', { zone: 'leasehold.test' });
+  c.inc('ddns_changes_coalesced', {}, 6);
+  c.inc('store_commits', {}, 7);
+  c.inc('store_commit_failures', {}, 8);
+  const families = metricFamilies(c.series(), c.histograms(), GAUGES);
+  const samples = (name: string) => families.find((f) => f.name === name)?.samples;
+  t.deepEqual(samples('leasehold_dhcp4_packets_dropped_total'), [
+    { labels: { reason: 'rate_limit', scope: 'global' }, value: 1 },
+    { labels: { reason: 'stale' }, value: 2 },
+  ]);
+  t.deepEqual(samples('leasehold_dhcp4_replies_dropped_total'), [{ labels: { reason: 'overflow' }, value: 3 }]);
+  t.deepEqual(samples('leasehold_dhcp4_offer_holds_evicted_total'), [{ labels: { subnet: 'lab', reason: 'subnet_cap' }, value: 1 }]);
+  t.deepEqual(samples('leasehold_dhcp4_allocation_failures_total'), [{ labels: { subnet: 'lab' }, value: 4 }]);
+  t.deepEqual(samples('leasehold_ddns_updates_sent_total'), [{ labels: { zone: 'leasehold.test' }, value: 5 }]);
+  t.deepEqual(samples('leasehold_ddns_updates_failed_total'), [{ labels: { zone: 'leasehold.test', rcode: 'SERVFAIL' }, value: 1 }]);
+  t.deepEqual(samples('leasehold_ddns_update_splits_total'), [{ labels: { zone: 'leasehold.test' }, value: 1 }]);
+  t.deepEqual(samples('leasehold_ddns_changes_coalesced_total'), [{ labels: {}, value: 6 }]);
+  t.deepEqual(samples('leasehold_store_commits_total'), [{ labels: {}, value: 7 }]);
+  t.deepEqual(samples('leasehold_store_commit_failures_total'), [{ labels: {}, value: 8 }]);
+  // Where the rule's family differs from the fallback's name: not shown twice.
+  const fallbacks = ['requests_dropped', 'replies_dropped', 'offer_holds_evicted', 'pool_exhausted'];
+  for (const name of fallbacks) t.is(samples(`leasehold_${name}_total`), undefined, `${name} has a rule, not the fallback family`);
 });

@@ -7,6 +7,7 @@
     {
       'target_name': 'icmpv6',
       'sources': ['icmpv6.c'],
+      'include_dirs': ['../common'],
       'cflags': ['-std=gnu11', '-Wall', '-Wextra', '-Werror'],
       'defines': ['NAPI_VERSION=8'],
     },

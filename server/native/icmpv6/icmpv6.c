@@ -44,9 +44,7 @@
 #include <node_api.h>
 #include <uv.h>
 
-#ifndef SO_BINDTOIFINDEX
-#define SO_BINDTOIFINDEX 62
-#endif
+#include "napi-helpers.h"
 
 /* The largest IPv6 payload without a jumbogram: no ICMPv6 message is longer. */
 #define RECEIVE_BUFFER_BYTES 65536
@@ -73,33 +71,6 @@ typedef struct {
   napi_ref constructor;
 } AddonData;
 
-/* ---- errors ---------------------------------------------------------- */
-
-static napi_value errno_error(napi_env env, int err, const char *syscall) {
-  const char *code = uv_err_name(uv_translate_sys_error(err));
-  char message[256];
-  snprintf(message, sizeof message, "%s: %s (%s)", syscall, strerror(err), code);
-  napi_value code_value, message_value, error, syscall_value, errno_value;
-  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
-  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &message_value);
-  napi_create_error(env, code_value, message_value, &error);
-  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
-  napi_set_named_property(env, error, "syscall", syscall_value);
-  napi_create_int32(env, -err, &errno_value);
-  napi_set_named_property(env, error, "errno", errno_value);
-  return error;
-}
-
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
-  napi_throw(env, errno_error(env, err, syscall));
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *message) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
-  return NULL;
-}
-
 /* ---- helpers ---------------------------------------------------------- */
 
 /* Parses plain IPv6 text (no zone) from a JS string; 0 on success. */
@@ -111,32 +82,17 @@ static int read_address(napi_env env, napi_value value, struct in6_addr *out) {
   return inet_pton(AF_INET6, text, out) == 1 ? 0 : -1;
 }
 
-static int set_int(int fd, int level, int option, int value) {
-  return setsockopt(fd, level, option, &value, sizeof value);
-}
-
 static Icmpv6 *unwrap(napi_env env, napi_value self) {
   void *state = NULL;
   if (napi_unwrap(env, self, &state) != napi_ok) return NULL;
   return state;
 }
 
-static void delete_ref(napi_env env, napi_ref *ref) {
-  if (*ref != NULL) {
-    napi_delete_reference(env, *ref);
-    *ref = NULL;
-  }
-}
-
-static void free_poll(uv_handle_t *handle) {
-  free(handle);
-}
-
 /* Stops polling and closes the descriptor (which also leaves the groups). No JS calls. */
 static void close_descriptor(Icmpv6 *s) {
   if (s->poll != NULL) {
     uv_poll_stop(s->poll);
-    uv_close((uv_handle_t *)s->poll, free_poll);
+    uv_close((uv_handle_t *)s->poll, free_uv_handle);
     s->poll = NULL;
   }
   if (s->fd >= 0) {
@@ -163,27 +119,9 @@ static void finalize(napi_env env, void *data, void *hint) {
 
 /* ---- receiving ---------------------------------------------------------- */
 
-/*
- * Calls `ref` with a Node callback scope, so that promise reactions and
- * nextTicks queued by the callback run before control returns to libuv.
- * A throw becomes an uncaught exception, as from any other I/O callback.
- */
-static void call_js(Icmpv6 *s, napi_ref ref, size_t argc, napi_value *argv) {
-  napi_env env = s->env;
-  napi_value fn, receiver, result;
-  if (ref == NULL || napi_get_reference_value(env, ref, &fn) != napi_ok || fn == NULL) return;
-  /* napi_make_callback converts its receiver to an object: undefined would throw. */
-  napi_get_global(env, &receiver);
-  if (napi_make_callback(env, s->async, receiver, fn, argc, argv, &result) == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
-  }
-}
-
 static void report_error(Icmpv6 *s, int err, const char *syscall) {
   napi_value error = errno_error(s->env, err, syscall);
-  call_js(s, s->on_error, 1, &error);
+  call_js(s->env, s->async, s->on_error, 1, &error);
 }
 
 static void drain(Icmpv6 *s) {
@@ -232,7 +170,7 @@ static void drain(Icmpv6 *s) {
     napi_create_string_utf8(env, source, NAPI_AUTO_LENGTH, &argv[1]);
     napi_create_int32(env, hop_limit, &argv[2]);
     napi_create_uint32(env, arrived_on, &argv[3]);
-    call_js(s, s->on_message, 4, argv);
+    call_js(env, s->async, s->on_message, 4, argv);
     napi_close_handle_scope(env, scope);
   }
 }
@@ -332,22 +270,7 @@ static napi_value Close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value Construct(napi_env env, napi_callback_info info) {
-  napi_value self;
-  napi_get_cb_info(env, info, NULL, NULL, &self, NULL);
-  return self;
-}
-
 /* ---- open ------------------------------------------------------------------ */
-
-#define CHECK_SETSOCKOPT(call, name)                                   \
-  do {                                                                 \
-    if ((call) != 0) {                                                 \
-      int err_ = errno;                                                \
-      close(fd);                                                       \
-      return throw_errno(env, err_, "setsockopt " name);               \
-    }                                                                  \
-  } while (0)
 
 static napi_value Open(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -396,26 +319,18 @@ static napi_value Open(napi_env env, napi_callback_info info) {
   if (fd < 0) return throw_errno(env, errno, "socket");
 
   /* Only what arrives on this link is read, and everything sent leaves by it. */
-  if (set_int(fd, SOL_SOCKET, SO_BINDTOIFINDEX, (int)ifindex) != 0) {
-    char name[IF_NAMESIZE];
-    if (errno != ENOPROTOOPT || if_indextoname(ifindex, name) == NULL) {
-      int err = errno;
-      close(fd);
-      return throw_errno(env, err, "setsockopt SO_BINDTOIFINDEX");
-    }
-    CHECK_SETSOCKOPT(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, strlen(name) + 1), "SO_BINDTODEVICE");
-  }
+  CHECK_SETSOCKOPT(bind_to_interface(fd, ifindex), "SO_BINDTOIFINDEX");
   /* RFC 3542 §3.2: the kernel drops every other ICMPv6 type for us. */
   CHECK_SETSOCKOPT(setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof filter), "ICMP6_FILTER");
   /* RFC 3542 §6: the received hop limit (RFC 4861 §6.1.1/§6.1.2) and arrival interface. */
-  CHECK_SETSOCKOPT(set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1), "IPV6_RECVHOPLIMIT");
-  CHECK_SETSOCKOPT(set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1), "IPV6_RECVPKTINFO");
+  CHECK_SETSOCKOPT(set_int_option(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1), "IPV6_RECVHOPLIMIT");
+  CHECK_SETSOCKOPT(set_int_option(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1), "IPV6_RECVPKTINFO");
   /* RFC 4861 §6.1.2: hosts drop ND messages whose hop limit is not 255. */
-  CHECK_SETSOCKOPT(set_int(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255), "IPV6_UNICAST_HOPS");
-  CHECK_SETSOCKOPT(set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255), "IPV6_MULTICAST_HOPS");
-  CHECK_SETSOCKOPT(set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, (int)ifindex), "IPV6_MULTICAST_IF");
+  CHECK_SETSOCKOPT(set_int_option(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 255), "IPV6_UNICAST_HOPS");
+  CHECK_SETSOCKOPT(set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 255), "IPV6_MULTICAST_HOPS");
+  CHECK_SETSOCKOPT(set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, (int)ifindex), "IPV6_MULTICAST_IF");
   /* Our own multicast RAs are not looped back to us (nor to other sockets of this host). */
-  CHECK_SETSOCKOPT(set_int(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0), "IPV6_MULTICAST_LOOP");
+  CHECK_SETSOCKOPT(set_int_option(fd, IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0), "IPV6_MULTICAST_LOOP");
   for (uint32_t i = 0; i < group_count; i++) {
     struct ipv6_mreq mreq = {.ipv6mr_multiaddr = groups[i], .ipv6mr_interface = ifindex};
     CHECK_SETSOCKOPT(setsockopt(fd, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq, sizeof mreq), "IPV6_ADD_MEMBERSHIP");
@@ -486,7 +401,7 @@ NAPI_MODULE_INIT() {
       {"close", NULL, Close, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value constructor, open;
-  napi_define_class(env, "Icmpv6Socket", NAPI_AUTO_LENGTH, Construct, NULL, 2, methods, &constructor);
+  napi_define_class(env, "Icmpv6Socket", NAPI_AUTO_LENGTH, construct_self, NULL, 2, methods, &constructor);
   napi_create_reference(env, constructor, 1, &addon->constructor);
   napi_set_instance_data(env, addon, free_addon, NULL);
   napi_create_function(env, "open", NAPI_AUTO_LENGTH, Open, addon, &open);

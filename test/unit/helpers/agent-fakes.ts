@@ -16,7 +16,7 @@ import type { AgentClock } from '../../../agent/core/agent-clock.ts';
 import type { Attachment, ClientProcess } from '../../../agent/core/attachment.ts';
 import type { ContainerEngine, ContainerFacts } from '../../../agent/core/container-engine.ts';
 import type { ClientStopOutcome, DhcpClients, StartClientOptions } from '../../../agent/core/dhcp-clients.ts';
-import type { BridgeFacts, GlobalIpv6, HostNetwork, LinkFacts, VethPairSpec } from '../../../agent/core/host-network.ts';
+import type { BridgeFacts, GlobalIpv6, HostNetwork, LinkFacts, NetnsSource, VethPairSpec } from '../../../agent/core/host-network.ts';
 import type { ReleaseDatagram, ReleaseSender } from '../../../agent/core/pending-release.ts';
 import { Agent, type AgentSettings } from '../../../agent/app/agent.ts';
 import { StateStore } from '../../../agent/io/state-store.ts';
@@ -125,17 +125,26 @@ export class FakeNetwork implements HostNetwork {
     return this.names.has(name);
   }
 
-  async netnsNameState(name: string, pid: number): Promise<'absent' | 'same' | 'other'> {
-    const id = this.names.get(name);
-    if (id === undefined) return 'absent';
-    return id === this.processes.get(pid) ? 'same' : 'other';
+  /** The netns a source is: a process's, or a path /run/netns/<name> or /proc/<pid>/ns/net. */
+  private sourceNs(source: NetnsSource): number | undefined {
+    if ('pid' in source) return this.processes.get(source.pid);
+    const named = /^\/(?:var\/)?run\/netns\/([^/]+)$/.exec(source.path);
+    if (named) return this.names.get(named[1]!);
+    const proc = /^\/proc\/(\d+)\/ns\/net$/.exec(source.path);
+    return proc ? this.processes.get(Number(proc[1])) : undefined;
   }
 
-  async nameNetns(name: string, pid: number): Promise<void> {
+  async netnsNameState(name: string, source: NetnsSource): Promise<'absent' | 'same' | 'other'> {
+    const id = this.names.get(name);
+    if (id === undefined) return 'absent';
+    return id === this.sourceNs(source) ? 'same' : 'other';
+  }
+
+  async nameNetns(name: string, source: NetnsSource): Promise<void> {
     this.journal.record(`name netns ${name}`);
     if (this.names.has(name)) throw new Error(`Cannot create namespace file "/run/netns/${name}": File exists`);
-    const id = this.processes.get(pid);
-    if (id === undefined) throw new Error(`no process ${pid}`);
+    const id = this.sourceNs(source);
+    if (id === undefined) throw new Error(`no such netns: ${JSON.stringify(source)}`);
     this.names.set(name, id);
   }
 

@@ -8,10 +8,12 @@ import type { ProgramUse, Side } from './shell-programs.ts';
  * `execIn`, `spawnIn`, `runCommand`, `new TrackedProcess`, …). Those helpers
  * are not listed here: a function or method whose parameter reaches a
  * spawning call's argv becomes a spawner itself, found over every file to
- * a fixed point, so a new helper is followed like the old ones. Argvs built
+ * a fixed point, so a new helper is followed like the old ones. A program
+ * named through `packagedProgram('x')` (found in its package's directory,
+ * not on PATH) counts as x. Argvs built
  * in variables, in `cond ? [...] : []` spreads and by local functions that
  * return an array are evaluated; wrappers (`ip netns exec NS`, `nsenter`,
- * `taskset`, `timeout`, `setsid`, `busybox APPLET`) are looked through.
+ * `taskset`, `timeout`, `setsid`, `setpriv`, `busybox APPLET`) are looked through.
  * Commands that run inside a container (dockerode's `Cmd`, a container
  * spec's `command`, `exec` on a container handle) are reported as such.
  * `bash -c`/`sh -c` scripts are handed to `shellScript`.
@@ -49,7 +51,9 @@ const WRAPPER_OPTION_ARGS: Record<string, ReadonlySet<string>> = {
   timeout: new Set(['-s', '-k']),
 };
 const WRAPPER_POSITIONALS: Record<string, number> = { taskset: 1, timeout: 1 };
-const PLAIN_WRAPPERS = new Set(['nsenter', 'taskset', 'timeout', 'setsid', 'env', 'nice']);
+const PLAIN_WRAPPERS = new Set(['nsenter', 'taskset', 'timeout', 'setsid', 'setpriv', 'env', 'nice']);
+/** `packagedProgram('initdb')` is initdb, wherever its package keeps it. */
+const PROGRAM_RESOLVER = 'packagedProgram';
 const PROGRAM_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 const SYSTEM_DIR = /^\/(usr\/)?s?bin\/([^/]+)$/;
 
@@ -288,6 +292,10 @@ function evaluateArg(expr: ts.Expression, source: ts.SourceFile, params: readonl
   if (ts.isTemplateExpression(expr)) return { text: expr.head.text, exact: false };
   if (ts.isPropertyAccessExpression(expr) && expr.getText(source) === 'process.execPath') return { text: 'node', exact: true };
   if (ts.isParenthesizedExpression(expr)) return evaluateArg(expr.expression, source, params);
+  // A program outside PATH, found in its package's directory (program-table.ts).
+  if (ts.isCallExpression(expr) && calleeName(expr.expression) === PROGRAM_RESOLVER && expr.arguments[0] && ts.isStringLiteralLike(expr.arguments[0])) {
+    return { text: expr.arguments[0].text, exact: true };
+  }
   if (ts.isIdentifier(expr)) {
     if (params.includes(expr.text)) return { text: '', exact: false, param: params.indexOf(expr.text) };
     const init = initializerOf(expr);

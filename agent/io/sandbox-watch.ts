@@ -1,0 +1,29 @@
+import { readdir, readFile, readlink, stat } from 'node:fs/promises';
+
+/**
+ * Finding the container behind a Docker SandboxKey, through /proc only (no
+ * Docker API: see agent/plugin/docker-driver.ts). Docker answers Join
+ * before the sandbox exists; it appears, with the container's first
+ * process in it, a few hundred milliseconds later.
+ */
+
+/** The first process whose network namespace is the one bind-mounted at `sandboxKey`, with its cgroup text; undefined when none (yet). */
+export async function sandboxOwner(sandboxKey: string): Promise<{ pid: number; cgroup: string } | undefined> {
+  let inode: number;
+  try {
+    inode = (await stat(sandboxKey)).ino;
+  } catch {
+    return undefined;
+  }
+  const wanted = `net:[${inode}]`;
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if ((await readlink(`/proc/${entry}/ns/net`)) !== wanted) continue;
+      return { pid: Number(entry), cgroup: await readFile(`/proc/${entry}/cgroup`, 'utf8') };
+    } catch {
+      // exited meanwhile, or a kernel thread
+    }
+  }
+  return undefined;
+}

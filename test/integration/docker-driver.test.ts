@@ -1,0 +1,140 @@
+// The Docker network driver (`agent watch --plugin NAME`) with the real
+// engine (Debian's docker.io 20.10, /usr/bin/docker through SYSTEM_PATH):
+// `docker network create -d NAME --ipam-driver null -o leasehold.bridge=…`
+// on a harness segment with our DHCP server, `docker run --network` gets
+// what `agent attach` gives (stable MAC from the container id, a lease,
+// resolv.conf from DHCP), `docker restart` keeps MAC and address, `docker
+// rm -f` releases at once; bad network options are refused at `docker
+// network create`. The driver name is unique per run (the plugin socket
+// directory is the host's). Needs root and the Docker engine.
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import test, { type ExecutionContext } from 'ava';
+import type { Attachment } from '../../agent/core/attachment.ts';
+import { generateMac } from '../../agent/core/mac.ts';
+import { pluginSocketPath } from '../../agent/io/plugin-server.ts';
+import { LAB_OPTIONS, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab } from '../harness/agent.ts';
+import { OWNER_LABEL, RUN_LABEL, TEST_IMAGES, TEST_LABEL, testRunId } from '../harness/docker.ts';
+import { sweepAround } from '../harness/fixture.ts';
+import { pollUntil } from '../harness/poll.ts';
+import { ourCommand, runCommand } from '../harness/run-command.ts';
+import { processStartTicks } from '../../agent/io/process.ts';
+
+const PREFIX = 'lt-drv';
+sweepAround(test, PREFIX);
+
+test.before(() => {
+  if (!ourCommand('agent').built) throw new Error('dist/ is older than agent/: run `npx tsc -p tsconfig.json` first');
+});
+
+async function docker(args: readonly string[], timeoutMs = 60_000) {
+  return await runCommand(['docker', ...args], { timeoutMs });
+}
+
+async function dockerOk(args: readonly string[]): Promise<string> {
+  const r = await docker(args);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+interface DriverLab {
+  lab: AgentLab;
+  driver: string;
+  network: string;
+}
+
+/** A lab, its watch serving a driver of a unique name, one Leasehold network; containers and network removed on teardown, pass or fail. */
+async function driverLab(t: ExecutionContext): Promise<DriverLab> {
+  const lab = await useAgentLab(t, PREFIX, { bridge: uniqueBridgeName('ltdrv') });
+  const driver = `lh-t-${randomBytes(4).toString('hex')}`;
+  const network = `${driver}-net`;
+  const containers: string[] = [];
+  t.teardown(async () => {
+    const ids = (await dockerOk(['ps', '-aq', '--filter', `label=${RUN_LABEL}=${testRunId()}`, '--filter', `network=${network}`]).catch(() => '')).split('\n').filter(Boolean);
+    for (const id of [...containers, ...ids]) await docker(['rm', '-f', id]);
+    await docker(['network', 'rm', network]);
+  });
+  await lab.startWatch(['--worker', `${PREFIX}-${randomBytes(4).toString('hex')}`, '--plugin', driver]);
+  await pollUntil('the plugin socket', () => existsSync(pluginSocketPath(driver)), { timeoutMs: 5000 });
+  await dockerOk(['network', 'create', '-d', driver, '--ipam-driver', 'null', '-o', `leasehold.bridge=${lab.bridge}`, '-o', `leasehold.bridge-netns=${lab.bridgeNetns}`, '-o', 'leasehold.app=web', network]);
+  return { lab, driver, network };
+}
+
+async function run(network: string): Promise<string> {
+  const labels = ['--label', `${TEST_LABEL}=1`, '--label', `${RUN_LABEL}=${testRunId()}`, '--label', `${OWNER_LABEL}=${process.pid}:${processStartTicks(process.pid)}`];
+  return await dockerOk(['run', '-d', '--network', network, ...labels, TEST_IMAGES.busybox, 'sleep', '600']);
+}
+
+/** The agent's record of a container once its lease is in (the adoption runs after `docker run` returned). */
+async function adopted(lab: AgentLab, id: string): Promise<{ record: Attachment; ip: string }> {
+  return await pollUntil(`container ${id.slice(0, 12)} adopted with a lease`, async () => {
+    const record = await lab.record(`docker-${id.slice(0, 12)}`);
+    if (!record) return false;
+    const inside = await docker(['exec', id, 'ip', '-4', '-o', 'addr', 'show', 'dev', record.ifname]);
+    const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(inside.stdout)?.[1];
+    return ip ? { record, ip } : false;
+  }, { timeoutMs: 20_000, intervalMs: 100, describe: () => lab.watches.map((w) => w.tail(20)).join('\n') });
+}
+
+test('docker run --network: the container gets the stable MAC, a lease, resolv.conf from DHCP; docker restart and disconnect/connect keep both; docker rm -f releases at once', async (t) => {
+  const { lab, network } = await driverLab(t);
+  const id = await run(network);
+  const { record, ip } = await adopted(lab, id);
+  t.is(record.targetId, id);
+  t.is(record.mac, generateMac({ workerIpv4: WORKER_IP, scheme: 'stable', targetId: id, attempt: 0 }), 'the stable MAC of the container id');
+  t.is(record.app, 'web');
+  t.is(record.bridge, lab.bridge);
+  const lease = await lab.waitForServerLease(ip, 'bound');
+  t.is(lease.hwAddress, record.mac);
+  const mac = (await dockerOk(['exec', id, 'cat', `/sys/class/net/${record.ifname}/address`]));
+  t.is(mac, record.mac);
+  await pollUntil('resolv.conf from DHCP', async () => (await docker(['exec', id, 'cat', '/etc/resolv.conf'])).stdout.includes(`nameserver ${LAB_OPTIONS.dnsServers[0]}`), { timeoutMs: 5000 });
+  const route = await dockerOk(['exec', id, 'ip', 'route', 'show', 'default']);
+  t.regex(route, /^default via 198\.18\.0\.1 /, 'the default route from DHCP (Docker set none)');
+  // agent inspect sees it as it sees an attached container.
+  const inspect = JSON.parse((await lab.run(['inspect', id])).stdout) as { NetworkSettings: { IPAddress: string } };
+  t.is(inspect.NetworkSettings.IPAddress, ip);
+
+  await dockerOk(['restart', '-t', '1', id]);
+  const again = await adopted(lab, id);
+  t.is(again.record.mac, record.mac, 'same MAC after docker restart');
+  t.is(again.ip, ip, 'same address after docker restart');
+
+  // disconnect releases at once; connect (the sandbox exists already) adopts again, same MAC and address.
+  await dockerOk(['network', 'disconnect', network, id]);
+  await lab.waitForServerLease(ip, 'released', 5000);
+  await pollUntil('the record gone after disconnect', async () => !(await lab.record(record.key)), { timeoutMs: 5000 });
+  await dockerOk(['network', 'connect', network, id]);
+  const reconnected = await adopted(lab, id);
+  t.is(reconnected.record.mac, record.mac, 'same MAC after disconnect/connect');
+  t.is(reconnected.ip, ip, 'same address after disconnect/connect');
+
+  await dockerOk(['rm', '-f', id]);
+  await lab.waitForServerLease(ip, 'released', 5000);
+  await pollUntil('the record gone', async () => !(await lab.record(record.key)), { timeoutMs: 5000 });
+  t.false((await lab.bridgeLinks()).includes(record.hostVeth), 'no veth left on the bridge');
+});
+
+test('docker network create refuses bad options with a clear message', async (t) => {
+  const { lab, driver } = await driverLab(t);
+  const create = async (opts: string[], ipam = ['--ipam-driver', 'null']) => {
+    const name = `${driver}-bad-${randomBytes(2).toString('hex')}`;
+    const r = await docker(['network', 'create', '-d', driver, ...ipam, ...opts, name]);
+    if (r.code === 0) await docker(['network', 'rm', name]);
+    return r;
+  };
+  const cases: [string, Promise<Awaited<ReturnType<typeof docker>>>, RegExp][] = [
+    ['unknown option', create(['-o', `leasehold.bridge=${lab.bridge}`, '-o', 'leasehold.brige=x']), /remote: leasehold: unknown option leasehold\.brige \(known: leasehold\.bridge, /],
+    ['no bridge option', create([]), /leasehold: option leasehold\.bridge is required/],
+    ['bridge missing', create(['-o', 'leasehold.bridge=nobr0', '-o', `leasehold.bridge-netns=${lab.bridgeNetns}`]), /leasehold: option leasehold\.bridge: no bridge nobr0 in netns /],
+    ['bridge netns missing', create(['-o', `leasehold.bridge=${lab.bridge}`, '-o', `leasehold.bridge-netns=${PREFIX}-nons`]), /leasehold: option leasehold\.bridge-netns: netns lt-drv-nons does not exist/],
+    ['not a bridge', create(['-o', 'leasehold.bridge=lo']), /leasehold: option leasehold\.bridge: lo is not a bridge/],
+    ['default IPAM', create(['-o', `leasehold.bridge=${lab.bridge}`], ['--subnet', '198.18.200.0/24']), /leasehold: the network needs --ipam-driver null \(DHCP gives the addresses\); got IPAM address space LocalDefault, pool 198\.18\.200\.0\/24/],
+    ['bad app', create(['-o', `leasehold.bridge=${lab.bridge}`, '-o', 'leasehold.app=no_underscores']), /leasehold: option leasehold\.app: app "no_underscores" is not a DNS label/],
+  ];
+  for (const [what, outcome, message] of cases) {
+    const r = await outcome;
+    t.not(r.code, 0, what);
+    t.regex(r.stderr, message, what);
+  }
+});
