@@ -14,7 +14,7 @@ import { newReplyFromRequest, type ReplyModifier } from '../../lib/dhcp4/reply.t
 import type { NameRegistrar } from './name-registration.ts';
 import { replyDestination, type Destination } from './reply-destination.ts';
 import { withLeaseTimes, withSubnetOptions, type LeaseTimes } from './reply-options.ts';
-import { reservationFor, subnetContains, toServedSubnet, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
+import { poolSize, reservationFor, subnetContains, toServedSubnet, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
 import { leaseTimers } from './dhcp4-config.ts';
 
 const ZERO = '0.0.0.0';
@@ -110,11 +110,7 @@ export class Dhcp4Engine {
   constructor(private readonly opts: Dhcp4EngineOptions) {
     if (opts.conditionalCommits && !('commitConditional' in opts.store)) throw new Error('conditional commits need a store that judges them (ConditionalLeaseStore)');
     this.subnets = opts.subnets.map(toServedSubnet);
-    for (const s of this.subnets) {
-      const poolSize = s.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
-      const cap = opts.holdLimits ? Math.max(1, Math.ceil((poolSize * opts.holdLimits.percentOfPool) / 100)) : Infinity;
-      this.holdCaps.set(s.id, cap);
-    }
+    this.setHoldCaps();
     this.table = new LeaseTable(opts.store.loadAll());
     this.ourAddresses = new Set(opts.serverAddresses);
     this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)), this.subnets);
@@ -134,6 +130,17 @@ export class Dhcp4Engine {
    */
   reconfigure(subnets: readonly SubnetConfig[]): void {
     this.subnets = subnets.map(toServedSubnet);
+    this.setHoldCaps();
+    // The allocator's free sets are built from the pools and reservations: rebuilt from the new ones.
+    this.allocator.reindex(this.subnets);
+  }
+
+  private setHoldCaps(): void {
+    this.holdCaps.clear();
+    for (const s of this.subnets) {
+      const cap = this.opts.holdLimits ? Math.max(1, Math.ceil((poolSize(s) * this.opts.holdLimits.percentOfPool) / 100)) : Infinity;
+      this.holdCaps.set(s.id, cap);
+    }
   }
 
   /**

@@ -150,3 +150,19 @@ test('outcomes without a reply say why, as a metric label', async (t) => {
   t.like(await engine.handle(clientRequest({ type: T.Release, mac: testMac(1), ciaddr: '198.18.0.100' }), ctx), { kind: 'silent', cause: 'done' });
   t.like(await engine.handle(clientRequest({ type: T.Release, mac: testMac(1), ciaddr: '198.18.0.100' }), ctx), { kind: 'silent', cause: 'unknown_client' }, 'the same RELEASE twice');
 });
+
+test('a full pool grown by a reload hands out the new addresses; a reservation added takes its address out of the free set', async (t) => {
+  const { engine } = setup([subnet({ pools: [{ start: '198.18.0.100', end: '198.18.0.101' }] })]);
+  await dora(engine, testMac(1));
+  await dora(engine, testMac(2));
+  const full = await engine.handle(clientRequest({ type: T.Discover, mac: testMac(3) }), ctx);
+  t.is(full.kind, 'silent', 'the two-address pool is full');
+  engine.reconfigure([
+    subnet({
+      pools: [{ start: '198.18.0.100', end: '198.18.0.103' }],
+      reservations: [{ ip: '198.18.0.102', hwAddress: testMac(9) }],
+    }),
+  ]);
+  t.is(reply(await engine.handle(clientRequest({ type: T.Discover, mac: testMac(3) }), ctx)).yiaddr, '198.18.0.103', 'a new address, past the reserved one');
+  t.is(reply(await engine.handle(clientRequest({ type: T.Discover, mac: testMac(9) }), ctx)).yiaddr, '198.18.0.102', 'the reserved client gets its address');
+});
