@@ -27,10 +27,11 @@ const NO_AGENT = { group: ['**/agent/**'], message: 'The server builds on lib/, 
 const serverModule = (name) => [`../${name}/**`, `../../server/${name}/**`];
 const SERVER_LAYERS = [
   // [module, modules it must never import, why]
-  ['leases', ['dhcp4', 'ddns', 'ra', 'config', 'net', 'app', 'cli'], 'The lease store is the bottom layer: the ports it needs are declared on its side.'],
-  ['dhcp4', ['ddns', 'ra', 'config', 'net', 'app', 'cli'], 'The DHCP engine never imports DDNS, RA, the config assembly, the I/O edges or the appliance: the ports it needs are declared on its side.'],
-  ['ddns', ['ra', 'config', 'net', 'app', 'cli'], 'DDNS builds on the lease store and the DHCP engine only; the config assembly and the I/O edges sit above it.'],
-  ['ra', ['leases', 'dhcp4', 'ddns', 'config', 'net', 'app', 'cli'], 'RA stands alone; the config assembly and the I/O edges sit above it.'],
+  ['leases', ['dhcp4', 'ddns', 'ra', 'ops', 'config', 'net', 'app', 'cli'], 'The lease store is the bottom layer: the ports it needs are declared on its side.'],
+  ['dhcp4', ['ddns', 'ra', 'ops', 'config', 'net', 'app', 'cli'], 'The DHCP engine never imports DDNS, RA, the config assembly, the I/O edges or the appliance: the ports it needs are declared on its side.'],
+  ['ddns', ['ra', 'ops', 'config', 'net', 'app', 'cli'], 'DDNS builds on the lease store and the DHCP engine only; the config assembly and the I/O edges sit above it.'],
+  ['ra', ['leases', 'dhcp4', 'ddns', 'ops', 'config', 'net', 'app', 'cli'], 'RA stands alone; the config assembly and the I/O edges sit above it.'],
+  ['ops', ['ddns', 'ra', 'config', 'net', 'app', 'cli'], 'The operations core (control protocol, arguments, metric names) is pure and reads leases and dhcp4 only; the endpoint (net) and the commands (app) sit above it.'],
   ['net', ['config', 'app', 'cli'], 'The I/O edges implement the capabilities\' ports; the assembly and the appliance sit above them.'],
   ['config', ['net', 'app', 'cli'], 'The config assembly reads each capability\'s section with its reader; it starts nothing.'],
   ['app', ['cli'], 'The appliance is below the CLI.'],

@@ -241,6 +241,12 @@ status() {
     echo "leases:"
     node "$ROOT/dist/server/cli/main.js" leases --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
   fi
+  if daemon_pid server >/dev/null; then
+    echo
+    echo "live figures (leasehold-server stats; all of them: GET http://${APPLIANCE_V4%/*}:8000/metrics with the token in $RUN/control.token):"
+    node "$ROOT/dist/server/cli/main.js" stats --config "$RUN/leasehold.yaml" --store "$RUN/leases.db" |
+      grep -E '^(STATISTIC|pkt4-(received|ack-sent|nak-sent|parse-failed|receive-drop)|subnet\[.*\]\.(total|assigned|declined)-addresses|update-(sent|error)) ' | sed 's/^/  /' || echo "  (the server did not answer on its control socket)"
+  fi
 }
 
 down() {

@@ -153,9 +153,14 @@ role_appliance() {
   local ns=$1 iface=$2 v4=$3 v6=$4 dns4=$5 dns6=$6 keyname=$7 edits=${8:-}
   nsip "$ns" addr replace "$v4" dev "$iface"
   nsip "$ns" -6 addr replace "$v6" dev "$iface" nodad
+  # The control API and /metrics listen on the appliance's address, which
+  # needs a bearer token: made once (mode 0600), kept across restarts.
+  if ! [ -s "$RUN/control.token" ]; then
+    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex") + "\n")' >"$RUN/control.token") || return 1
+  fi
   node "$ROOT/dist/lab/server-config.js" --interface "$iface" --address "$v4" --address6 "$v6" \
     --dns "${dns4%/*}" --dns6 "${dns6%/*}" --key-name "$keyname" --key-file "$RUN/ddns.key" \
-    ${edits:+--edits "$edits"} "$RUN/leasehold.yaml" 2>&1 || return 1
+    --token-file "$RUN/control.token" ${edits:+--edits "$edits"} "$RUN/leasehold.yaml" 2>&1 || return 1
   node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --check >/dev/null ||
     { echo "the lab's server config $RUN/leasehold.yaml is invalid"; return 1; }
   daemon server "$ns" node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"

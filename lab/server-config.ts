@@ -5,7 +5,7 @@
  *
  *   node dist/lab/server-config.js [--interface IF] [--address V4/LEN]
  *     [--address6 V6/LEN] [--dns V4] [--dns6 V6] [--key-name NAME]
- *     [--key-file PATH] [--edits FILE] OUT
+ *     [--key-file PATH] [--token-file PATH] [--edits FILE] OUT
  *
  * and the server reads OUT (YAML). Flags left out keep the lab's values
  * (`LAB_SERVER_PARAMS`). `--edits` names a YAML or JSON mapping of changes,
@@ -50,6 +50,12 @@ export interface LabServerParams {
   zones: readonly string[];
   /** The TSIG key (RFC 8945, hmac-sha256): its name and the `tsig-keygen` file holding it. */
   key: { name: string; file: string };
+  /**
+   * The control API and /metrics over HTTP on the server's address, Kea's
+   * control agent port 8000, behind the bearer token in this file (so
+   * Prometheus, inside the lab, can scrape it).
+   */
+  control: { port: number; tokenFile: string };
 }
 
 /** The lab of ARCHITECTURE.md ("The lab"), as lab/lab.sh and lab/provision.sh set it up. */
@@ -65,6 +71,7 @@ export const LAB_SERVER_PARAMS: Readonly<LabServerParams> = {
   defaultApp: 'lab',
   zones: LAB_ZONES.map((zone) => zone.name),
   key: { name: 'leasehold-ddns', file: '/etc/leasehold/ddns.key' },
+  control: { port: 8000, tokenFile: '/etc/leasehold/control.token' },
 };
 
 /** A configuration as the server reads it from YAML or JSON, before validation. */
@@ -113,6 +120,7 @@ export function labServerConfig(p: LabServerParams): RawConfig {
         },
       ],
     },
+    control: { http: { address: server, port: p.control.port, tokenFile: p.control.tokenFile } },
   };
 }
 
@@ -205,7 +213,7 @@ export function readConfigEdits(file: string): ConfigEdits {
 // Command line
 
 const USAGE = `usage: server-config [--interface IF] [--address V4/LEN] [--address6 V6/LEN] [--dns V4] [--dns6 V6]
-                     [--key-name NAME] [--key-file PATH] [--edits FILE] OUT`;
+                     [--key-name NAME] [--key-file PATH] [--token-file PATH] [--edits FILE] OUT`;
 
 const HEADER = '# Written by lab/server-config.ts for this lab; config/leasehold.example.yaml explains every field.\n';
 
@@ -231,6 +239,7 @@ export function serverConfigMain(argv: readonly string[], stderr: (line: string)
     ...(values.dns !== undefined && { dns: values.dns }),
     ...(values.dns6 !== undefined && { dns6: values.dns6 }),
     key: { name: values['key-name'] ?? LAB_SERVER_PARAMS.key.name, file: values['key-file'] ?? LAB_SERVER_PARAMS.key.file },
+    control: { ...LAB_SERVER_PARAMS.control, ...(values['token-file'] !== undefined && { tokenFile: values['token-file'] }) },
   };
   try {
     const config = labServerConfig(params);
@@ -250,7 +259,7 @@ function parseFlags(argv: readonly string[]) {
     args: [...argv],
     allowPositionals: true,
     options: {
-      interface: text, address: text, address6: text, dns: text, dns6: text, 'key-name': text, 'key-file': text, edits: text,
+      interface: text, address: text, address6: text, dns: text, dns6: text, 'key-name': text, 'key-file': text, 'token-file': text, edits: text,
     },
   });
 }

@@ -4,6 +4,7 @@ import { ATTACH_LABEL, WORKER_LABEL } from '../core/container-engine.ts';
 import type { Agent } from './agent.ts';
 import type { AutoAttachSettings } from '../core/requests.ts';
 import type { Supervisor } from './supervisor.ts';
+import type { WatchMetrics } from './watch-metrics.ts';
 
 export interface WatchOptions {
   /** Settings for containers attached because of their label (the bridge comes from the label). */
@@ -11,6 +12,8 @@ export interface WatchOptions {
   intervalMs: number;
   /** Attach only containers labelled leasehold.worker=<worker> (agents sharing one engine). */
   worker?: string;
+  /** Where what the watcher sees is counted (GET /metrics). */
+  metrics?: WatchMetrics;
 }
 
 /**
@@ -29,14 +32,24 @@ export async function runWatch(agent: Agent, supervisor: Supervisor, opts: Watch
     void p.finally(() => pending.delete(p));
   };
 
-  const onEvent = (action: string, id: string, labels: Record<string, string>) => {
+  const { metrics } = opts;
+  const onEvent = (action: string, id: string, labels: Record<string, string>, timeMs?: number) => {
+    const seenAt = Date.now();
+    if (metrics && timeMs !== undefined) metrics.eventLagSeconds.observe(Math.max(0, seenAt - timeMs) / 1000);
     const forUs = !opts.worker || labels[WORKER_LABEL] === opts.worker;
     if (action === 'start' && labels[ATTACH_LABEL] && forUs) {
       track(
         agent
           .attach({ ...opts.attach, container: id, bridge: labels[ATTACH_LABEL] })
-          .then((json) => log.info('event-attached', { container: json.Name, ip: json.NetworkSettings.IPAddress }))
-          .catch((err) => log.error('event-attach-failed', { container: id.slice(0, 12), error: reasonOf(err) })),
+          .then((json) => {
+            // From the engine's stamp when it gave one: the operator's view of "started" to "has a lease".
+            metrics?.attachSeconds.observe((Date.now() - (timeMs ?? seenAt)) / 1000);
+            log.info('event-attached', { container: json.Name, ip: json.NetworkSettings.IPAddress });
+          })
+          .catch((err) => {
+            metrics?.attachFailures.inc();
+            log.error('event-attach-failed', { container: id.slice(0, 12), error: reasonOf(err) });
+          }),
       );
     } else if (action === 'die' || action === 'destroy') {
       track(
@@ -54,7 +67,9 @@ export async function runWatch(agent: Agent, supervisor: Supervisor, opts: Watch
           void agent.engine.followEvents(onEvent, resolve).then((stop) => (stopFollowing = stop), (err) => resolve(err));
         });
         log.always('watching', { intervalMs: opts.intervalMs });
+        if (metrics) metrics.following = true;
         const err = await Promise.race([ended, aborted(signal)]);
+        if (metrics) metrics.following = false;
         if (signal.aborted) return;
         log.warn('docker-events-ended', { error: err ? reasonOf(err) : undefined });
       } catch (err) {
@@ -69,6 +84,7 @@ export async function runWatch(agent: Agent, supervisor: Supervisor, opts: Watch
       try {
         const actions = await supervisor.reconcile({ autoAttach: opts.attach, worker: opts.worker });
         for (const a of actions) if (a.kind !== 'wait') log.info('reconciled', { ...a });
+        metrics?.clientRestarts.inc(actions.filter((a) => a.kind === 'restart-client').length);
       } catch (err) {
         log.error('reconcile-failed', { error: reasonOf(err) });
       }

@@ -1,7 +1,8 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { LogLevel } from '../../lib/core/logger.ts';
 import { DEFAULT_RUN_DIR, LOG_LEVELS } from '../core/control-protocol.ts';
+import type { MetricsListen } from '../io/metrics-server.ts';
 import { dockerSocketPath, IPV6_MODES, MAC_SCHEMES, type AttachRequest, type AutoAttachSettings, type OperationRequest, type TargetRef } from '../core/requests.ts';
 
 /**
@@ -88,6 +89,7 @@ const COMMANDS: readonly CommandSpec[] = [
       ...ATTACH_SETTINGS,
       { name: 'interval', kind: 'number', default: 5, describe: 'seconds between reconcile passes' },
       { name: 'worker', kind: 'string', describe: 'attach only containers labelled leasehold.worker=<this>' },
+      { name: 'metrics', kind: 'string', describe: 'where to serve GET /metrics and /healthz: a unix socket path, or IPV4:PORT (default: metrics.sock in the run directory)' },
       { name: 'plugin', kind: 'string', describe: 'also serve the Docker network driver of this name (/run/docker/plugins/<name>.sock)' },
       { name: 'docker-root', kind: 'path', default: DEFAULT_DOCKER_ROOT, describe: 'Docker\'s data root (the driver\'s containers\' resolv.conf)' },
     ],
@@ -109,6 +111,8 @@ export interface WatchRequest {
   attach: AutoAttachSettings;
   intervalMs: number;
   worker?: string;
+  /** Where GET /metrics and /healthz are served. */
+  metrics: MetricsListen;
   /** Serve the Docker network driver of this name. */
   plugin?: string;
   dockerRoot: string;
@@ -286,9 +290,29 @@ function buildCommand(
       const intervalMs = seconds('interval');
       const plugin = str('plugin');
       if (plugin !== undefined && !/^[a-z0-9][a-z0-9_.-]*$/.test(plugin)) throw new UsageError('--plugin must be a driver name: lower-case letters, digits, _ . -');
-      return { op: 'watch', request: { attach: attachSettings(), intervalMs, worker: str('worker'), plugin, dockerRoot: path('docker-root') ?? DEFAULT_DOCKER_ROOT } };
+      return {
+        op: 'watch',
+        request: {
+          attach: attachSettings(),
+          intervalMs,
+          worker: str('worker'),
+          metrics: metricsListen(str('metrics'), path('metrics'), settings.runDir),
+          plugin,
+          dockerRoot: path('docker-root') ?? DEFAULT_DOCKER_ROOT,
+        },
+      };
     }
   }
+}
+
+/** `--metrics`: IPV4:PORT is an address to listen on, anything else a unix socket path (`absolute`: it resolved). */
+export function metricsListen(option: string | undefined, absolute: string | undefined, runDir: string): MetricsListen {
+  if (option === undefined) return { socket: join(runDir, 'metrics.sock') };
+  const tcp = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(option);
+  if (!tcp) return { socket: absolute ?? option };
+  const port = Number(tcp[2]);
+  if (port > 65535) throw new UsageError(`--metrics ${option}: the port must be 0-65535`);
+  return { host: tcp[1], port };
 }
 
 // ---------------------------------------------------------------------------

@@ -4,10 +4,12 @@ import { Agent, type AgentSettings } from '../app/agent.ts';
 import { runOperation } from '../app/operations.ts';
 import { Supervisor } from '../app/supervisor.ts';
 import { runWatch } from '../app/watch.ts';
+import { WatchMetrics } from '../app/watch-metrics.ts';
 import { controlSocketPath, PROTOCOL_VERSION, type ControlRequest, type ControlResponse } from '../core/control-protocol.ts';
 import { CNI_OPERATIONS, type OperationRequest } from '../core/requests.ts';
 import { namespaceOf } from '../io/control-client.ts';
 import { ControlSocketBusyError, serveControl, type ControlServer } from '../io/control-server.ts';
+import { serveMetrics, type MetricsServer } from '../io/metrics-server.ts';
 import type { GlobalSettings, WatchRequest } from './command-line.ts';
 import { failureLine, printResult, type CliIo } from './output.ts';
 
@@ -52,14 +54,20 @@ export async function runWatchHere(globals: GlobalSettings, request: WatchReques
     const agent = new Agent(settingsOf(globals), log);
     await agent.init();
     const control = await serveOperations(agent, globals, log);
+    const metrics = new WatchMetrics(agent.store);
+    let metricsServer: MetricsServer | undefined;
     try {
+      const where = request.metrics;
+      metricsServer = await serveMetrics(where, () => metrics.registry.metrics(), () => (metrics.following ? undefined : 'docker: the event stream is not followed'));
+      log.info('metrics-listening', { ...where, ...(metricsServer.port !== undefined && { port: metricsServer.port }) });
       const driver = request.plugin ? await serveDockerDriver(agent, globals, request, log) : undefined;
       try {
-        await runWatch(agent, new Supervisor(agent), request, log, controller.signal);
+        await runWatch(agent, new Supervisor(agent), { ...request, metrics }, log, controller.signal);
       } finally {
         await driver?.close();
       }
     } finally {
+      await metricsServer?.close();
       await control.close();
     }
   } catch (err) {

@@ -14,7 +14,8 @@ export interface ContainerEngine {
    * function stops following.
    */
   followEvents(
-    onEvent: (action: string, id: string, labels: Record<string, string>) => void,
+    /** `timeMs`: when the engine stamped the event (its `timeNano`), for the watcher's lag metric. */
+    onEvent: (action: string, id: string, labels: Record<string, string>, timeMs?: number) => void,
     onEnd: (err?: Error) => void,
   ): Promise<() => void>;
 }

@@ -61,7 +61,8 @@ export class DockerEngine implements ContainerEngine {
 
   /** Container start/die/destroy events from the engine's event stream (one JSON object per line). */
   async followEvents(
-    onEvent: (action: string, id: string, labels: Record<string, string>) => void,
+    /** `timeMs`: when the engine stamped the event (its `timeNano`), for the watcher's lag metric. */
+    onEvent: (action: string, id: string, labels: Record<string, string>, timeMs?: number) => void,
     onEnd: (err?: Error) => void,
   ): Promise<() => void> {
     const stream = (await (await this.docker).getEvents({
@@ -76,9 +77,9 @@ export class DockerEngine implements ContainerEngine {
         buffered = buffered.slice(nl + 1);
         if (!line) continue;
         try {
-          const e = JSON.parse(line) as { Action?: string; status?: string; id?: string; Actor?: { ID?: string; Attributes?: Record<string, string> } };
+          const e = JSON.parse(line) as { Action?: string; status?: string; id?: string; timeNano?: number; Actor?: { ID?: string; Attributes?: Record<string, string> } };
           const id = e.Actor?.ID ?? e.id;
-          if (id) onEvent(e.Action ?? e.status ?? '', id, e.Actor?.Attributes ?? {});
+          if (id) onEvent(e.Action ?? e.status ?? '', id, e.Actor?.Attributes ?? {}, typeof e.timeNano === 'number' ? e.timeNano / 1e6 : undefined);
         } catch {
           // A torn or foreign line: the periodic reconcile covers what it meant.
         }

@@ -29,7 +29,7 @@ export interface DdnsServiceDeps {
   counters: CounterSink;
   keyCheckIntervalMs?: number;
   /** The DNS edge; tests give their own. */
-  dnsServices?: (zones: readonly DdnsZoneConfig[], logger: Logger) => DnsServices;
+  dnsServices?: (zones: readonly DdnsZoneConfig[], logger: Logger, counters: CounterSink) => DnsServices;
 }
 
 /**
@@ -72,7 +72,7 @@ export class DdnsService implements Service {
   /** Reads the zones' keys (a missing or wrong key file fails the start) and loads the stored queue, without sending. */
   async start(): Promise<void> {
     const { config, deps } = this;
-    const dns = (deps.dnsServices ?? createDnsServices)(config.zones, deps.logger);
+    const dns = (deps.dnsServices ?? createDnsServices)(config.zones, deps.logger, deps.counters);
     const store = deps.store();
     const worker = new DdnsWorker({ ddns: config, store, updater: dns.updater, logger: deps.logger, clock: deps.clock, counters: deps.counters, paused: true });
     const queued = store.loadDnsQueue();
@@ -133,6 +133,14 @@ export class DdnsService implements Service {
     return changed;
   }
 
+  /** The queue as /metrics shows it: changes waiting (parked ones included), parked, and the oldest one's age. */
+  queueState(): { queued: number; parked: number; oldestAgeSeconds: number } {
+    const worker = this.#worker;
+    if (!worker) return { queued: 0, parked: 0, oldestAgeSeconds: 0 };
+    const oldest = worker.oldestQueuedAt();
+    return { queued: worker.pending, parked: worker.parked, oldestAgeSeconds: oldest === undefined ? 0 : Math.max(0, (this.deps.clock.now() - oldest) / 1000) };
+  }
+
   /** Sends the changes parked on these zones (all when omitted) again. */
   unpark(zones?: readonly string[]): number {
     return this.#worker?.unpark(zones) ?? 0;
@@ -157,7 +165,11 @@ export class DdnsService implements Service {
     };
     const { logger } = this.deps;
     this.#reconciling ??= reconcile([...this.deps.leases()], this.config, dns.lookup, target, logger, this.deps.clock.now())
-      .then((report) => logger.info('ddns-reconciled', { ...report }))
+      .then((report) => {
+        if (report.missing > 0) this.deps.counters.inc('ddns_reconciler_repairs', { kind: 'missing' }, report.missing);
+        if (report.stale > 0) this.deps.counters.inc('ddns_reconciler_repairs', { kind: 'stale' }, report.stale);
+        logger.info('ddns-reconciled', { ...report });
+      })
       .catch((err) => logger.error('ddns-reconcile-failed', { err }))
       .finally(() => (this.#reconciling = undefined));
     return this.#reconciling;

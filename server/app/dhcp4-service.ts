@@ -10,6 +10,9 @@ import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { linkLayerTarget, SERVER_PORT } from '../dhcp4/reply-destination.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import type { Lease } from '../leases/lease.ts';
+import { reservationId, type ReservationKey, type StoredReservation } from '../leases/reservation.ts';
+import { listReservations, reservationConflict, withStoredReservations, type SourcedReservation } from '../dhcp4/reservation-rules.ts';
+import { subnetUsage, type SubnetUsage } from '../dhcp4/subnet-usage.ts';
 import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
 import { DHCP4_SOCKET_DEFAULTS, type Dhcp4SocketLimits } from '../dhcp4/dhcp4-config.ts';
@@ -28,6 +31,8 @@ export interface Dhcp4ServiceDeps {
   counters: CounterSink;
   /** UDP port (67; tests use others). */
   port?: number;
+  /** The sockets (default: one UDP socket per interface); unit tests give a transport of their own. */
+  openTransport?: typeof openDhcp4Transport;
 }
 
 /** Drops, evictions and send failures are logged at most once per interval per kind, not per packet (the counters have every one). */
@@ -41,6 +46,10 @@ const DROP_LOG_INTERVAL_MS = 10_000;
  */
 export class Dhcp4Service implements Service {
   readonly name = 'dhcp4';
+  #config: ServerConfig;
+  /** Reservations made through the control API, as the store has them. */
+  #stored: StoredReservation[] = [];
+  #serverAddresses = new Set<string>();
   #engine: Dhcp4Engine | undefined;
   #transport: Dhcp4Transport | undefined;
   #reclaimTimer: NodeJS.Timeout | undefined;
@@ -54,9 +63,11 @@ export class Dhcp4Service implements Service {
   #dropLog: IntervalLog | undefined;
 
   constructor(
-    private readonly config: ServerConfig,
+    config: ServerConfig,
     private readonly deps: Dhcp4ServiceDeps,
-  ) {}
+  ) {
+    this.#config = config;
+  }
 
   /** The engine; only once started. */
   get engine(): Dhcp4Engine {
@@ -69,8 +80,78 @@ export class Dhcp4Service implements Service {
     return this.#engine ? [...this.#engine.table.all()] : [];
   }
 
+  /** Whether the sockets are open: started, and not yet stopping. */
+  get serving(): boolean {
+    return this.#transport !== undefined && !this.#draining;
+  }
+
+  /** Addresses held for clients that were offered them. */
+  get offersHeld(): number {
+    return this.#engine?.table.offerCount ?? 0;
+  }
+
+  /** How full each served subnet is, counted from the lease table now. */
+  usage(): SubnetUsage[] {
+    return this.#engine ? subnetUsage(this.#engine.servedSubnets, this.#engine.table, this.deps.clock.now()) : [];
+  }
+
+  /** Every reservation served: the configuration's, then the API's, per subnet. */
+  reservations(): SourcedReservation[] {
+    return listReservations(this.#config.subnets, this.#stored);
+  }
+
+  /**
+   * Serves `config`'s subnets from now on (a reload), with the API's
+   * reservations; leases, held offers and the DNS queue are untouched
+   * (Dhcp4Engine.reconfigure).
+   */
+  reconfigure(config: ServerConfig): void {
+    this.#config = config;
+    this.engine.reconfigure(withStoredReservations(config.subnets, this.#stored));
+  }
+
+  /**
+   * Adds a reservation, or returns why it cannot be made (a sentence naming
+   * the conflict). Served from the moment it is checked — so no request
+   * can take the address meanwhile — and stored before this resolves; if
+   * the store fails, it is withdrawn again and the store's error thrown.
+   */
+  async addReservation(r: StoredReservation): Promise<string | undefined> {
+    const engine = this.engine;
+    const subnet = engine.servedSubnets.find((s) => s.id === r.subnetId);
+    if (!subnet) return `no subnet "${r.subnetId}" is configured`;
+    const conflict = reservationConflict(subnet, r, { table: engine.table, now: this.deps.clock.now(), serverAddresses: this.#serverAddresses });
+    if (conflict) return conflict;
+    await this.#changeReservations([...this.#stored, r], { reserve: [r] });
+    return undefined;
+  }
+
+  /** Removes an API reservation; `config` when it is one of the configuration file's (only the file changes those). */
+  async removeReservation(key: ReservationKey): Promise<'removed' | 'missing' | 'config'> {
+    if (this.#config.subnets.some((s) => s.id === key.subnetId && s.reservations.some((r) => r.ip === key.ip))) return 'config';
+    const id = reservationId(key);
+    if (!this.#stored.some((r) => reservationId(r) === id)) return 'missing';
+    await this.#changeReservations(this.#stored.filter((r) => reservationId(r) !== id), { unreserve: [key] });
+    return 'removed';
+  }
+
+  async #changeReservations(next: StoredReservation[], change: { reserve?: StoredReservation[]; unreserve?: ReservationKey[] }): Promise<void> {
+    const engine = this.engine;
+    const before = this.#stored;
+    this.#stored = next;
+    engine.reconfigure(withStoredReservations(this.#config.subnets, next));
+    try {
+      await engine.applyAdminChange(change);
+    } catch (err) {
+      this.#stored = before;
+      engine.reconfigure(withStoredReservations(this.#config.subnets, before));
+      throw err;
+    }
+  }
+
   async start(): Promise<void> {
-    const { config, deps } = this;
+    const { deps } = this;
+    const config = this.#config;
     const links = config.interfaces.map((i) => ({ link: lookupLink(i.name), configured: i.address }));
     const contexts = new Map<string, RequestContext>();
     for (const { link, configured } of links) {
@@ -78,12 +159,15 @@ export class Dhcp4Service implements Service {
       if (!serverAddress) throw new InterfaceError(`interface ${link.name}: has no IPv4 address to use as server identifier; set interfaces[].address`);
       contexts.set(link.name, { interfaceName: link.name, serverAddress });
     }
+    const store = deps.store();
+    this.#stored = store.loadReservations();
+    this.#serverAddresses = new Set([...contexts.values()].map((c) => c.serverAddress));
     // Monotonic time: a wall clock stepped back must not refill or drain the buckets.
     this.#rateLimits = new RequestRateLimits(config.protection.rateLimits, performance.now());
     this.#dropLog = new IntervalLog(deps.logger, DROP_LOG_INTERVAL_MS);
     const engine = new Dhcp4Engine({
-      subnets: config.subnets,
-      store: deps.store(),
+      subnets: withStoredReservations(config.subnets, this.#stored),
+      store,
       clock: deps.clock,
       logger: deps.logger,
       offerHoldSeconds: config.offerHoldSeconds,
@@ -99,7 +183,7 @@ export class Dhcp4Service implements Service {
     this.#engine = engine;
     this.#limits = config.dhcp4Sockets;
     try {
-      this.#transport = await openDhcp4Transport(
+      this.#transport = await (deps.openTransport ?? openDhcp4Transport)(
         links.map((l) => l.link),
         deps.port ?? SERVER_PORT,
         {
@@ -136,15 +220,20 @@ export class Dhcp4Service implements Service {
   #onDatagram(d: ReceivedDatagram, ctx: RequestContext | undefined): void {
     const { counters } = this.deps;
     if (this.#draining) return;
-    counters.inc('packets_received');
-    if (!ctx) return;
+    // Every datagram is counted once, by its type once it is decoded; what is dropped before decoding counts as `unknown`.
+    if (!ctx) {
+      counters.inc('packets_received', { interface: d.interfaceName, type: 'unknown' });
+      return;
+    }
     const now = performance.now();
     if (now - d.receivedAt > this.#limits.requestDeadlineMs) {
+      counters.inc('packets_received', { interface: d.interfaceName, type: 'unknown' });
       this.#countDrop('requests_dropped', 'request-dropped', 'stale');
       return;
     }
     const rateLimits = this.#rateLimits as RequestRateLimits;
     if (!rateLimits.admitDatagram(now)) {
+      counters.inc('packets_received', { interface: d.interfaceName, type: 'unknown' });
       this.#dropRateLimited('global');
       return;
     }
@@ -152,9 +241,11 @@ export class Dhcp4Service implements Service {
     try {
       req = Dhcp4Message.decode(d.data);
     } catch (err) {
+      counters.inc('packets_received', { interface: d.interfaceName, type: 'unparsable' });
       this.#countFailure(err, d);
       return;
     }
+    counters.inc('packets_received', { interface: d.interfaceName, type: messageTypeName(req) });
     const refusedBy = rateLimits.refusedBy({ interfaceName: d.interfaceName, giaddr: req.giaddr, hwAddress: req.hwAddress() }, now);
     if (refusedBy !== undefined) {
       this.#dropRateLimited(refusedBy);
@@ -181,8 +272,8 @@ export class Dhcp4Service implements Service {
   #countFailure(err: unknown, d: ReceivedDatagram): void {
     const { counters, logger } = this.deps;
     if (err instanceof DecodeError) {
-      // packets_malformed is the flat total the `stopped` line has always had.
-      counters.inc('packets_malformed');
+      // packets_malformed's per-name total is the one the `stopped` line has always had.
+      counters.inc('packets_malformed', { interface: d.interfaceName });
       counters.inc('dropped', { reason: 'malformed' });
       this.#dropLog?.warn('malformed-packets', { interface: d.interfaceName });
       logger.debug('malformed-packet', { from: d.from.address, interface: d.interfaceName, error: err.message });
@@ -195,7 +286,10 @@ export class Dhcp4Service implements Service {
   #deliver(outcome: Outcome, req: Dhcp4Message, ctx: RequestContext, receivedAt: number): void {
     const { counters, logger } = this.deps;
     if (outcome.kind !== 'reply') {
-      counters.inc(outcome.kind === 'drop' ? 'packets_dropped' : 'requests_unanswered');
+      // A request no subnet serves is dropped, as Kea counts it; the other silences are the protocol's.
+      const dropped = outcome.kind === 'drop' || outcome.cause === 'no_subnet';
+      counters.inc(dropped ? 'packets_dropped' : 'requests_unanswered', { reason: outcome.cause });
+      // No free address is the engine's pool_exhausted, counted by subnet there.
       if (logger.enabled('debug')) logger.debug(outcome.kind, { reason: outcome.reason, xid: req.xid, client: req.hwAddress() });
       return;
     }
@@ -204,8 +298,7 @@ export class Dhcp4Service implements Service {
       this.#countDrop('replies_dropped', 'reply-dropped', 'stale');
       return;
     }
-    const type = outcome.reply.options.get(Opt.MessageType);
-    counters.inc(`replies_${type === undefined ? 'unknown' : Dhcp4MessageType[type].toLowerCase()}`);
+    counters.inc(`replies_${messageTypeName(outcome.reply)}`, { interface: ctx.interfaceName });
     const transport = this.#transport;
     if (!transport) return;
     const hardwareAddress = transport.linkLayerSends ? linkLayerTarget(req, outcome.to) : undefined;
@@ -230,9 +323,22 @@ export class Dhcp4Service implements Service {
   async #reclaim(): Promise<void> {
     try {
       const expired = await this.engine.reclaimExpired();
+      for (const lease of expired) this.deps.counters.inc('leases_reclaimed', { subnet: lease.subnetId });
       if (expired.length > 0) this.deps.logger.info('leases-expired', { count: expired.length });
     } catch (err) {
       this.deps.logger.error('reclaim-failed', { err });
     }
   }
+}
+
+/** The lower-case name of a message's type (53), or `unknown`. */
+function messageTypeName(msg: Dhcp4Message): string {
+  let type: number | undefined;
+  try {
+    type = msg.options.get(Opt.MessageType);
+  } catch {
+    return 'unknown';
+  }
+  const name = type === undefined ? undefined : Dhcp4MessageType[type];
+  return name === undefined ? 'unknown' : name.toLowerCase();
 }

@@ -72,6 +72,8 @@ class InterfaceAdvertiser {
   #timer: NodeJS.Timeout | undefined;
   #stopping = false;
   #waitingForLinkLocal = false;
+  /** Every counter of this interface carries its name. */
+  readonly #labels: { interface: string };
   /** The link-local address RAs go out from: hosts know this router by it (§6.2.8). */
   #source: string | undefined;
 
@@ -82,6 +84,7 @@ class InterfaceAdvertiser {
     private readonly counters: CounterSink,
     random: () => number,
   ) {
+    this.#labels = { interface: config.name };
     const link = lookupLink(config.name);
     const mac = config.sourceLinkLayerAddress ? readMac(config.name) : undefined;
     this.#advert = buildRouterAdvert(config, mac);
@@ -126,7 +129,7 @@ class InterfaceAdvertiser {
   #refreshSource(now: number): string | undefined {
     const next = chooseLinkLocal(this.#linkLocals(), this.#source);
     if (next !== undefined && this.#source !== undefined && next !== this.#source) {
-      this.counters.inc('ra_link_local_changed');
+      this.counters.inc('ra_link_local_changed', this.#labels);
       this.logger.warn('ra-link-local-changed', { interface: this.config.name, from: this.#source, to: next });
       this.#scheduler.restart(now);
     }
@@ -145,7 +148,7 @@ class InterfaceAdvertiser {
     const source = this.#refreshSource(now);
     if (source === undefined) {
       // RFC 4861 §6.1.2: hosts would drop an RA from any other source.
-      this.counters.inc('ra_deferred_no_link_local');
+      this.counters.inc('ra_deferred_no_link_local', this.#labels);
       if (!this.#waitingForLinkLocal) this.logger.warn('ra-waiting-for-link-local', { interface: this.config.name });
       this.#waitingForLinkLocal = true;
       this.#scheduler.postpone(now + LINK_LOCAL_RETRY_MS);
@@ -166,10 +169,10 @@ class InterfaceAdvertiser {
 
   #onSolicit(message: ReceivedIcmpv6): void {
     const { source } = message;
-    this.counters.inc('rs_received');
+    this.counters.inc('rs_received', this.#labels);
     const verdict = validateRouterSolicit(message);
     if (!verdict.valid) {
-      this.counters.inc(`rs_invalid_${verdict.reason.replace(/-/g, '_')}`);
+      this.counters.inc(`rs_invalid_${verdict.reason.replace(/-/g, '_')}`, this.#labels);
       this.logger.debug('rs-dropped', { interface: this.config.name, from: source, reason: verdict.reason, detail: verdict.detail });
       return;
     }
@@ -179,7 +182,7 @@ class InterfaceAdvertiser {
     if (answer.kind === 'unicast') {
       const from = this.#refreshSource(now);
       if (from !== undefined) this.#send(this.#regular, answer.to, from, 'ra_sent_unicast');
-      else this.counters.inc('ra_deferred_no_link_local');
+      else this.counters.inc('ra_deferred_no_link_local', this.#labels);
       // A changed source restarted the multicast schedule.
       this.#arm();
     } else if (answer.kind === 'multicast') {
@@ -192,28 +195,28 @@ class InterfaceAdvertiser {
     const { source } = message;
     // Our own multicasts are not looped back, but another daemon of this host would send from our address.
     if (this.#linkLocals().includes(source)) {
-      this.counters.inc('ra_received_own');
+      this.counters.inc('ra_received_own', this.#labels);
       return;
     }
     const verdict = validateRouterAdvert(message);
     if (!verdict.valid) {
-      this.counters.inc(`ra_invalid_${verdict.reason.replace(/-/g, '_')}`);
+      this.counters.inc(`ra_invalid_${verdict.reason.replace(/-/g, '_')}`, this.#labels);
       this.logger.debug('ra-dropped', { interface: this.config.name, from: source, reason: verdict.reason, detail: verdict.detail });
       return;
     }
-    this.counters.inc('ra_received');
+    this.counters.inc('ra_received', this.#labels);
     const inconsistencies = findInconsistencies(this.#advert, verdict.advert);
     this.logger.debug('ra-received', { interface: this.config.name, from: source, inconsistencies: inconsistencies.length });
-    if (inconsistencies.length > 0) this.counters.inc('ra_received_inconsistent');
+    if (inconsistencies.length > 0) this.counters.inc('ra_received_inconsistent', this.#labels);
     // One line per disagreement, as radvd logs them.
     for (const { field, prefix, ours, theirs } of inconsistencies) {
-      this.counters.inc(`ra_inconsistent_${field.replace(/-/g, '_')}`);
+      this.counters.inc(`ra_inconsistent_${field.replace(/-/g, '_')}`, this.#labels);
       this.logger.warn('ra-inconsistent', { interface: this.config.name, from: source, field, ...(prefix !== undefined && { prefix }), ours, theirs });
     }
   }
 
   #onReceiveError(err: Error): void {
-    this.counters.inc('icmpv6_receive_errors');
+    this.counters.inc('icmpv6_receive_errors', this.#labels);
     this.logger.warn('icmpv6-receive-failed', { interface: this.config.name, err });
   }
 
@@ -221,10 +224,10 @@ class InterfaceAdvertiser {
   #send(data: Buffer, to: string, from: string, counter: string): boolean {
     try {
       this.#socket.send(data, to, from);
-      this.counters.inc(counter);
+      this.counters.inc(counter, this.#labels);
       return true;
     } catch (err) {
-      this.counters.inc('ra_send_errors');
+      this.counters.inc('ra_send_errors', this.#labels);
       this.logger.warn('ra-send-failed', { interface: this.config.name, to, from, err });
       return false;
     }
@@ -241,7 +244,7 @@ class InterfaceAdvertiser {
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const source = this.#refreshSource(this.clock.now());
         if (source === undefined) {
-          this.counters.inc('ra_final_skipped_no_link_local');
+          this.counters.inc('ra_final_skipped_no_link_local', this.#labels);
         } else if (this.#send(this.#final, ALL_NODES, source, 'ra_sent_final')) {
           this.logger.info('ra-final-sent', { interface: this.config.name, number: i + 1, of: times.length });
         }

@@ -1,4 +1,5 @@
 import type { Clock } from '../../lib/core/clock.ts';
+import { reasonOf } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { CommitObserver } from '../leases/lease-store.ts';
 import type { Counters } from './counters.ts';
@@ -33,6 +34,7 @@ export class StoreCommitMonitor implements CommitObserver {
   #lastLoggedAt = 0;
   #failedSinceLog = 0;
   #failedInOutage = 0;
+  #lastFailure: string | undefined;
 
   constructor(counters: Counters, logger: Logger, clock: Clock, intervalMs = UNAVAILABLE_LOG_INTERVAL_MS) {
     this.#counters = counters;
@@ -48,7 +50,13 @@ export class StoreCommitMonitor implements CommitObserver {
     return this.#failingSince === undefined;
   }
 
+  /** Why the last commit failed, while it is the last one (/healthz); undefined once one succeeds again. */
+  get lastFailure(): string | undefined {
+    return this.#lastFailure;
+  }
+
   written(size: number, seconds: number): void {
+    this.#lastFailure = undefined;
     this.#counters.inc('store_commits');
     this.#counters.observe('store_commit_seconds', seconds);
     this.#counters.observe('store_commit_group_size', size);
@@ -61,6 +69,7 @@ export class StoreCommitMonitor implements CommitObserver {
 
   failed(size: number, error: Error): void {
     const now = this.#clock.now();
+    this.#lastFailure = reasonOf(error);
     this.#counters.inc('store_commit_failures', {}, size);
     this.#failedSinceLog += size;
     this.#failedInOutage += size;

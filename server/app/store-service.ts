@@ -25,6 +25,11 @@ export class StoreService implements Service {
     return this.#store;
   }
 
+  /** Whether the store is open (between start and stop). */
+  get isOpen(): boolean {
+    return this.#store !== undefined;
+  }
+
   async start(): Promise<void> {
     this.#store = await this.open(this.observer);
   }

@@ -3,13 +3,14 @@ import type { DdnsConfig, SubnetDdnsConfig } from '../ddns/ddns-config.ts';
 import type { Dhcp4Protection, Dhcp4SocketLimits, Dhcp4Timers, SubnetConfig } from '../dhcp4/dhcp4-config.ts';
 import type { LeaseStoreConfig } from '../leases/lease-store-config.ts';
 import type { RaConfig } from '../ra/ra-config.ts';
+import type { ControlConfig } from '../ops/ops-config.ts';
 
 /**
  * The server's configuration after `validateConfig`: the root settings
  * (interfaces, lease store, log, server id, reclaim interval) read here,
  * and each capability's section read and checked by that capability's own
  * reader (dhcp4-config-reader.ts, ddns-config-reader.ts,
- * ra-config-reader.ts), in the types it declares. The example file
+ * ra-config-reader.ts, ops-config-reader.ts), in the types it declares. The example file
  * config/leasehold.example.yaml documents each field for operators.
  */
 export interface ServerConfig extends Dhcp4Timers {
@@ -29,6 +30,8 @@ export interface ServerConfig extends Dhcp4Timers {
   ddns?: DdnsConfig;
   /** IPv6 router advertisements (RFC 4861): SLAAC prefixes, RDNSS and DNSSL per interface; absent = none sent. */
   ra?: RaConfig;
+  /** The control API (unix socket, optional HTTP), where /metrics and /healthz are served too. */
+  control: ControlConfig;
 }
 
 /**

@@ -39,14 +39,22 @@ export function loadConfigFile(path: string): ServerConfig {
 }
 
 /**
- * A key file named relatively lives beside the config (so the lab can keep
- * its generated key next to its copy of the config), not in whatever
+ * A key, token or certificate file (or the control socket) named
+ * relatively lives beside the config (so the lab can keep its generated key
+ * and token next to its copy of the config), not in whatever
  * directory the server happened to start from.
  */
 function resolveRelativeToConfig(config: ServerConfig, dir: string): ServerConfig {
+  const beside = (file: string | undefined) => (file === undefined || isAbsolute(file) ? file : resolve(dir, file));
   for (const zone of config.ddns?.zones ?? []) {
-    if (zone.key?.secretFile !== undefined && !isAbsolute(zone.key.secretFile)) {
-      zone.key.secretFile = resolve(dir, zone.key.secretFile);
+    if (zone.key?.secretFile !== undefined) zone.key.secretFile = beside(zone.key.secretFile);
+  }
+  const { control } = config;
+  if (control.socket !== undefined) control.socket = beside(control.socket);
+  const http = control.http;
+  if (http) {
+    for (const key of ['tokenFile', 'basicAuthFile', 'tlsCert', 'tlsKey'] as const) {
+      if (http[key] !== undefined) http[key] = beside(http[key]);
     }
   }
   return config;

@@ -5,6 +5,7 @@ import { readDdns, readSubnetDdns, type DdnsScope } from '../ddns/ddns-config-re
 import { readDhcp4Protection, readDhcp4Sockets, readDhcp4Timers, readSubnets, type TakenAddress } from '../dhcp4/dhcp4-config-reader.ts';
 import { readRa } from '../ra/ra-config-reader.ts';
 import { readLeaseStore } from '../leases/lease-store-config-reader.ts';
+import { readControl } from '../ops/ops-config-reader.ts';
 import type { InterfaceConfig, ServerConfig, ServerSubnetConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
 
@@ -12,8 +13,8 @@ import { ConfigError } from './config-error.ts';
  * The configuration's assembly: reads the root settings itself and hands
  * each capability's section to that capability's reader (the DHCPv4
  * server's `subnets` and timers, DDNS's `ddns` and each subnet's `ddns`,
- * RA's `ra`, the lease store's `leaseStore`), all on one `FieldReader`,
- * in the file's order, so the operator gets every problem in one go.
+ * RA's `ra`, the lease store's `leaseStore`, the control API's `control`), all on one
+ * `FieldReader`, in the file's order, so the operator gets every problem in one go.
  */
 
 export const CONFIG_DEFAULTS = {
@@ -36,6 +37,7 @@ const ROOT_FIELDS = [
   'dhcp4Sockets',
   'ddns',
   'ra',
+  'control',
 ] as const;
 const INTERFACE_FIELDS = ['name', 'address'] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -104,6 +106,7 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
     dhcp4Sockets: readDhcp4Sockets(f, root.dhcp4Sockets),
     ddns,
     ra: f.field(root, 'ra', '', (v, p) => readRa(f, v, p)),
+    control: readControl(f, root.control, 'control'),
   }) as ServerConfig;
 }
 

@@ -149,6 +149,14 @@ export class DdnsWorker {
     return n;
   }
 
+  /** When the oldest change still queued was made (`createdAt`, ms), or undefined when the queue is empty. */
+  oldestQueuedAt(): number | undefined {
+    let oldest: number | undefined;
+    // Each name's queue is in sequence order, so its first change is its oldest.
+    for (const q of this.#queues.values()) if (q.length > 0 && (oldest === undefined || q[0].createdAt < oldest)) oldest = q[0].createdAt;
+    return oldest;
+  }
+
   /** Changes waiting for `unpark`: the refused ones and those queued behind them. */
   get parked(): number {
     let n = 0;

@@ -47,6 +47,17 @@ export class AddressAllocator {
   }
 
   /**
+   * Serves `subnets` from now on (a reload, a reservation added or
+   * withdrawn): every subnet's free set is built again from its new pools
+   * and reservations and the table as it is. Rare, so a rebuild, not a diff.
+   */
+  reindex(subnets: readonly ServedSubnet[]): void {
+    this.#pools.clear();
+    this.#ranges = [];
+    for (const subnet of subnets) this.#poolOf(subnet);
+  }
+
+  /**
    * May `clientKey` have `ip` in `subnet`? `dynamicOnly` additionally
    * requires the address to be in a pool (a requested address, RFC 2131
    * §4.3.1, must come from the range the server is allowed to give out).

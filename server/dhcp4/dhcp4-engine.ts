@@ -1,9 +1,10 @@
 import type { Clock } from '../../lib/core/clock.ts';
 import type { LogFields, Logger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from './dhcp4-config.ts';
+import type { ReservationKey, StoredReservation } from '../leases/reservation.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
 import { clientKeyFor, type Lease } from '../leases/lease.ts';
-import type { ConditionalLeaseStore, LeaseExpectation, LeaseStore } from '../leases/lease-store.ts';
+import type { ConditionalLeaseStore, LeaseChange, LeaseExpectation, LeaseStore } from '../leases/lease-store.ts';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
 import { AddressAllocator, NoAddressAvailableError } from './address-allocator.ts';
 import { LeaseTable, type OfferHold } from './lease-table.ts';
@@ -12,8 +13,9 @@ import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { newReplyFromRequest, type ReplyModifier } from '../../lib/dhcp4/reply.ts';
 import type { NameRegistrar } from './name-registration.ts';
 import { replyDestination, type Destination } from './reply-destination.ts';
-import { withLeaseTimes, withSubnetOptions } from './reply-options.ts';
-import { reservationFor, subnetContains, toServedSubnet, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
+import { withLeaseTimes, withSubnetOptions, type LeaseTimes } from './reply-options.ts';
+import { poolSize, reservationFor, subnetContains, toServedSubnet, type ClientIdentity, type ServedSubnet } from './served-subnet.ts';
+import { leaseTimers } from './dhcp4-config.ts';
 
 const ZERO = '0.0.0.0';
 
@@ -30,8 +32,19 @@ export interface RequestContext {
  */
 export type Outcome =
   | { kind: 'reply'; reply: Dhcp4Message; to: Destination }
-  | { kind: 'silent'; reason: string }
-  | { kind: 'drop'; reason: string };
+  | { kind: 'silent'; reason: string; cause: SilentCause }
+  | { kind: 'drop'; reason: string; cause: DropCause };
+
+/** Why a request was dropped, as a metric label: a protocol violation, or a store that failed to commit. */
+export type DropCause = 'invalid' | 'store_failed';
+
+/**
+ * Why a request got no answer, as a metric label: no subnet for its link,
+ * no free address, meant for another server, a client we have no record of
+ * (RFC 2131 §4.3.2 INIT-REBOOT, a RELEASE or DECLINE for an address it does
+ * not hold), or `done` (RELEASE and DECLINE, which have no answer).
+ */
+export type SilentCause = 'no_subnet' | 'no_address' | 'not_for_us' | 'unknown_client' | 'done';
 
 export interface Dhcp4EngineOptions {
   subnets: SubnetConfig[];
@@ -78,6 +91,9 @@ export interface EngineCounters {
 /** What became of a change the engine wrote. */
 type Applied = 'committed' | 'lost' | 'failed';
 
+/** What an operator's change writes besides leases: bindings forgotten, reservations made or withdrawn. */
+type AdminExtras = Omit<LeaseChange, 'put' | 'enqueue' | 'dequeue'>;
+
 /**
  * The DHCPv4 decision logic of RFC 2131 §4.3, with no I/O of its own: it
  * reads and updates the in-memory LeaseTable synchronously and waits for the
@@ -85,7 +101,7 @@ type Applied = 'committed' | 'lost' | 'failed';
  */
 export class Dhcp4Engine {
   readonly table: LeaseTable;
-  private readonly subnets: ServedSubnet[];
+  private subnets: ServedSubnet[];
   private readonly allocator: AddressAllocator;
   private readonly ourAddresses: Set<string>;
   /** subnet id → most offers held in it at once. */
@@ -94,14 +110,62 @@ export class Dhcp4Engine {
   constructor(private readonly opts: Dhcp4EngineOptions) {
     if (opts.conditionalCommits && !('commitConditional' in opts.store)) throw new Error('conditional commits need a store that judges them (ConditionalLeaseStore)');
     this.subnets = opts.subnets.map(toServedSubnet);
-    for (const s of this.subnets) {
-      const poolSize = s.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
-      const cap = opts.holdLimits ? Math.max(1, Math.ceil((poolSize * opts.holdLimits.percentOfPool) / 100)) : Infinity;
-      this.holdCaps.set(s.id, cap);
-    }
+    this.setHoldCaps();
     this.table = new LeaseTable(opts.store.loadAll());
     this.ourAddresses = new Set(opts.serverAddresses);
     this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)), this.subnets);
+  }
+
+  /** The subnets served now, in the form the request path uses. */
+  get servedSubnets(): readonly ServedSubnet[] {
+    return this.subnets;
+  }
+
+  /**
+   * Serves `subnets` from now on — a configuration reload, a reservation
+   * added or withdrawn — keeping the lease table and the held offers as
+   * they are: a binding whose address the new pools no longer hold stays
+   * the client's until it ends (`boundUntil`), and the leases of a subnet
+   * that is gone stay in the table until they expire.
+   */
+  reconfigure(subnets: readonly SubnetConfig[]): void {
+    this.subnets = subnets.map(toServedSubnet);
+    this.setHoldCaps();
+    // The allocator's free sets are built from the pools and reservations: rebuilt from the new ones.
+    this.allocator.reindex(this.subnets);
+  }
+
+  private setHoldCaps(): void {
+    this.holdCaps.clear();
+    for (const s of this.subnets) {
+      const cap = this.opts.holdLimits ? Math.max(1, Math.ceil((poolSize(s) * this.opts.holdLimits.percentOfPool) / 100)) : Infinity;
+      this.holdCaps.set(s.id, cap);
+    }
+  }
+
+  /**
+   * A change the operator makes (the control API), applied to the table at
+   * once and made durable in one transaction: `put` leases written as
+   * given; `remove` bindings ended and forgotten. A record that loses its
+   * DNS name — removed, or replaced by one without that name — has the name
+   * withdrawn through the DNS queue in the same transaction. Reservations
+   * ride along to the store (the caller reconfigures the subnets). Rejects
+   * with the store's error, the table put back, when the commit fails.
+   */
+  async applyAdminChange(change: { put?: Lease[]; remove?: Lease[]; reserve?: StoredReservation[]; unreserve?: ReservationKey[] }): Promise<void> {
+    const now = this.opts.clock.now();
+    const enqueue: DnsChange[] = [];
+    for (const lease of change.put ?? []) {
+      const existing = this.table.leaseAt(ipToInt(lease.ip));
+      if (existing?.fqdn !== undefined && existing.fqdn !== lease.fqdn) this.unbind(existing, { state: 'expired', expiresAt: now }, enqueue);
+    }
+    for (const lease of change.remove ?? []) this.unbind(lease, { state: 'expired', expiresAt: now }, enqueue);
+    for (const lease of [...(change.put ?? []), ...(change.remove ?? [])]) this.table.releaseOfferOf(lease.clientKey);
+    await this.apply(change.put ?? [], enqueue, [], {
+      remove: (change.remove ?? []).map((l) => l.ip),
+      reserve: change.reserve,
+      unreserve: change.unreserve,
+    });
   }
 
   async handle(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
@@ -148,7 +212,7 @@ export class Dhcp4Engine {
   /** RFC 2131 §4.3.1: choose an address, hold it, and OFFER it. */
   private discover(req: Dhcp4Message, ctx: RequestContext): Outcome {
     const subnet = this.selectSubnet(req, ctx);
-    if (!subnet) return silent('no subnet serves this link');
+    if (!subnet) return silent('no subnet serves this link', 'no_subnet');
     const client = identityOf(req);
     const key = client.key;
     const now = this.opts.clock.now();
@@ -198,7 +262,7 @@ export class Dhcp4Engine {
   private poolExhausted(subnet: ServedSubnet): Outcome {
     this.opts.counters?.inc('pool_exhausted', { subnet: subnet.id });
     this.floodWarn('pool-exhausted', { subnet: subnet.id });
-    return silent('no address available');
+    return silent('no address available', 'no_address');
   }
 
   private floodWarn(event: string, fields: LogFields): void {
@@ -242,12 +306,12 @@ export class Dhcp4Engine {
       // SELECTING: the client answers one OFFER; if not ours, let ours go.
       if (!this.ourAddresses.has(serverId) && serverId !== ctx.serverAddress) {
         this.table.releaseOfferOf(key);
-        return silent('client selected another server');
+        return silent('client selected another server', 'not_for_us');
       }
       if (requested === undefined) return drop('SELECTING REQUEST without requested address (option 50)');
       if (req.ciaddr !== ZERO) return drop('SELECTING REQUEST with ciaddr set');
       const subnet = this.selectSubnet(req, ctx);
-      if (!subnet) return silent('no subnet serves this link');
+      if (!subnet) return silent('no subnet serves this link', 'no_subnet');
       const ip = ipToInt(requested);
       if (!subnetContains(subnet, ip) || !this.allocator.isAvailableFor(subnet, ip, client, now)) {
         return this.nak(req, ctx, 'requested address not available');
@@ -259,17 +323,17 @@ export class Dhcp4Engine {
       // INIT-REBOOT: verify a remembered address.
       if (req.ciaddr !== ZERO) return drop('INIT-REBOOT REQUEST with ciaddr set');
       const subnet = this.selectSubnet(req, ctx);
-      if (!subnet) return silent('no subnet serves this link');
+      if (!subnet) return silent('no subnet serves this link', 'no_subnet');
       const ip = ipToInt(requested);
       if (!subnetContains(subnet, ip)) return this.nak(req, ctx, 'requested address is on another network');
       const binding = this.table.leaseOf(subnet.id, key);
       // "If the DHCP server has no record of this client, then it MUST
       // remain silent" so another server that has one can answer.
-      if (!binding) return silent('INIT-REBOOT from a client we have no record of');
-      if (binding.ip !== requested || !this.allocator.isAvailableFor(subnet, ip, client, now)) {
-        return this.nak(req, ctx, 'requested address is not the client\'s');
-      }
-      return this.bindAndAck(req, ctx, subnet, ip, key, now);
+      if (!binding) return silent('INIT-REBOOT from a client we have no record of', 'unknown_client');
+      if (binding.ip !== requested) return this.nak(req, ctx, 'requested address is not the client\'s');
+      const until = this.boundUntil(subnet, ip, client, now);
+      if (until === null) return this.nak(req, ctx, 'requested address is not the client\'s');
+      return this.bindAndAck(req, ctx, subnet, ip, key, now, until);
     }
 
     if (req.ciaddr !== ZERO) {
@@ -277,14 +341,36 @@ export class Dhcp4Engine {
       // Like Kea, a client whose lease we lost gets its address back if no
       // one else holds it, rather than being renumbered.
       const subnet = this.selectSubnet(req, ctx);
-      if (!subnet) return silent('no subnet serves this link');
+      if (!subnet) return silent('no subnet serves this link', 'no_subnet');
       const ip = ipToInt(req.ciaddr);
       if (!subnetContains(subnet, ip)) return this.nak(req, ctx, 'ciaddr is on another network');
-      if (!this.allocator.isAvailableFor(subnet, ip, client, now)) return this.nak(req, ctx, 'ciaddr is bound to another client');
-      return this.bindAndAck(req, ctx, subnet, ip, key, now);
+      const until = this.boundUntil(subnet, ip, client, now);
+      if (until === null) return this.nak(req, ctx, 'ciaddr is bound to another client');
+      return this.bindAndAck(req, ctx, subnet, ip, key, now, until);
     }
 
     return drop('REQUEST with no server identifier, requested address or ciaddr');
+  }
+
+  /**
+   * Whether the client may have `ip` extended: `undefined` when the address
+   * is available to it as usual (a full lease), `null` when it is not, or
+   * the end of its current binding when the address is its own but no
+   * longer in a pool (a reload shrank the pools, a reservation was
+   * withdrawn): the client keeps it until that binding ends, not longer,
+   * and then takes a new one from the pools.
+   */
+  private boundUntil(subnet: ServedSubnet, ip: number, client: ClientIdentity, now: number): number | undefined | null {
+    if (this.allocator.isAvailableFor(subnet, ip, client, now)) return undefined;
+    const lease = this.table.leaseAt(ip);
+    const kept =
+      lease !== undefined &&
+      lease.clientKey === client.key &&
+      lease.state === 'bound' &&
+      lease.subnetId === subnet.id &&
+      lease.expiresAt > now &&
+      this.allocator.isAvailableFor(subnet, ip, client, now, false);
+    return kept ? lease.expiresAt : null;
   }
 
   /**
@@ -298,7 +384,10 @@ export class Dhcp4Engine {
     ip: number,
     key: string,
     now: number,
+    /** The binding's end, when it may not be extended (`boundUntil`); a full lease otherwise. */
+    until?: number,
   ): Promise<Outcome> {
+    const times = until === undefined ? subnet : remainingTimes(until - now);
     const granted: Lease = {
       ip: intToIp(ip),
       clientKey: key,
@@ -308,7 +397,7 @@ export class Dhcp4Engine {
       subnetId: subnet.id,
       state: 'bound',
       grantedAt: now,
-      expiresAt: now + subnet.leaseSeconds * 1000,
+      expiresAt: until ?? now + subnet.leaseSeconds * 1000,
     };
     const atAddress = this.table.leaseAt(ip);
     const sameClient = atAddress?.clientKey === key ? atAddress : undefined;
@@ -325,13 +414,13 @@ export class Dhcp4Engine {
     }
     this.table.releaseOfferOf(key);
     const applied = await this.apply(changes, enqueue, expect);
-    if (applied === 'failed') return drop('lease store failed; no ACK sent');
+    if (applied === 'failed') return drop('lease store failed; no ACK sent', 'store_failed');
     // Another server bound the address (or this client elsewhere) first: RFC 2131 §4.3.2, the address is not the client's to have.
     if (applied === 'lost') return this.nak(req, ctx, 'requested address not available');
     if (this.opts.logger.enabled('info')) {
       this.opts.logger.info('lease-bound', { ip: lease.ip, client: key, hostname: lease.hostname, subnet: subnet.id, expiresAt: new Date(lease.expiresAt).toISOString() });
     }
-    const modifiers = [withAddress(ip), withLeaseTimes(subnet), withSubnetOptions(subnet, req)];
+    const modifiers = [withAddress(ip), withLeaseTimes(times), withSubnetOptions(subnet, req)];
     if (registration.reply) modifiers.push(registration.reply);
     return this.replyTo(req, Dhcp4MessageType.Ack, ctx, ...modifiers);
   }
@@ -350,28 +439,28 @@ export class Dhcp4Engine {
 
   /** RFC 2131 §4.3.3: quarantine an address the client found in use. */
   private async decline(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
-    if (!this.isForUs(req, ctx)) return silent('DECLINE addressed to another server');
+    if (!this.isForUs(req, ctx)) return silent('DECLINE addressed to another server', 'not_for_us');
     const requested = req.options.get(Opt.RequestedIp);
     if (requested === undefined) return drop('DECLINE without requested address (option 50)');
     const lease = this.table.leaseAt(ipToInt(requested));
     // Only the holder may decline, or any client could poison the pool.
-    if (!lease || lease.clientKey !== clientKeyOf(req)) return silent('DECLINE for an address the client does not hold');
+    if (!lease || lease.clientKey !== clientKeyOf(req)) return silent('DECLINE for an address the client does not hold', 'unknown_client');
     const now = this.opts.clock.now();
     this.opts.logger.warn('address-declined', { ip: requested, client: lease.clientKey, quarantineSeconds: this.opts.declineQuarantineSeconds });
     const enqueue: DnsChange[] = [];
     await this.apply([this.unbind(lease, { state: 'declined', expiresAt: now + this.opts.declineQuarantineSeconds * 1000 }, enqueue)], enqueue, [
       { kind: 'held', clientKey: lease.clientKey },
     ]);
-    return silent('declined');
+    return silent('declined', 'done');
   }
 
   /** RFC 2131 §4.3.4: the client gives its address back. */
   private async release(req: Dhcp4Message, ctx: RequestContext): Promise<Outcome> {
-    if (!this.isForUs(req, ctx)) return silent('RELEASE addressed to another server');
+    if (!this.isForUs(req, ctx)) return silent('RELEASE addressed to another server', 'not_for_us');
     if (req.ciaddr === ZERO) return drop('RELEASE without ciaddr');
     const lease = this.table.leaseAt(ipToInt(req.ciaddr));
     if (!lease || lease.clientKey !== clientKeyOf(req) || lease.state !== 'bound') {
-      return silent('RELEASE for an address the client does not hold');
+      return silent('RELEASE for an address the client does not hold', 'unknown_client');
     }
     // The record stays (state released) so the client gets the same address
     // back next time if it is still free (§4.3.1, "previous address").
@@ -380,14 +469,14 @@ export class Dhcp4Engine {
       { kind: 'held', clientKey: lease.clientKey, state: 'bound' },
     ]);
     this.opts.logger.info('lease-released', { ip: lease.ip, client: lease.clientKey });
-    return silent('released');
+    return silent('released', 'done');
   }
 
   /** RFC 2131 §4.3.5: configuration only, no lease time and no yiaddr. */
   private inform(req: Dhcp4Message, ctx: RequestContext): Outcome {
     if (req.ciaddr === ZERO) return drop('INFORM without ciaddr');
     const subnet = this.selectSubnet(req, ctx) ?? this.subnets.find((s) => subnetContains(s, ipToInt(req.ciaddr)));
-    if (!subnet) return silent('no subnet serves this client');
+    if (!subnet) return silent('no subnet serves this client', 'no_subnet');
     return this.replyTo(req, Dhcp4MessageType.Ack, ctx, withSubnetOptions(subnet, req));
   }
 
@@ -424,20 +513,21 @@ export class Dhcp4Engine {
    * them) and to the store; if the store fails, the table is put back. With
    * conditional commits each put carries its expectation (`expect[i]`); a
    * change the store reports lost is undone and the rows the store holds
-   * at its addresses are learnt instead.
+   * at its addresses are learnt instead. An operator's change (`admin`:
+   * removals and reservations riding along) is written as given, not
+   * judged against expectations, and a failing store's error is thrown.
    */
-  private async apply(changes: Lease[], enqueue: DnsChange[], expect: LeaseExpectation[]): Promise<Applied> {
-    const undo = changes.map((l) => {
-      const ip = ipToInt(l.ip);
-      return { ip, previous: this.table.leaseAt(ip) };
-    });
+  private async apply(changes: Lease[], enqueue: DnsChange[], expect: LeaseExpectation[], admin?: AdminExtras): Promise<Applied> {
+    const touched = [...changes.map((l) => l.ip), ...(admin?.remove ?? [])].map(ipToInt);
+    const undo = touched.map((ip) => ({ ip, previous: this.table.leaseAt(ip) }));
     for (const lease of changes) this.table.put(lease);
+    for (const ip of admin?.remove ?? []) this.table.remove(ipToInt(ip));
     const restore = () => {
       for (const { ip, previous } of undo.reverse()) this.table.restore(ip, previous);
     };
     try {
-      const change = enqueue.length > 0 ? { put: changes, enqueue } : { put: changes };
-      if (this.opts.conditionalCommits) {
+      const change: LeaseChange = { put: changes, ...(enqueue.length > 0 && { enqueue }), ...(admin && compactChange(admin)) };
+      if (this.opts.conditionalCommits && !admin) {
         const outcome = await (this.opts.store as ConditionalLeaseStore).commitConditional({
           ...change,
           put: changes.map((lease, i) => ({ lease, expect: expect[i] })),
@@ -455,9 +545,10 @@ export class Dhcp4Engine {
       return 'committed';
     } catch (err) {
       restore();
+      if (admin) throw err instanceof Error ? err : new Error(String(err));
       // Debug only: the store's commit observer logs a failing store once
       // per interval (server/app/store-commit-monitor.ts), not per request.
-      this.opts.logger.debug('lease-store-commit-failed', { err, leases: changes.map((l) => l.ip) });
+      this.opts.logger.debug('lease-store-commit-failed', { err, leases: touched.map(intToIp) });
       return 'failed';
     }
   }
@@ -491,6 +582,18 @@ export class Dhcp4Engine {
   }
 }
 
+/** The lease times of a binding that ends in `ms`: what is left of it, T1 and T2 at RFC 2131 §4.4.5's fractions of that. */
+function remainingTimes(ms: number): LeaseTimes {
+  const leaseSeconds = Math.max(1, Math.floor(ms / 1000));
+  const { renewTime, rebindTime } = leaseTimers(leaseSeconds);
+  return { leaseSeconds, renewSeconds: renewTime, rebindSeconds: rebindTime };
+}
+
+/** The parts of a change that are there (the store's change stays as small as the engine's always were). */
+function compactChange(more: AdminExtras): AdminExtras {
+  return Object.fromEntries(Object.entries(more).filter(([, v]) => Array.isArray(v) && v.length > 0));
+}
+
 function withAddress(ip: number): ReplyModifier {
   return (reply) => {
     reply.yiaddr = intToIp(ip);
@@ -510,10 +613,10 @@ function identityOf(req: Dhcp4Message): ClientIdentity {
   return { key: clientKeyOf(req), hwKey: clientKeyFor(undefined, req.hwAddress()) };
 }
 
-function drop(reason: string): Outcome {
-  return { kind: 'drop', reason };
+function drop(reason: string, cause: DropCause = 'invalid'): Outcome {
+  return { kind: 'drop', reason, cause };
 }
 
-function silent(reason: string): Outcome {
-  return { kind: 'silent', reason };
+function silent(reason: string, cause: SilentCause): Outcome {
+  return { kind: 'silent', reason, cause };
 }

@@ -76,6 +76,11 @@ export function toServedSubnet(config: SubnetConfig): ServedSubnet {
 
 export const subnetContains = cidrContains;
 
+/** Addresses in the subnet's pools. */
+export function poolSize(subnet: ServedSubnet): number {
+  return subnet.pools.reduce((n, p) => n + (p.end - p.start + 1), 0);
+}
+
 export function inPools(subnet: ServedSubnet, ip: number): boolean {
   return subnet.pools.some((p) => ip >= p.start && ip <= p.end);
 }

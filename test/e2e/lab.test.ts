@@ -33,6 +33,9 @@ import {
   type ConfigEdits,
 } from '../harness/lab.ts';
 import { pollUntil } from '../harness/poll.ts';
+import { httpIn, seriesValue } from '../harness/control-http.ts';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 /**
  * The lab's config with shorter clocks, so that what the lab does in
@@ -369,4 +372,18 @@ test.serial('BIND killed mid-run: DNS converges to exactly the running container
   await upAgain(t, 'named');
   await l.waitForExactlyPublished([publishedBy(webJ), publishedBy(clientJ), publishedBy(freshJ)], 90_000);
   t.pass('DNS holds web, client and the container started while BIND was down, and nothing of the one that stopped');
+});
+
+test.serial('the lab server serves /metrics on 198.18.0.1:8000 behind the token in its run directory: the two containers are counted', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  await Promise.all([attached(web), attached(client)]);
+  const token = (await readFile(join(l.runDir, 'control.token'), 'utf8')).trim();
+  const url = `http://${LAB.serverIp}:8000/metrics`;
+  t.is((await httpIn(l.dnsNetns, url)).status, 401, 'no token, no metrics');
+  const answer = await httpIn(l.dnsNetns, url, { headers: { Authorization: `Bearer ${token}` } });
+  t.is(answer.status, 200, answer.body);
+  t.true((seriesValue(answer.body, 'leasehold_dhcp4_subnet_assigned_addresses', { subnet: 'lab' }) ?? 0) >= 2, 'both containers hold a lease');
+  t.true((seriesValue(answer.body, 'leasehold_dhcp4_packets_sent_total', { type: 'ack' }) ?? 0) >= 2);
+  t.is((await httpIn(l.dnsNetns, `http://${LAB.serverIp}:8000/healthz`)).status, 200);
 });

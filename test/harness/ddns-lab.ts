@@ -27,6 +27,10 @@ export interface DdnsLabConfig {
   slaacPrefix?: string;
   /** More top-level `ddns` settings. */
   ddns?: Record<string, unknown>;
+  /** The `control` section (the API and metrics), when the test talks to the server over HTTP. */
+  control?: Record<string, unknown>;
+  /** The subnet's pool (default 198.18.1.10–200). */
+  pool?: { start: string; end: string };
 }
 
 /** One subnet, 198.18.1.10–200, named `<host>.lab.leasehold.test`; retries after 200 ms, at most 1 s apart. */
@@ -38,7 +42,7 @@ export async function writeDdnsLabConfig(path: string, c: DdnsLabConfig): Promis
         id: 'lab',
         subnet: '198.18.0.0/16',
         interface: 'eth0',
-        pools: [{ start: '198.18.1.10', end: '198.18.1.200' }],
+        pools: [c.pool ?? { start: '198.18.1.10', end: '198.18.1.200' }],
         leaseTime: 600,
         options: { routers: [DDNS_SERVER_IP], dnsServers: [DDNS_DNS_IP] },
         ddns: { domain: 'leasehold.test', defaultApp: 'lab', ...(c.slaacPrefix && { slaacPrefix: c.slaacPrefix }) },
@@ -51,6 +55,7 @@ export async function writeDdnsLabConfig(path: string, c: DdnsLabConfig): Promis
       retry: { initialMs: 200, maxMs: 1000 },
       ...c.ddns,
     },
+    ...(c.control && { control: c.control }),
   };
   await writeFile(path, JSON.stringify(config));
 }
@@ -61,6 +66,9 @@ export async function startCliServer(host: Host, configPath: string): Promise<Tr
   await child.waitForOutput(/"event":"ready"/, 30_000);
   return child;
 }
+
+/** The CLI's argv (run from REPO_ROOT), for the subcommands a test runs itself. */
+export const SERVER_CLI: readonly string[] = CLI;
 
 /** `leasehold leases --json`, beside the running server. */
 export async function cliLeases(host: Host, configPath: string): Promise<Array<{ ip: string; state: string; fqdn?: string }>> {

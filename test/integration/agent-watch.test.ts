@@ -6,7 +6,8 @@
 // The watch follows every container on the engine, so this file's bridge
 // has a name of its own (not br0): a labelled container of another run is
 // never attached here, nor ours by another run's watch.
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import test from 'ava';
 import type { Attachment } from '../../agent/core/attachment.ts';
@@ -167,4 +168,53 @@ test('without watch, gc releases the attachment of a container that was removed'
   t.deepEqual((await l.inspectAll()).map((j) => j.Container), [keep.shortId]);
   t.true(isAlive(kept.DHCP_PID), 'the other attachment is untouched');
   t.deepEqual(jsonOf(await l.run(['gc'])), [], 'a second pass has nothing to do');
+});
+
+/** GET `path` on watch's metrics socket. */
+function getOnSocket(socketPath: string, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('watch serves /metrics and /healthz on a 0600 socket: the attachment, its duration and event lag, a client restart', async (t) => {
+  const l = await lab(t);
+  const watch = await l.startWatch(['--app', 'auto']);
+  const socket = join(l.runDir, 'metrics.sock');
+  await pollUntil('the metrics socket', () => existsSync(socket), { timeoutMs: DEADLINE_MS });
+  t.is(statSync(socket).mode & 0o777, 0o600);
+  const health = await pollUntil('watch to follow the Docker events', async () => {
+    const h = await getOnSocket(socket, '/healthz');
+    return h.status === 200 && h;
+  }, { timeoutMs: DEADLINE_MS, describe: () => watch.tail() });
+  t.is(health.body, 'ok\n');
+  const scrape = async () => (await getOnSocket(socket, '/metrics')).body;
+  t.regex(await scrape(), /^leasehold_agent_attachments 0$/m);
+
+  const c = await containers.start(t, { image: TEST_IMAGES.busybox, command: SLEEP, labels: { 'leasehold.attach': l.bridge } });
+  l.track(c.id);
+  await pollUntil('the labelled container to be attached and counted', async () => /^leasehold_agent_attach_duration_seconds_count 1$/m.test(await scrape()), {
+    timeoutMs: 30_000,
+    describe: () => watch.tail(),
+  });
+  const text = await scrape();
+  t.regex(text, /^leasehold_agent_attachments 1$/m);
+  t.regex(text, /^leasehold_agent_docker_event_lag_seconds_count [1-9]\d*$/m);
+  t.regex(text, /^leasehold_agent_pending_releases 0$/m);
+  t.regex(text, /^leasehold_agent_client_restarts_total 0$/m);
+  t.regex(text, /^process_resident_memory_bytes \d+$/m);
+
+  const record = await pollUntil('the record', async () => l.record(keyOf(c)), { timeoutMs: DEADLINE_MS });
+  process.kill(record.client.pid, 'SIGKILL');
+  await pollUntil('the restart to be counted', async () => /^leasehold_agent_client_restarts_total 1$/m.test(await scrape()), {
+    timeoutMs: DEADLINE_MS,
+    describe: () => watch.tail(),
+  });
+  t.pass();
 });

@@ -81,7 +81,8 @@ test('detach, inspect, inspect --all, gc: their typed requests; all four are ser
 });
 
 test('watch is never served (the daemon itself), and carries its own settings', (t) => {
-  const c = command(['--default-app', 'lab', 'watch', '--bridge-netns', 'lh-w1', '--interval', '1', '--worker', 'w1', '--ipv6', 'off']).command;
+  const parsed = command(['--default-app', 'lab', 'watch', '--bridge-netns', 'lh-w1', '--interval', '1', '--worker', 'w1', '--ipv6', 'off']);
+  const c = parsed.command;
   t.false(isServed(c));
   t.deepEqual(c, {
     op: 'watch',
@@ -89,10 +90,13 @@ test('watch is never served (the daemon itself), and carries its own settings', 
       attach: { bridgeNetns: 'lh-w1', ifname: 'eth0', macScheme: 'random', workerIp: undefined, app: undefined, defaultApp: 'lab', ipv6: 'off', waitIpv6: false, timeoutMs: 30_000 },
       intervalMs: 1000,
       worker: 'w1',
+      metrics: { socket: `${parsed.globals.runDir}/metrics.sock` },
       plugin: undefined,
       dockerRoot: '/var/lib/docker',
     },
   });
+  const tcp = command(['watch', '--metrics', '127.0.0.1:9101']).command;
+  t.like(tcp, { op: 'watch', request: { metrics: { host: '127.0.0.1', port: 9101 } } });
 });
 
 test('watch --plugin NAME serves the Docker driver of that name; --docker-root is absolute against the cwd; a bad name is a usage error', (t) => {

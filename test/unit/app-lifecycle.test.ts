@@ -133,6 +133,7 @@ function applianceConfig(over: Partial<ServerConfig> = {}): ServerConfig {
     protection: DHCP4_PROTECTION_DEFAULTS,
     expiredReclaimIntervalSeconds: 60,
     log: { level: 'info' },
+    control: { maxBodyBytes: 1 << 20 },
     dhcp4Sockets: DHCP4_SOCKET_DEFAULTS,
     ...over,
   };
@@ -153,16 +154,16 @@ function recordingDns(sent: string[]): () => DnsServices {
   });
 }
 
-test('the appliance assembles store → ddns → dhcp4 → ra from the config', (t) => {
+test('the appliance assembles store → ddns → dhcp4 → ra → ops from the config', (t) => {
   const logger = recordingLogger();
   const withAll = buildAppliance(
     applianceConfig({ ddns, ra: { interfaces: [] } }),
     { logger, openStore: () => new MemoryLeaseStore() },
   );
-  t.deepEqual(withAll.services.map((s) => s.name), ['store', 'ddns', 'dhcp4', 'ra']);
+  t.deepEqual(withAll.services.map((s) => s.name), ['store', 'ddns', 'dhcp4', 'ra', 'ops']);
   const dhcpOnly = buildAppliance(applianceConfig(), { logger });
-  t.deepEqual(dhcpOnly.services.map((s) => s.name), ['store', 'dhcp4']);
-  const disabled = buildAppliance(applianceConfig({ ddns: { ...ddns, enabled: false } }), { logger });
+  t.deepEqual(dhcpOnly.services.map((s) => s.name), ['store', 'dhcp4', 'ops']);
+  const disabled = buildAppliance(applianceConfig({ ddns: { ...ddns, enabled: false } }), { logger, withoutOps: true });
   t.deepEqual(disabled.services.map((s) => s.name), ['store', 'dhcp4']);
 });
 

@@ -65,6 +65,7 @@ test('a valid configuration gets its defaults', (t) => {
     },
     expiredReclaimIntervalSeconds: 10,
     log: { level: 'info' },
+    control: { maxBodyBytes: 1 << 20 },
     dhcp4Sockets: { implementation: 'auto', maxQueuedReplies: 1024, requestDeadlineMs: 2000, replyDeadlineMs: 3000 },
   });
 });
@@ -277,4 +278,29 @@ test('a relayed subnet needs no interface and may have only reservations', (t) =
   t.deepEqual(relayed.pools, []);
   t.deepEqual(relayed.options, {});
   t.is(relayed.rebindTime, 525);
+});
+
+test('control: HTTP on loopback by default at port 8000; paths kept as given', (t) => {
+  const raw = { ...base(), control: { socket: '/run/lh.sock', http: { tokenFile: '/etc/lh/token' } } };
+  t.deepEqual(validateConfig(raw).control, {
+    socket: '/run/lh.sock',
+    maxBodyBytes: 1 << 20,
+    http: { address: '127.0.0.1', port: 8000, tokenFile: '/etc/lh/token' },
+  });
+  t.deepEqual(issues({ ...base(), control: { http: {} } }), [], 'loopback needs no authentication');
+});
+
+test('control: a non-loopback address needs authentication; TLS needs both files; one kind of auth', (t) => {
+  t.deepEqual(issues({ ...base(), control: { http: { address: '198.18.0.1', port: 8000 } } }), [
+    'control.http.address: 198.18.0.1 is not loopback: anyone who reaches it could run commands, so give tokenFile or basicAuthFile',
+  ]);
+  t.deepEqual(issues({ ...base(), control: { http: { address: '198.18.0.1', basicAuthFile: 'users', tlsCert: 'c.pem' } } }), [
+    'control.http: TLS needs both tlsCert and tlsKey',
+  ]);
+  t.deepEqual(issues({ ...base(), control: { http: { tokenFile: 't', basicAuthFile: 'u' } } }), ['control.http: has both tokenFile and basicAuthFile; give one']);
+  t.deepEqual(issues({ ...base(), control: { htp: {}, maxBodyBytes: 10 } }), [
+    'control.htp: unknown field "htp" (did you mean "http"?)',
+    'control.maxBodyBytes: must be an integer from 1024 to 67108864, got 10',
+  ]);
+  t.deepEqual(issues({ ...base(), control: { http: { port: 70000 } } }), ['control.http.port: must be an integer from 1 to 65535, got 70000']);
 });

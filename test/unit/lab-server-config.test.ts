@@ -63,7 +63,8 @@ test('the script writes YAML the server loads, with the machine\'s link, address
   const out = join(dir, 'leasehold.yaml');
   const r = runScript([
     '--interface', 'enp0s8', '--address', '198.18.0.5/16', '--address6', 'fd00:198:18::5/64',
-    '--dns', '198.18.0.6', '--dns6', 'fd00:198:18::6', '--key-name', 'k1', '--key-file', join(dir, 'ddns.key'), out,
+    '--dns', '198.18.0.6', '--dns6', 'fd00:198:18::6', '--key-name', 'k1', '--key-file', join(dir, 'ddns.key'),
+    '--token-file', join(dir, 'control.token'), out,
   ]);
   t.is(r.code, 0, r.stderr);
   const config = loadConfigFile(out);
@@ -78,6 +79,7 @@ test('the script writes YAML the server loads, with the machine\'s link, address
   t.is(config.ra?.interfaces[0].name, 'enp0s8');
   t.deepEqual(config.ra?.interfaces[0].rdnss, ['fd00:198:18::6']);
   t.deepEqual(config.ra?.interfaces[0].prefixes.map((p) => `${p.prefix}/${p.prefixLength}`), ['fd00:198:18::/64']);
+  t.deepEqual(config.control.http, { address: '198.18.0.5', port: 8000, tokenFile: join(dir, 'control.token') }, 'the API and metrics on the server\'s address, behind the lab\'s token');
 });
 
 test('the script applies an edits file, and what it wrote still validates', (t) => {

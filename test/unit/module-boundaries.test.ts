@@ -27,17 +27,22 @@ const ALLOWED_PARTS: Record<string, readonly string[]> = {
  * Inside the server, the layering ARCHITECTURE.md draws: leases < dhcp4 <
  * ddns (the ports the lower ones need are declared on their side); ra on
  * its own; net (the I/O edges) above the capabilities whose ports it
- * implements; config (the assembly of every capability's reader) above
- * dhcp4, ddns and ra; app above all of them; cli on top. A pair here is a
+ * implements; ops (the control protocol and metric names) above leases
+ * and dhcp4, beside ddns and ra; config (the assembly of every
+ * capability's reader) above dhcp4, ddns, ra and ops; app above all of them; cli on top. A pair here is a
  * module and one it must never import.
  */
-const CAPABILITIES = ['server/leases', 'server/dhcp4', 'server/ddns', 'server/ra'];
+const CAPABILITIES = ['server/leases', 'server/dhcp4', 'server/ddns', 'server/ra', 'server/ops'];
 const FORBIDDEN_SERVER_EDGES: ReadonlyArray<[string, string]> = [
   ['server/dhcp4', 'server/ddns'],
   ['server/leases', 'server/ddns'],
   ['server/leases', 'server/dhcp4'],
   ...['server/leases', 'server/dhcp4', 'server/ddns'].map((m): [string, string] => [m, 'server/ra']),
   ...['server/leases', 'server/dhcp4', 'server/ddns'].map((m): [string, string] => ['server/ra', m]),
+  // ops (the control protocol and metric names) reads the lease store's and the engine's types; nothing below reads it.
+  ...['server/leases', 'server/dhcp4', 'server/ddns', 'server/ra'].map((m): [string, string] => [m, 'server/ops']),
+  ['server/ops', 'server/ddns'],
+  ['server/ops', 'server/ra'],
   // Capabilities read their own sections; the assembly, the edges and the app sit above them.
   ...CAPABILITIES.flatMap((m) => ['server/config', 'server/net', 'server/app', 'server/cli'].map((up): [string, string] => [m, up])),
   ['server/net', 'server/config'],
