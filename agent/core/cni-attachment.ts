@@ -9,7 +9,7 @@ import type { CniKey } from './requests.ts';
  */
 
 /** A CNI ADD's outcome: the two veth ends and the lease the container's DHCP client holds. */
-export interface CniAttachment {
+export interface CniAttachment extends Pick<RecordedLease, 'ip' | 'prefixLen' | 'router' | 'dns' | 'domain' | 'search'> {
   hostVeth: string;
   /** The host end's MAC, when the agent could read it. */
   hostVethMac?: string;
@@ -17,12 +17,6 @@ export interface CniAttachment {
   mac: string;
   /** The agent's name for the runtime's netns (`lhn-…`). */
   netns: string;
-  ip: string;
-  prefixLen: number;
-  router?: string;
-  dns: string[];
-  domain?: string;
-  search: string[];
 }
 
 export function toCniAttachment(a: Attachment, lease: RecordedLease): CniAttachment {

@@ -8,24 +8,17 @@ import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';
 import type { LeaseChange, LeaseStore } from '../../server/leases/lease-store.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
-import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';
+import { clientRequest, testMac, testSubnet } from './helpers/dhcp4-requests.ts';
 
 const SERVER = '198.18.0.1';
 const ctx = { interfaceName: 'eth0', serverAddress: SERVER };
 
 function subnet(over: Partial<SubnetConfig> = {}): SubnetConfig {
-  return {
-    id: 'lan',
-    subnet: '198.18.0.0/24',
-    interface: 'eth0',
+  return testSubnet({
     pools: [{ start: '198.18.0.100', end: '198.18.0.199' }],
-    leaseTime: 3600,
-    renewTime: 1800,
-    rebindTime: 3150,
     options: { routers: ['198.18.0.1'], dnsServers: ['198.18.0.2'], domainName: 'leasehold.test', domainSearch: ['lab.leasehold.test'] },
-    reservations: [],
     ...over,
-  };
+  });
 }
 
 const relayed = (): SubnetConfig =>

@@ -13,25 +13,12 @@ import type { NameRegistrar } from '../../server/dhcp4/name-registration.ts';
 import type { DnsChange } from '../../server/leases/dns-change.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
 import { ipToInt as ipNum } from '../../lib/wire/ipv4.ts';
-import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';
+import { clientRequest, testMac, testSubnet } from './helpers/dhcp4-requests.ts';
 
 const SERVER = '198.18.0.1';
 const ctx = { interfaceName: 'eth0', serverAddress: SERVER };
 
-function subnet(over: Partial<SubnetConfig> = {}): SubnetConfig {
-  return {
-    id: 'lan',
-    subnet: '198.18.0.0/24',
-    interface: 'eth0',
-    pools: [{ start: '198.18.0.100', end: '198.18.0.109' }],
-    leaseTime: 3600,
-    renewTime: 1800,
-    rebindTime: 3150,
-    options: { routers: [SERVER] },
-    reservations: [],
-    ...over,
-  };
-}
+const subnet = testSubnet;
 
 /** A registrar naming every client `<mac without colons>.lab.leasehold.test`, recording what it queues. */
 function recordingRegistrar(queued: DnsChange[]): NameRegistrar {

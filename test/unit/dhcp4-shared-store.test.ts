@@ -8,19 +8,9 @@ import { Dhcp4Engine, type Outcome } from '../../server/dhcp4/dhcp4-engine.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
-import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';
+import { clientRequest, testMac, testSubnet } from './helpers/dhcp4-requests.ts';
 
-const SUBNET = {
-  id: 'lan',
-  subnet: '198.18.0.0/24',
-  interface: 'eth0',
-  pools: [{ start: '198.18.0.100', end: '198.18.0.109' }],
-  leaseTime: 3600,
-  renewTime: 1800,
-  rebindTime: 3150,
-  options: { routers: ['198.18.0.1'] },
-  reservations: [],
-};
+const SUBNET = testSubnet();
 
 function twoServers() {
   const clock = new ManualClock(Date.now());

@@ -1,3 +1,4 @@
+import type { SubnetConfig } from '../../../server/dhcp4/dhcp4-config.ts';
 import { Dhcp4Message } from '../../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../../lib/dhcp4/option-defs.ts';
 
@@ -42,4 +43,20 @@ export function clientRequest(spec: RequestSpec): Dhcp4Message {
 /** The nth test MAC, locally administered so it can never be a real NIC's. */
 export function testMac(n: number): string {
   return `02:00:00:00:${((n >> 8) & 0xff).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`;
+}
+
+/** The subnet the engine tests serve: 198.18.0.0/24 on eth0, ten pool addresses, RFC 2131 §4.4.5 T1/T2 of a 1 h lease. */
+export function testSubnet(over: Partial<SubnetConfig> = {}): SubnetConfig {
+  return {
+    id: 'lan',
+    subnet: '198.18.0.0/24',
+    interface: 'eth0',
+    pools: [{ start: '198.18.0.100', end: '198.18.0.109' }],
+    leaseTime: 3600,
+    renewTime: 1800,
+    rebindTime: 3150,
+    options: { routers: ['198.18.0.1'] },
+    reservations: [],
+    ...over,
+  };
 }
