@@ -225,9 +225,10 @@ MSG
 DB=$P-db DB_V4=198.18.0.4/16
 APPLIANCE2=$P-app2 APPLIANCE2_V4=198.18.0.3/16 APPLIANCE2_V6=fd00:198:18::3/64
 PG_NAME=leasehold PG_DIR=$RUN/pg
+HA_STORE_FLAGS=(--pg-host "${DB_V4%/*}" --pg-database "$PG_NAME" --pg-user "$PG_NAME" --pg-password-file "$RUN/pg.password")
 # The packaged server programs (postgresql-15), not /usr/local/bin's links.
 pg_bin() { find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1; }
-pg_psql() { runuser -u postgres -- psql -h "$PG_DIR/sock" -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
+pg_psql() { setpriv --reuid=postgres --regid=postgres --clear-groups psql -h "$PG_DIR/sock" -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
 pg_running() { [ -f "$PG_DIR/data/postmaster.pid" ] && running "$(head -n 1 "$PG_DIR/data/postmaster.pid")"; }
 
 # The cluster under $RUN/pg, run as the packaged postgres user in $DB,
@@ -241,12 +242,12 @@ ha_postgres_up() {
   ip -n "$DB" addr replace "$DB_V4" dev eth0
   if ! [ -f "$PG_DIR/data/PG_VERSION" ]; then
     install -d -o postgres -g postgres -m 700 "$PG_DIR" "$PG_DIR/data" "$PG_DIR/sock"
-    runuser -u postgres -- "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+    setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
       --encoding=UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 || { echo "initdb failed: see $PG_DIR/initdb.log"; return 1; }
     printf 'local all postgres peer\nhost %s %s 198.18.0.0/16 scram-sha-256\n' "$PG_NAME" "$PG_NAME" >"$PG_DIR/data/pg_hba.conf"
   fi
   if ! pg_running; then
-    ip netns exec "$DB" runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 \
+    ip netns exec "$DB" setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 \
       -o "-k $PG_DIR/sock -c listen_addresses=${DB_V4%/*} -c port=5432" start >/dev/null ||
       { echo "postgres did not start: see $PG_DIR/postgres.log"; return 1; }
   fi
@@ -263,22 +264,24 @@ ha_appliance() {
   local ns=$1 name=$2 v4=$3 v6=$4 port=$5
   ensure_netns "$ns"
   ensure_spine_port "$ns" "$port" eth0
-  role_appliance "$ns" eth0 "$v4" "$v6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS" "$name" \
-    --pg-host "${DB_V4%/*}" --pg-database "$PG_NAME" --pg-user "$PG_NAME" --pg-password-file "$RUN/pg.password"
+  role_appliance "$ns" eth0 "$v4" "$v6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS" "$name" "${HA_STORE_FLAGS[@]}"
 }
 
 ha_up() {
   step "postgresql: cluster $PG_DIR in $DB ${DB_V4%/*}"
   out=$(ha_postgres_up 2>&1) || die "$out"
   ok
+  # The schema, once, before a server checks it at start: from $DB itself
+  # (the database's lab address is local there), with the appliances' store.
+  step "postgresql: schema"
+  ensure_control_token || die "no control token"
+  out=$(node "$ROOT/dist/lab/server-config.js" --key-file "$RUN/ddns.key" --token-file "$RUN/control.token" "${HA_STORE_FLAGS[@]}" "$RUN/db.yaml" 2>&1) || die "$out"
+  if ! ip netns exec "$DB" node "$ROOT/dist/server/cli/main.js" db version --config "$RUN/db.yaml" >/dev/null 2>&1; then
+    out=$(ip netns exec "$DB" node "$ROOT/dist/server/cli/main.js" db init --config "$RUN/db.yaml" 2>&1) || die "$out"
+  fi
+  ok
   step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*} (shared store)"
   out=$(ha_appliance "$APPLIANCE" server "$APPLIANCE_V4" "$APPLIANCE_V6" "$P-app0" 2>&1) || die "$out"
-  ok
-  # The schema, once, before the second server checks it at start.
-  step "postgresql: schema"
-  if ! ip netns exec "$APPLIANCE" node "$ROOT/dist/server/cli/main.js" db version --config "$RUN/leasehold.yaml" >/dev/null 2>&1; then
-    out=$(ip netns exec "$APPLIANCE" node "$ROOT/dist/server/cli/main.js" db init --config "$RUN/leasehold.yaml" 2>&1) || die "$out"
-  fi
   ok
   step "appliance: leasehold server in $APPLIANCE2 ${APPLIANCE2_V4%/*} (shared store)"
   out=$(ha_appliance "$APPLIANCE2" server2 "$APPLIANCE2_V4" "$APPLIANCE2_V6" "$P-app20" 2>&1) || die "$out"
@@ -308,7 +311,7 @@ ha_down() {
   stop_daemon server2
   local bin; bin=$(pg_bin)
   if pg_running; then
-    runuser -u postgres -- "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 ||
+    setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 ||
       stop_pid "$(head -n 1 "$PG_DIR/data/postmaster.pid")"
   fi
   rm -rf "$PG_DIR" "$RUN/pg.password"

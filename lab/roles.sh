@@ -144,6 +144,13 @@ stop_dns() {
   return 0
 }
 
+# The control API and /metrics listen on the appliance's address, which
+# needs a bearer token: made once (mode 0600), kept across restarts.
+ensure_control_token() {
+  [ -s "$RUN/control.token" ] ||
+    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex") + "\n")' >"$RUN/control.token")
+}
+
 # role_appliance NS IFACE V4/LEN V6/LEN DNS_V4 DNS_V6 KEYNAME [EDITS]: the
 # leasehold server (DHCPv4, RA, DDNS) on IFACE, with the lab's config built
 # for this machine from these parameters by lab/server-config.ts (BIND at
@@ -160,11 +167,7 @@ role_appliance() {
   [ $# -eq 0 ] || store_flags=()
   nsip "$ns" addr replace "$v4" dev "$iface"
   nsip "$ns" -6 addr replace "$v6" dev "$iface" nodad
-  # The control API and /metrics listen on the appliance's address, which
-  # needs a bearer token: made once (mode 0600), kept across restarts.
-  if ! [ -s "$RUN/control.token" ]; then
-    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex") + "\n")' >"$RUN/control.token") || return 1
-  fi
+  ensure_control_token || return 1
   node "$ROOT/dist/lab/server-config.js" --interface "$iface" --address "$v4" --address6 "$v6" \
     --dns "${dns4%/*}" --dns6 "${dns6%/*}" --key-name "$keyname" --key-file "$RUN/ddns.key" \
     --token-file "$RUN/control.token" ${edits:+--edits "$edits"} "$@" "$config" 2>&1 || return 1
