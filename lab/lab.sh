@@ -359,7 +359,7 @@ status() {
     echo "leases:"
     node "$ROOT/dist/server/cli/main.js" leases --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
   fi
-  if daemon_pid server >/dev/null; then
+  if daemon_pid server >/dev/null && [ -f "$RUN/leases.db" ]; then
     echo
     echo "live figures (leasehold-server stats; all of them: GET http://${APPLIANCE_V4%/*}:8000/metrics with the token in $RUN/control.token):"
     node "$ROOT/dist/server/cli/main.js" stats --config "$RUN/leasehold.yaml" --store "$RUN/leases.db" |
