@@ -48,22 +48,29 @@ export async function startPrometheus(host: Host, params: Omit<LabPrometheusPara
     return (await get('/-/ready'))?.status === 200;
   }, { timeoutMs: 30_000, intervalMs: 200, describe: () => child.tail() });
 
-  const api = async <T>(path: string): Promise<T> => {
-    const answer = await httpIn(host.netns, `${url}${path}`);
-    const body = JSON.parse(answer.body) as { status: string; data: T; error?: string };
-    if (answer.status !== 200 || body.status !== 'success') throw new Error(`prometheus ${path}: HTTP ${answer.status} ${body.error ?? answer.body}`);
-    return body.data;
-  };
   return {
     process: child,
     url,
-    async query(promql) {
-      const data = await api<{ resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(`/api/v1/query?query=${encodeURIComponent(promql)}`);
-      if (data.resultType !== 'vector') throw new Error(`prometheus query ${promql}: a ${data.resultType}, not a vector`);
-      return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
-    },
+    query: (promql) => queryPrometheus(host.netns, url, promql),
     async targets() {
-      return (await api<{ activeTargets: PromTarget[] }>('/api/v1/targets?state=active')).activeTargets;
+      return (await prometheusApi<{ activeTargets: PromTarget[] }>(host.netns, url, '/api/v1/targets?state=active')).activeTargets;
     },
   };
+}
+
+/** GET `path` of Prometheus's HTTP API at `url`, from inside `netns`: its `data`; throws on an API error. */
+export async function prometheusApi<T>(netns: string, url: string, path: string): Promise<T> {
+  const answer = await httpIn(netns, `${url}${path}`);
+  const body = JSON.parse(answer.body) as { status: string; data: T; error?: string };
+  if (answer.status !== 200 || body.status !== 'success') throw new Error(`prometheus ${path}: HTTP ${answer.status} ${body.error ?? answer.body}`);
+  return body.data;
+}
+
+/** An instant query (`/api/v1/query`) of the Prometheus at `url`, from inside `netns`. */
+export async function queryPrometheus(netns: string, url: string, promql: string): Promise<PromSample[]> {
+  const data = await prometheusApi<{ resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> }>(
+    netns, url, `/api/v1/query?query=${encodeURIComponent(promql)}`,
+  );
+  if (data.resultType !== 'vector') throw new Error(`prometheus query ${promql}: a ${data.resultType}, not a vector`);
+  return data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
