@@ -100,9 +100,10 @@ fi
 # Docker engine through lab/docker-engine.sh, with no bridge and no iptables
 # rules; an enabled docker.socket would start the packaged one again;
 # PostgreSQL clusters made under the tests' own directories, not the
-# packaged main cluster).
+# packaged main cluster; Prometheus inside the lab's namespaces, not the
+# packaged one on the machine's own network).
 for svc in kea-dhcp4-server kea-dhcp-ddns-server named bind9 radvd isc-dhcp-relay \
-  postgresql docker.socket docker containerd; do
+  postgresql prometheus docker.socket docker containerd; do
   systemctl disable --now "$svc" >/dev/null 2>&1 || true
 done
 

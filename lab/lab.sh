@@ -7,7 +7,8 @@
 #     ├── P-appliance  198.18.0.1/16 fd00:198:18::1/64  leasehold server (DHCPv4, RA, DDNS)
 #     ├── P-dns        198.18.0.2/16 fd00:198:18::2/64  BIND (named)
 #     ├── P-w1  br0    198.18.0.11/16                   agent watch --worker P-w1
-#     └── P-w2  br0    198.18.0.12/16                   agent watch --worker P-w2
+#     ├── P-w2  br0    198.18.0.12/16                   agent watch --worker P-w2
+#     └── P-mon        198.18.0.9/16                    Prometheus, scraping the servers and agents
 #
 # then the seed's demo: a web container on w1, fetched by name from a client
 # container on w2, over IPv4 and IPv6. P is $LAB_PREFIX (default lh), state
@@ -50,6 +51,14 @@ DNS_V4=198.18.0.2/16 DNS_V6=fd00:198:18::2/64
 DDNS_KEY_NAME=leasehold-ddns
 WEB=$P-web CLIENT=$P-client
 DOMAIN=leasehold.test
+# Prometheus: its netns on the spine, and what it scrapes. Each server is
+# NAME=ADDRESS:PORT of its control HTTP (lab/server-config.ts, port 8000);
+# another appliance is one more entry. Each worker's agent serves /metrics
+# on a unix socket in the machine's namespace; a relay inside the worker's
+# netns offers it on the worker's address, AGENT_METRICS_PORT.
+MON=$P-mon MON_V4=198.18.0.9/16 PROMETHEUS_PORT=9090 AGENT_METRICS_PORT=9101
+PROMETHEUS_SERVERS=("appliance=${APPLIANCE_V4%/*}:8000")
+PROMETHEUS_URL=http://${MON_V4%/*}:$PROMETHEUS_PORT
 
 step_name='' step_start=0
 step() { step_name="$*"; step_start=$(date +%s%N); printf '%-64s' "• $*"; }
@@ -160,7 +169,9 @@ up() {
     ok
   done
 
-  $demo || { echo "lab: up (no demo)"; return 0; }
+  up_prometheus
+
+  $demo || { echo "lab: up (no demo); Prometheus at $PROMETHEUS_URL (from a lab netns: ip netns exec $MON …)"; return 0; }
 
   step "docker: engine and local images"
   out=$("$ROOT/lab/docker-engine.sh" start 2>&1 && "$ROOT/lab/images/build.sh" 2>&1) || die "$out"
@@ -213,6 +224,8 @@ up() {
 
 Lab is up: spine $SPINE in netns $CORE; server in $APPLIANCE (log $RUN/server.log),
 BIND in $DNS (zone $DOMAIN, key $RUN/ddns.key), agents in $RUN/agent-*.log.
+Prometheus at $PROMETHEUS_URL in $MON (reached from the lab's namespaces, e.g.
+  ip netns exec $MON node -e 'fetch("$PROMETHEUS_URL/api/v1/query?query=up").then(r=>r.text()).then(console.log)')
   make lab-status                          attachments and leases
   docker exec -it $CLIENT sh                  a shell in the client container
   bin/agent --run-dir $RUN/agent-${WORKERS[0]} inspect --all
@@ -286,6 +299,7 @@ ha_up() {
   step "appliance: leasehold server in $APPLIANCE2 ${APPLIANCE2_V4%/*} (shared store)"
   out=$(ha_appliance "$APPLIANCE2" server2 "$APPLIANCE2_V4" "$APPLIANCE2_V6" "$P-app20" 2>&1) || die "$out"
   ok
+  PROMETHEUS_SERVERS+=("appliance2=${APPLIANCE2_V4%/*}:8000")
 }
 
 # What each server says about itself: status-get over its control API (the
@@ -339,6 +353,62 @@ summary() {
   done
 }
 
+# up_prometheus: the agents' metrics relays, then Prometheus in $MON with
+# the config lab/prometheus-config.ts builds from the targets, its storage
+# under $RUN/prometheus; ready when its /-/ready answers.
+up_prometheus() {
+  local w args=() server
+  step "prometheus: in $MON ${MON_V4%/*}, scraping servers and agents"
+  ensure_netns "$MON"
+  ensure_spine_port "$MON" "$P-mon0" eth0
+  ip -n "$MON" addr replace "$MON_V4" dev eth0
+  for w in "${WORKERS[@]}"; do
+    daemon "metrics-relay-$w" "$w" node "$ROOT/dist/lab/unix-relay.js" "${WORKER_V4[$w]%/*}:$AGENT_METRICS_PORT" "$RUN/agent-$w/metrics.sock"
+    out=$(wait_log "metrics-relay-$w" 'unix-relay: ' 10) || die "$out"
+    args+=(--agent "$w=${WORKER_V4[$w]%/*}:$AGENT_METRICS_PORT")
+  done
+  for server in "${PROMETHEUS_SERVERS[@]}"; do args+=(--server "$server"); done
+  mkdir -p "$RUN/prometheus/data"
+  out=$(node "$ROOT/dist/lab/prometheus-config.js" "${args[@]}" --token-file "$RUN/control.token" "$RUN/prometheus/prometheus.yml" 2>&1) || die "$out"
+  daemon prometheus "$MON" prometheus --config.file="$RUN/prometheus/prometheus.yml" \
+    --storage.tsdb.path="$RUN/prometheus/data" --web.listen-address="${MON_V4%/*}:$PROMETHEUS_PORT"
+  for _ in $(seq 300); do
+    prometheus_get /-/ready >/dev/null 2>&1 && { ok; return 0; }
+    daemon_pid prometheus >/dev/null || die "prometheus exited: $(tail -n 3 "$RUN/prometheus.log")"
+    sleep 0.1
+  done
+  die "prometheus not ready after 30 s: see $RUN/prometheus.log"
+}
+
+# prometheus_get PATH: the body of Prometheus's answer, from inside $MON.
+prometheus_get() {
+  ip netns exec "$MON" node -e 'fetch(process.argv[1]).then(async r=>{const t=await r.text();if(!r.ok)throw new Error(r.status+" "+t);process.stdout.write(t)}).catch(e=>{console.error(String(e.cause??e));process.exit(1)})' "$PROMETHEUS_URL$1"
+}
+
+# status_prometheus: whether each target is up, and a few figures as
+# Prometheus last scraped them (FIGURE=PROMQL, one row per instance).
+status_prometheus() {
+  daemon_pid prometheus >/dev/null || { echo "prometheus: not running"; return 0; }
+  echo "prometheus: $PROMETHEUS_URL in $MON (figures as last scraped):"
+  local figure
+  for figure in 'up=up' \
+    'assigned addresses=sum by (instance_name) (leasehold_dhcp4_subnet_assigned_addresses)' \
+    'ACKs sent=sum by (instance_name) (leasehold_dhcp4_packets_sent_total{type="ack"})' \
+    'DDNS queue depth=leasehold_ddns_queue_depth' \
+    'attachments=leasehold_agent_attachments'; do
+    prometheus_get "/api/v1/query?query=$(node -p 'encodeURIComponent(process.argv[1])' "${figure#*=}")" 2>/dev/null | node -e '
+      let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{let r=[];try{r=JSON.parse(s).data.result}catch{}
+      for(const x of r)console.log("  "+process.argv[1].padEnd(20)+" "+String(x.metric.instance_name??"").padEnd(12)+" "+x.value[1])})' "${figure%%=*}"
+  done
+}
+
+# down_prometheus: Prometheus and the relays (its files go with $RUN).
+down_prometheus() {
+  local w
+  stop_daemon prometheus
+  for w in "${WORKERS[@]}"; do stop_daemon "metrics-relay-$w"; done
+}
+
 status() {
   echo "namespaces: $(ip netns list | awk -v p="^$P-" '$1 ~ p {print $1}' | xargs echo)"
   if pid=$(daemon_pid server); then echo "server: running (pid $pid)"; else echo "server: not running"; fi
@@ -365,6 +435,8 @@ status() {
     node "$ROOT/dist/server/cli/main.js" stats --config "$RUN/leasehold.yaml" --store "$RUN/leases.db" |
       grep -E '^(STATISTIC|pkt4-(received|ack-sent|nak-sent|parse-failed|receive-drop)|subnet\[.*\]\.(total|assigned|declined)-addresses|update-(sent|error)) ' | sed 's/^/  /' || echo "  (the server did not answer on its control socket)"
   fi
+  echo
+  status_prometheus
 }
 
 down() {
@@ -390,6 +462,7 @@ down() {
     # Anything the watcher did not get to: detach it (release, veth, netns).
     if [ -d "$RUN/agent-$w" ]; then "${AGENT[@]}" --run-dir "$RUN/agent-$w" gc >/dev/null 2>&1 || true; fi
   done
+  down_prometheus
   stop_daemon server
   ha_down
   stop_dns

@@ -131,7 +131,10 @@ await yargs(hideBin(process.argv))
   .command(dbCommand(withConfig))
   .strict()
   .fail((msg, err, y) => {
-    if (err) throw err;
+    // yargs hands a .check() that returns a message over as `err` too (the
+    // string itself): that is a usage error like the others. A thrown Error
+    // (a handler's failure) is not.
+    if (err instanceof Error && err.name !== 'YError') throw err;
     y.showHelp((s: string) => process.stderr.write(s + '\n'));
     process.stderr.write(`\nerror: ${msg}\n`);
     process.exit(2);

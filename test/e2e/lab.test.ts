@@ -35,6 +35,7 @@ import {
 import { pollUntil } from '../harness/poll.ts';
 import { httpIn, seriesValue } from '../harness/control-http.ts';
 import { readFile } from 'node:fs/promises';
+import { AGENT_JOB, SERVER_JOB } from '../../lab/prometheus-config.ts';
 import { join } from 'node:path';
 
 /**
@@ -386,4 +387,27 @@ test.serial('the lab server serves /metrics on 198.18.0.1:8000 behind the token 
   t.true((seriesValue(answer.body, 'leasehold_dhcp4_subnet_assigned_addresses', { subnet: 'lab' }) ?? 0) >= 2, 'both containers hold a lease');
   t.true((seriesValue(answer.body, 'leasehold_dhcp4_packets_sent_total', { type: 'ack' }) ?? 0) >= 2);
   t.is((await httpIn(l.dnsNetns, `http://${LAB.serverIp}:8000/healthz`)).status, 200);
+});
+
+test.serial('the lab\'s Prometheus scrapes the server and both agents: the two containers\' leases and attachments are in its leasehold_ series', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  await Promise.all([attached(web), attached(client)]);
+  const upBy = async (job: string) => new Map((await l.prometheusQuery(`up{job="${job}"}`)).map((s) => [s.metric.instance_name, s.value]));
+  const ups = await pollUntil('every target to be scraped and up', async () => {
+    const [servers, agents] = [await upBy(SERVER_JOB), await upBy(AGENT_JOB)];
+    return [...servers.values(), ...agents.values()].every((v) => v === 1) && servers.size === 1 && agents.size === 2 ? { servers, agents } : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 500, describe: async () => JSON.stringify(await l.prometheusQuery('up')) });
+  t.deepEqual([...ups.servers.keys()], ['appliance']);
+  t.deepEqual([...ups.agents.keys()].sort(), [...l.workers].sort());
+
+  // Scraped figures, polled: a scrape may predate the last attach.
+  const seen = await pollUntil('Prometheus to hold both leases and both attachments', async () => {
+    const assigned = await l.prometheusQuery(`leasehold_dhcp4_subnet_assigned_addresses{job="${SERVER_JOB}",subnet="lab"}`);
+    const attachments = new Map((await l.prometheusQuery(`leasehold_agent_attachments{job="${AGENT_JOB}"}`)).map((s) => [s.metric.instance_name, s.value]));
+    const done = assigned.length === 1 && assigned[0].value >= 2 && l.workers.every((w) => (attachments.get(w) ?? 0) >= 1);
+    return done && { assigned: assigned[0], attachments };
+  }, { timeoutMs: 60_000, intervalMs: 500, describe: async () => JSON.stringify(await l.prometheusQuery('{__name__=~"leasehold_dhcp4_subnet_assigned_addresses|leasehold_agent_attachments"}')) });
+  t.is(seen.assigned.metric.instance_name, 'appliance');
+  t.deepEqual([...seen.attachments.keys()].sort(), [...l.workers].sort());
 });

@@ -16,6 +16,7 @@ import { LAB_ZONES } from '../../lab/bind-config.ts';
 import { ipv6Network, LAB_SERVER_PARAMS, type ConfigEdits } from '../../lab/server-config.ts';
 import type { Lease } from '../../server/leases/lease.ts';
 import { startTicks } from './agent.ts';
+import { queryPrometheus, type PromSample } from './prometheus.ts';
 import { REPO_ROOT, runCommand } from './run-command.ts';
 import { pollUntil } from './poll.ts';
 
@@ -31,6 +32,8 @@ export const LAB = {
   slaacPrefix: ipv6Network(LAB_SERVER_PARAMS.address6).split('/')[0],
   domain: LAB_SERVER_PARAMS.domain,
   workerIps: ['198.18.0.11', '198.18.0.12'] as const,
+  /** Prometheus in `<prefix>-mon` (lab.sh's MON_V4, PROMETHEUS_PORT). */
+  prometheusUrl: 'http://198.18.0.9:9090',
   zones: { forward: FORWARD_ZONE, v4: V4_ZONE, v6: V6_ZONE },
 } as const;
 
@@ -126,6 +129,16 @@ export class Lab {
 
   get dnsNetns(): string {
     return `${this.prefix}-dns`;
+  }
+
+  /** The namespace Prometheus runs in. */
+  get monNetns(): string {
+    return `${this.prefix}-mon`;
+  }
+
+  /** An instant query of the lab's Prometheus (its HTTP API, from inside its namespace). */
+  prometheusQuery(promql: string): Promise<PromSample[]> {
+    return queryPrometheus(this.monNetns, LAB.prometheusUrl, promql);
   }
 
   /** The worker's address on the spine (the MAC scheme's octets 2–4). */
