@@ -72,6 +72,8 @@ interface ResolvedTarget {
   netnsPath?: string;
   labels: Record<string, string>;
   resolvConfPath?: string;
+  /** DHCP hostname given by the runtime (a CNI ADD's K8S_POD_NAME); otherwise derived from the identity. */
+  hostname?: string;
 }
 
 async function pathExists(path: string): Promise<boolean> {
@@ -134,8 +136,9 @@ export class Agent {
     if (!(await this.edges.network.netnsExists(containerNetnsName(identity))) && !(await pathExists(req.netnsPath))) {
       throw new AttachError(`CNI_NETNS ${req.netnsPath} does not exist`);
     }
-    const target: ResolvedTarget = { identity, name: `${req.network}/${req.containerId.slice(0, 12)}/${req.ifname}`, netnsPath: req.netnsPath, labels: {} };
-    return await this.attachTarget(target, { ...req, netns: containerNetnsName(identity), defaultApp: undefined });
+    const target: ResolvedTarget = { identity, name: `${req.network}/${req.containerId.slice(0, 12)}/${req.ifname}`, netnsPath: req.netnsPath, labels: {}, hostname: req.hostname };
+    const { hostname: _hostname, ...attach } = req;
+    return await this.attachTarget(target, { ...attach, netns: containerNetnsName(identity), defaultApp: undefined });
   }
 
   /**
@@ -268,6 +271,7 @@ export class Agent {
   private newAttachment(target: ResolvedTarget, plan: AttachPlan): Attachment {
     const { req } = plan;
     const app = this.appOf(target, req);
+    const hostname = target.hostname ?? dhcpHostname(target.identity);
     return {
       version: 1,
       key: plan.key,
@@ -282,8 +286,8 @@ export class Agent {
       ifname: req.ifname,
       mac: plan.mac,
       app,
-      hostname: dhcpHostname(target.identity),
-      fqdn: clientFqdn(target.identity, app),
+      hostname,
+      fqdn: clientFqdn(hostname, app),
       clientIdHex: clientIdHex(target.identity),
       ipv6: req.ipv6,
       resolvConfPath: target.resolvConfPath ?? req.resolvConf,

@@ -1,4 +1,5 @@
 import { isAbsolute } from 'node:path';
+import { isLdhLabel } from '../../lib/dns/ldh-name.ts';
 import type { CniAttachment } from '../core/cni-attachment.ts';
 import type { MacScheme } from '../core/mac.ts';
 import { MAC_SCHEMES, IPV6_MODES, type CniAddRequest, type CniKey, type Ipv6Mode } from '../core/requests.ts';
@@ -123,6 +124,27 @@ export function parseCniArgs(text: string): Record<string, string> {
   return args;
 }
 
+/**
+ * What a Kubernetes runtime says about the pod in CNI_ARGS (containerd's
+ * and CRI-O's CRI plugins pass K8S_POD_NAMESPACE, K8S_POD_NAME,
+ * K8S_POD_INFRA_CONTAINER_ID, K8S_POD_UID). The pod name becomes the DHCP
+ * hostname and the namespace the app, so the pod is published in DNS as
+ * `<pod>.<namespace>.<domain>` instead of under the sandbox's random id.
+ * Both must be DNS labels (RFC 1123 §2.1) because they go into DNS as they
+ * are; a pod name with dots, or longer than 63, is refused, not mangled.
+ */
+export function podIdentity(args: Record<string, string>): { hostname?: string; namespace?: string } {
+  const label = (key: string): string | undefined => {
+    const value = args[key];
+    if (value === undefined) return undefined;
+    if (!isLdhLabel(value)) {
+      throw new CniError(CNI_ERRORS.invalidEnvironment, `CNI_ARGS ${key} ${JSON.stringify(value)}: not a DNS label (letters, digits and inner hyphens, at most 63)`);
+    }
+    return value.toLowerCase();
+  };
+  return { hostname: label('K8S_POD_NAME'), namespace: label('K8S_POD_NAMESPACE') };
+}
+
 // ---------------------------------------------------------------------------
 // Config (§"Network configuration", one plugin object as the runtime passes it)
 
@@ -243,7 +265,9 @@ export function cniKey(config: LeaseholdCniConfig, env: CniEnvironment): CniKey 
   return { network: config.name, containerId: env.containerId!, ifname: env.ifname! };
 }
 
+/** ADD for the agent. A pod's namespace is its app unless the config names one (the config is the operator's choice). */
 export function addRequest(config: LeaseholdCniConfig, env: CniEnvironment): CniAddRequest {
+  const pod = podIdentity(env.args);
   return {
     ...cniKey(config, env),
     netnsPath: env.netns!,
@@ -251,7 +275,8 @@ export function addRequest(config: LeaseholdCniConfig, env: CniEnvironment): Cni
     bridgeNetns: config.bridgeNetns,
     mac: config.mac,
     macScheme: config.macScheme,
-    app: config.app,
+    app: config.app ?? pod.namespace,
+    hostname: pod.hostname,
     ipv6: config.ipv6,
     waitIpv6: config.waitIpv6,
     timeoutMs: config.timeoutMs,

@@ -60,9 +60,11 @@ async function main(): Promise<number> {
       case 'ADD': {
         // Checked here too, to answer with the spec's code for it (3) before anything is asked or made.
         if (!existsSync(env.netns!)) throw new CniError(CNI_ERRORS.unknownContainer, `CNI_NETNS ${env.netns} does not exist`);
+        // Built first: a bad K8S_POD_NAME is refused before the agent is asked anything.
+        const request = addRequest(config, env);
         const status = await ask<{ problems: string[] }>({ op: 'cni-status', request: { bridge: config.bridge, bridgeNetns: config.bridgeNetns } }, STATUS_TIMEOUT_MS);
         if (status.problems.length > 0) throw new CniError(CNI_ERRORS.invalidConfig, status.problems.join('; '));
-        const attachment = await ask<CniAttachment>({ op: 'cni-add', request: addRequest(config, env) }, config.timeoutMs + 5000);
+        const attachment = await ask<CniAttachment>({ op: 'cni-add', request }, config.timeoutMs + 5000);
         print(addResult(attachment, env.netns!, config.cniVersion));
         return 0;
       }

@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path';
 import type { LogLevel } from '../../lib/core/logger.ts';
+import { isLdhLabel } from '../../lib/dns/ldh-name.ts';
 import { MAC_SCHEMES, IPV6_MODES, OPERATIONS, type OperationRequest } from './requests.ts';
 
 /**
@@ -51,6 +52,7 @@ type Check = (value: unknown) => string | undefined;
 
 const nonEmptyString: Check = (v) => (typeof v === 'string' && v !== '' ? undefined : 'not a non-empty string');
 const anyString: Check = (v) => (typeof v === 'string' ? undefined : 'not a string');
+const dnsLabel: Check = (v) => (typeof v === 'string' && isLdhLabel(v) ? undefined : 'not a DNS label (letters, digits and inner hyphens, at most 63)');
 const boolean: Check = (v) => (typeof v === 'boolean' ? undefined : 'not a boolean');
 const absolutePath: Check = (v) => (typeof v === 'string' && isAbsolute(v) ? undefined : 'not an absolute path');
 const positiveNumber: Check = (v) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? undefined : 'not a positive number');
@@ -141,6 +143,7 @@ const REQUEST_RULES: Record<OperationRequest['op'], (request: unknown) => string
       mac: { check: anyString, optional: true },
       macScheme: { check: oneOf(MAC_SCHEMES) },
       app: { check: anyString, optional: true },
+      hostname: { check: dnsLabel, optional: true },
       ipv6: { check: oneOf(IPV6_MODES) },
       waitIpv6: { check: boolean },
       timeoutMs: { check: positiveNumber },

@@ -59,6 +59,8 @@ export interface CniAddRequest extends CniKey {
   mac?: string;
   macScheme: MacScheme;
   app?: string;
+  /** DHCP hostname (option 12) from CNI_ARGS K8S_POD_NAME; absent: the short CNI_CONTAINERID. An RFC 1123 label. */
+  hostname?: string;
   ipv6: Ipv6Mode;
   waitIpv6: boolean;
   timeoutMs: number;

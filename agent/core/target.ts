@@ -80,8 +80,8 @@ export function dhcpHostname(target: TargetIdentity): string {
 }
 
 /** Client FQDN sent in option 81: `<hostname>.<app>` (the server adds its domain). */
-export function clientFqdn(target: TargetIdentity, app: string): string {
-  return `${dhcpHostname(target)}.${app}`;
+export function clientFqdn(hostname: string, app: string): string {
+  return `${hostname}.${app}`;
 }
 
 /**

@@ -6,6 +6,7 @@
 // last ADD result kept ("cached") for CHECK and DEL. The plugin's stdout is
 // parsed as the spec says: a result or an error object.
 import { join } from 'node:path';
+import { packagedProgram } from './program-table.ts';
 import { REPO_ROOT, runCommand } from './run-command.ts';
 
 export interface CniConflist {
@@ -23,8 +24,21 @@ export interface CniOutcome {
   stderr: string;
 }
 
-/** Where our plugin's executable is found, by its `type`, as CNI_PATH lists it. */
-const PLUGIN_PATHS: Record<string, string> = { leasehold: join(REPO_ROOT, 'bin', 'leasehold-cni') };
+/**
+ * Where each plugin's executable is found, by its `type`, as CNI_PATH lists
+ * it: ours, and Debian's containernetworking-plugins (1.1.1, spec ≤ 1.0.0)
+ * for chains. Only plugins that change nothing outside the namespaces a test
+ * makes belong here: `tuning` works in the container's netns; `bandwidth`
+ * (an ifb device in the runtime's own netns, the host's), `portmap` and
+ * `firewall` (iptables) would touch the host.
+ */
+function pluginArgv(type: string): string[] {
+  if (type !== 'leasehold' && type !== 'tuning') throw new Error(`no plugin ${type} in this runtime's CNI_PATH`);
+  return type === 'tuning' ? [packagedProgram('tuning')] : [join(REPO_ROOT, 'bin', 'leasehold-cni')];
+}
+
+/** Debian's containernetworking-plugins install into this directory. */
+const CNI_PLUGIN_DIR = '/usr/lib/cni';
 
 export class CniRuntime {
   readonly #cache = new Map<string, Record<string, unknown>>();
@@ -76,11 +90,9 @@ export class CniRuntime {
   /** Runs `plugin` (by its type) with this list's name and version put into its config. */
   async exec(command: string, plugin: Record<string, unknown>, env: Record<string, string>, extra: Record<string, unknown>, input?: string): Promise<CniOutcome> {
     const type = String(plugin.type);
-    const executable = PLUGIN_PATHS[type];
-    if (!executable) throw new Error(`no plugin ${type} in this runtime's CNI_PATH`);
     const config = { ...plugin, name: this.conflist.name, cniVersion: this.conflist.cniVersion, ...extra };
-    const result = await runCommand([executable], {
-      env: { CNI_COMMAND: command, CNI_PATH: join(REPO_ROOT, 'bin'), ...env },
+    const result = await runCommand(pluginArgv(type), {
+      env: { CNI_COMMAND: command, CNI_PATH: [join(REPO_ROOT, 'bin'), CNI_PLUGIN_DIR].join(':'), ...env },
       input: input ?? JSON.stringify(config),
       timeoutMs: 90_000,
     });

@@ -16,7 +16,8 @@ export interface ProgramRow {
   /**
    * Where it is when not on SYSTEM_PATH: a directory whose one `*` is the
    * package's version (`/usr/lib/postgresql/*\/bin`), the highest installed
-   * version winning. The table's first column is then `DIR/program`.
+   * version winning, or a fixed one (`/usr/lib/cni`, the CNI plugins'). The
+   * table's first column is then `DIR/program`.
    */
   directory?: string;
   package: string;
@@ -38,8 +39,8 @@ export function parseProgramTable(text: string): ProgramRow[] {
     if (!(SCOPES as readonly string[]).includes(scope) || who.length === 0) {
       throw new Error(`${PROGRAM_TABLE}:${k + 1}: want "program package scope who-runs-it" with scope ${SCOPES.join(', ')}, got "${line}"`);
     }
-    if (directory !== undefined && !/^\/[^*]*\*[^*]*$/.test(directory)) {
-      throw new Error(`${PROGRAM_TABLE}:${k + 1}: ${first}: a directory is absolute, with one * for the version`);
+    if (directory !== undefined && !/^\/[^*]*\*?[^*]*$/.test(directory)) {
+      throw new Error(`${PROGRAM_TABLE}:${k + 1}: ${first}: a directory is absolute, with at most one * for the version`);
     }
     if (rows.some((r) => r.program === program)) throw new Error(`${PROGRAM_TABLE}:${k + 1}: ${program} is listed twice`);
     rows.push({ program, ...(directory && { directory }), package: pkg, scope: scope as Scope, who: who.join(' '), line: k + 1 });
@@ -58,6 +59,15 @@ export function debianPackageOf(program: string): string {
   return row.package;
 }
 
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Numeric-aware order of version directories: 9.6 < 15 < 16. */
 function compareVersions(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
@@ -71,6 +81,7 @@ function compareVersions(a: string, b: string): number {
 export function resolveProgram(row: ProgramRow): string | undefined {
   if (row.directory === undefined) return undefined;
   const star = row.directory.indexOf('*');
+  if (star < 0) return isExecutable(join(row.directory, row.program)) ? join(row.directory, row.program) : undefined;
   const parent = row.directory.slice(0, row.directory.lastIndexOf('/', star) + 1);
   const before = row.directory.slice(parent.length, star);
   const after = row.directory.slice(star + 1);
@@ -83,14 +94,7 @@ export function resolveProgram(row: ProgramRow): string | undefined {
   const candidates = entries
     .filter((e) => e.startsWith(before) && e.length > before.length)
     .map((e) => ({ version: e.slice(before.length), path: join(parent, e + after, row.program) }))
-    .filter(({ path }) => {
-      try {
-        accessSync(path, constants.X_OK);
-        return true;
-      } catch {
-        return false;
-      }
-    })
+    .filter(({ path }) => isExecutable(path))
     .sort((a, b) => compareVersions(b.version, a.version));
   return candidates[0]?.path;
 }

@@ -16,7 +16,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { InspectJson } from '../../agent/core/attachment.ts';
 import { controlSocketPath, parseResponse, type ControlResponse } from '../../agent/core/control-protocol.ts';
 import { followsScheme } from '../../agent/core/mac.ts';
-import { clientFqdn, hostVethName, stateKey } from '../../agent/core/target.ts';
+import { clientFqdn, dhcpHostname, hostVethName, stateKey } from '../../agent/core/target.ts';
 import {
   agentCommand,
   isAlive,
@@ -240,7 +240,7 @@ test('a: attach, inspect and detach through bin/agent are served by the watch, w
   t.true(inPool(n.IPAddress), `${n.IPAddress} in the pool ${POOL.start}–${POOL.end}`);
   t.like(n, { Bridge: lab.bridge, IPPrefixLen: PREFIX_LEN, Gateway: SERVER_IP, Netns: target });
   t.deepEqual(n.DNS, LAB_OPTIONS.dnsServers);
-  t.is(n.FQDN, `${clientFqdn({ kind: 'netns', id: target }, 'app')}.${LAB_OPTIONS.domainName}`);
+  t.is(n.FQDN, `${clientFqdn(dhcpHostname({ kind: 'netns', id: target }), 'app')}.${LAB_OPTIONS.domainName}`);
   t.true(followsScheme(n.HWAddr, WORKER_IP), n.HWAddr);
   t.deepEqual(brief(await waitServed(watch, 1)), [{ command: 'attach', exitCode: 0 }]);
   t.true(Number.isInteger(served(watch)[0].ms) && served(watch)[0].ms >= 0);

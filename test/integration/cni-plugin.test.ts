@@ -17,7 +17,7 @@ import { CniRuntime, type CniConflist } from '../harness/cni-runtime.ts';
 import { sweepAround } from '../harness/fixture.ts';
 import { ipBatch, SYSTEM_PATH } from '../harness/netns.ts';
 import { pollUntil } from '../harness/poll.ts';
-import { ourCommand } from '../harness/run-command.ts';
+import { ourCommand, runCommand } from '../harness/run-command.ts';
 import type { TrackedProcess } from '../harness/tracked-process.ts';
 
 const PREFIX = 'lt-cni';
@@ -269,3 +269,68 @@ test('bad input: the spec error object with a clear msg, and nothing made', asyn
   t.is(version.code, 0);
   t.deepEqual(version.json, { cniVersion: LATEST_VERSION, supportedVersions: [...SUPPORTED_VERSIONS] });
 });
+
+test('a 1.0.0 chain leasehold → tuning (Debian containernetworking-plugins): ADD hands our result on as prevResult, tuning sets MTU and a sysctl in the container netns, CHECK and DEL run through both; K8S_POD_NAME/NAMESPACE name the lease', async (t) => {
+  // No `app` in the config: the pod's namespace is the app.
+  const { lab, conflist } = await cniLab(t, '1.0.0', { app: undefined });
+  const chain: CniConflist = { ...conflist, plugins: [...conflist.plugins, { type: 'tuning', mtu: 1400, sysctl: { 'net.ipv4.conf.eth0.arp_notify': '1' } }] };
+  const runtime = new CniRuntime(chain);
+  const [netns] = await containerNetns(t, ['k1']);
+  const sandbox = `/run/netns/${netns}`;
+  const containerId = `k1${randomBytes(8).toString('hex')}`;
+  // As containerd's CRI plugin passes them (IgnoreUnknown: the reference plugins refuse unknown args otherwise).
+  const podArgs = { CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=${containerId}` };
+
+  const added = await runtime.add(containerId, sandbox, 'eth0', podArgs);
+  t.is(added.code, 0, added.stdout + added.stderr);
+  const result = added.json as { cniVersion: string; interfaces: { name: string; mac?: string; sandbox?: string }[]; ips: { address: string; version?: string; interface?: number }[] };
+  t.is(result.cniVersion, '1.0.0', "tuning's output, our result passed through it");
+  t.is(result.interfaces[1]?.name, 'eth0');
+  t.is(result.interfaces[1]?.sandbox, sandbox);
+  t.is(result.ips[0]?.version, undefined, '1.0.0: no "version" field');
+  t.is(result.ips[0]?.interface, 1);
+  const address = result.ips[0]!.address;
+  t.deepEqual(await ipv4Of(netns!, 'eth0'), [address]);
+
+  // tuning's work, in the container's netns only.
+  const link = JSON.parse(await ipIn(netns!, '-j', 'link', 'show', 'dev', 'eth0')) as { mtu: number; address: string }[];
+  t.is(link[0]!.mtu, 1400);
+  t.is(link[0]!.address, result.interfaces[1]!.mac!, 'tuning left our MAC alone');
+  t.is(await sysctlIn(netns!, 'net.ipv4.conf.eth0.arp_notify'), '1');
+
+  // The pod's identity: hostname web-0 at the server, FQDN under its namespace.
+  const record = (await lab.records()).find((r) => r.kind === 'cni')!;
+  t.is(record.hostname, 'web-0');
+  t.is(record.fqdn, 'web-0.shop');
+  const lease = await lab.waitForServerLease(address.split('/')[0]!, 'bound');
+  t.is(lease.hostname, 'web-0');
+
+  t.is((await runtime.check(containerId, sandbox)).code, 0, 'CHECK through the chain');
+  await ipIn(netns!, 'link', 'set', 'dev', 'eth0', 'mtu', '1500');
+  const drifted = await runtime.check(containerId, sandbox);
+  t.is(drifted.code, 1, "tuning's CHECK sees its MTU undone");
+
+  const del = await runtime.del(containerId, sandbox);
+  t.is(del.code, 0, del.stdout + del.stderr);
+  await lab.waitForServerLease(address.split('/')[0]!, 'released', 3000);
+  t.deepEqual((await lab.records()).filter((r) => r.kind === 'cni'), []);
+  t.is((await runtime.del(containerId, sandbox)).code, 0, 'DEL again through the chain');
+});
+
+test('a K8S_POD_NAME that is not a DNS label is refused before anything is made', async (t) => {
+  const { lab, runtime } = await cniLab(t);
+  const [netns] = await containerNetns(t, ['k2']);
+  const linksBefore = await lab.bridgeLinks();
+  const refused = await runtime.add('k2abc', `/run/netns/${netns}`, 'eth0', { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web.0' });
+  t.is(refused.code, 1);
+  t.is(refused.json?.code, 4);
+  t.regex(String(refused.json?.msg), /^CNI_ARGS K8S_POD_NAME "web\.0": not a DNS label/);
+  t.deepEqual(await lab.bridgeLinks(), linksBefore);
+  t.deepEqual(await lab.records(), []);
+});
+
+async function sysctlIn(netns: string, key: string): Promise<string> {
+  const r = await runCommand(['ip', 'netns', 'exec', netns, 'sysctl', '-n', key]);
+  if (r.code !== 0) throw new Error(`sysctl -n ${key} in ${netns}: exit ${r.code}: ${r.stderr}`);
+  return r.stdout.trim();
+}

@@ -48,7 +48,7 @@ test('names derived from the target: veth ≤ 15 chars, netns, hostname, FQDN, c
   t.is(hostVethName(docker), 'lh4b94d0da2047');
   t.is(containerNetnsName(docker), 'lhc-4b94d0da2047');
   t.is(dhcpHostname(docker), '4b94d0da2047');
-  t.is(clientFqdn(docker, 'web'), '4b94d0da2047.web');
+  t.is(clientFqdn(dhcpHostname(docker), 'web'), '4b94d0da2047.web');
   t.is(Buffer.from(clientIdHex(docker), 'hex').toString('latin1'), '\0leasehold:4b94d0da2047');
   const ns = { kind: 'netns' as const, id: 'A_Very_Long_Namespace_Name_Indeed' };
   t.true(hostVethName(ns).length <= 15);

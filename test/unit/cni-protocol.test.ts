@@ -4,6 +4,7 @@
 // attachment gets (agent/core/target.ts). No root, no agent.
 import test from 'ava';
 import {
+  addRequest,
   addResult,
   checkCommandVersion,
   checkExpectation,
@@ -14,6 +15,7 @@ import {
   parseConfig,
   parseEnvironment,
   parseStdin,
+  podIdentity,
   staleAttachments,
   versionAtLeast,
   versionResult,
@@ -67,6 +69,31 @@ test('CNI_ARGS: empty pairs are skipped, values may hold =', (t) => {
   t.deepEqual(parseCniArgs(''), {});
   t.deepEqual(parseCniArgs('A=1;;B=x=y;'), { A: '1', B: 'x=y' });
 });
+
+test('Kubernetes CNI_ARGS: the pod name is the DHCP hostname, its namespace the app, unless the config names an app', (t) => {
+  const env = parseEnvironment({ ...ADD_ENV, CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=Shop;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID=c0ffee01' });
+  t.deepEqual(podIdentity(env.args), { hostname: 'web-0', namespace: 'shop' });
+  const req = addRequest(parseConfig(CONFIG), env);
+  t.is(req.hostname, 'web-0');
+  t.is(req.app, 'shop');
+  t.is(addRequest(parseConfig({ ...CONFIG, app: 'frontend' }), env).app, 'frontend');
+  const plain = addRequest(parseConfig(CONFIG), parseEnvironment(ADD_ENV));
+  t.is(plain.hostname, undefined);
+  t.is(plain.app, undefined);
+});
+
+for (const [key, value] of [
+  ['K8S_POD_NAME', 'web.0'],
+  ['K8S_POD_NAME', 'w'.repeat(64)],
+  ['K8S_POD_NAME', '-web'],
+  ['K8S_POD_NAME', ''],
+  ['K8S_POD_NAMESPACE', 'kube_system'],
+] as const) {
+  test(`Kubernetes CNI_ARGS: ${key}=${JSON.stringify(value.length > 20 ? `${value.slice(0, 8)}… (${value.length})` : value)} is code 4, naming the arg`, (t) => {
+    const env = parseEnvironment({ ...ADD_ENV, CNI_ARGS: `${key}=${value}` });
+    cniError(t, () => addRequest(parseConfig(CONFIG), env), 4, new RegExp(`^CNI_ARGS ${key} ".*": not a DNS label`));
+  });
+}
 
 // ---------------------------------------------------------------------------
 // Config

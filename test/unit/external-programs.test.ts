@@ -73,7 +73,8 @@ test('lab/programs.txt: a malformed row is an error naming its line', (t) => {
 test('lab/programs.txt: a program outside PATH has its directory, the highest version found wins', (t) => {
   const [row] = parseProgramTable('/usr/lib/postgresql/*/bin/initdb postgresql test harness\n');
   t.deepEqual(row, { program: 'initdb', directory: '/usr/lib/postgresql/*/bin', package: 'postgresql', scope: 'test', who: 'harness', line: 1 });
-  t.throws(() => parseProgramTable('usr/lib/x/bin/y pkg test harness\n'), { message: /lab\/programs\.txt:1: usr\/lib\/x\/bin\/y: a directory is absolute, with one \* for the version/ });
+  t.throws(() => parseProgramTable('usr/lib/x/bin/y pkg test harness\n'), { message: /lab\/programs\.txt:1: usr\/lib\/x\/bin\/y: a directory is absolute, with at most one \* for the version/ });
+  t.throws(() => parseProgramTable('/usr/lib/*/x/*/y pkg test harness\n'), { message: /with at most one \* for the version/ });
   const root = mkdtempSync(join(tmpdir(), 'lt-progs-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   for (const version of ['9.6', '15', '16']) mkdirSync(join(root, version, 'bin'), { recursive: true });
@@ -85,6 +86,8 @@ test('lab/programs.txt: a program outside PATH has its directory, the highest ve
   t.is(resolveProgram(at(`${root}/*/bin`)), join(root, '15', 'bin', 'prog'), '16 has no prog; 15 beats 9.6');
   t.is(resolveProgram(at(`${root}/missing/*/bin`)), undefined);
   t.is(resolveProgram({ ...row, directory: undefined }), undefined, 'no directory: SYSTEM_PATH');
+  t.is(resolveProgram(at(join(root, '15', 'bin'))), join(root, '15', 'bin', 'prog'), 'a directory without *: that one');
+  t.is(resolveProgram(at(join(root, '16', 'bin'))), undefined, 'a directory without * that lacks it');
 });
 
 test('the code runs no program that lab/programs.txt does not list', (t) => {
