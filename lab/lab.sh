@@ -254,6 +254,9 @@ ha_postgres_up() {
   ensure_spine_port "$DB" "$P-db0" eth0
   ip -n "$DB" addr replace "$DB_V4" dev eth0
   if ! [ -f "$PG_DIR/data/PG_VERSION" ]; then
+    # The cluster runs as postgres, which must be able to reach $PG_DIR: a
+    # run directory made by mktemp is 0700, so grant search (not read) on it.
+    chmod o+x "$RUN"
     install -d -o postgres -g postgres -m 700 "$PG_DIR" "$PG_DIR/data" "$PG_DIR/sock"
     setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
       --encoding=UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 || { echo "initdb failed: see $PG_DIR/initdb.log"; return 1; }
