@@ -94,16 +94,17 @@ export class ClusterService {
       throw err;
     }
     this.#registry = registry;
-    // Read the peers once (as `starting`: not live to them yet) so the first request already sees the split.
+    // Read the peers once (as `starting`: not live to them yet) so the first request already sees the split;
+    // beat from now on, so the other services' start-up cannot outlast fenceAfterMs.
     await this.#beat();
+    this.#timer = setInterval(() => this.#tick(), this.#deps.config.heartbeatIntervalMs);
+    this.#timer.unref();
   }
 
   /** Every service has started: announce ourselves active and keep the heartbeat going. */
   serve(): void {
     this.#active = true;
-    void this.#beat();
-    this.#timer = setInterval(() => this.#tick(), this.#deps.config.heartbeatIntervalMs);
-    this.#timer.unref();
+    if (this.#beating === undefined) void this.#beat();
   }
 
   async stop(): Promise<void> {

@@ -81,7 +81,7 @@ async function rig(t: ExecutionContext, name: string, subnetTimes: { leaseTime: 
   const local = join(segment.tmpDir, 'init.json');
   const body = (leaseStore: object, ha?: object) => ({
     interfaces: [{ name: 'eth0' }],
-    subnets: [{ id: 'lan', subnet: SUBNET.cidr, interface: 'eth0', pools: [{ start: SUBNET.start, end: SUBNET.end }], ...subnetTimes, options: { routers: ['198.18.0.254'] } }],
+    subnets: [{ id: 'lan', subnet: SUBNET.cidr, interface: 'eth0', pools: [{ start: SUBNET.start, end: SUBNET.end }], ...subnetTimes, options: { routers: ['198.18.3.254'] } }],
     leaseStore,
     ...(ha && { ha }),
     log: { level: 'info' },
@@ -112,6 +112,16 @@ async function rig(t: ExecutionContext, name: string, subnetTimes: { leaseTime: 
 function stoppedCounters(server: TrackedProcess): Record<string, number> {
   const line = server.output.split('\n').find((l) => l.includes('"event":"stopped"'));
   return (JSON.parse(line ?? '{}') as { counters?: Record<string, number> }).counters ?? {};
+}
+
+/** Waits for the `n`th line matching `pattern` (waitForOutput finds the first, which may be old). */
+async function waitForNth(server: TrackedProcess, pattern: RegExp, n: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const count = () => server.output.split('\n').filter((l) => pattern.test(l)).length;
+  while (count() < n) {
+    if (Date.now() > deadline) throw new Error(`${server.label}: fewer than ${n} lines match ${pattern}:\n${server.tail()}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function cutOffFromDatabase(host: Host): Promise<void> {
@@ -153,9 +163,11 @@ test.serial(`two servers, ${CLIENTS} udhcpc clients: distinct addresses, each gr
 
 test.serial('a server cut off from PostgreSQL by nft in its own namespace answers nothing; the other takes its buckets, and gives them back', async (t) => {
   const { segment, db, hosts, servers } = await rig(t, 'cut', { leaseTime: 600 }, { loadBalanceMaxSecs: 0 });
+  const fencedBefore = servers[0].output.split('\n').filter((l) => l.includes('"event":"ha-fenced"')).length;
+  const aloneBefore = servers[1].output.split('\n').filter((l) => /"event":"ha-membership".*"live":\["ha-2"\]/.test(l)).length;
   await cutOffFromDatabase(hosts[0]);
-  await servers[0].waitForOutput(/"event":"ha-fenced"/, 5_000);
-  await servers[1].waitForOutput(/"event":"ha-membership".*"live":\["ha-2"\]/, 5_000);
+  await waitForNth(servers[0], /"event":"ha-fenced"/, fencedBefore + 1, 5_000);
+  await waitForNth(servers[1], /"event":"ha-membership".*"live":\["ha-2"\]/, aloneBefore + 1, 5_000);
 
   // Clients whose bucket is ha-1's: only ha-2 may answer them now.
   const macs = macsOwnedBy('ha-1', 8, 0x11);
@@ -172,7 +184,7 @@ test.serial('a server cut off from PostgreSQL by nft in its own namespace answer
 
   await reconnectToDatabase(hosts[0]);
   await servers[0].waitForOutput(/"event":"ha-unfenced"/, 10_000);
-  await servers[1].waitForOutput(/"event":"ha-membership".*"live":\["ha-1","ha-2"\]/, 10_000);
+  await waitForNth(servers[1], /"event":"ha-membership".*"live":\["ha-1","ha-2"\]/, 2, 10_000);
   // Back: a new client of ha-1's bucket is ha-1's again.
   const [back] = await segment.addHosts([{ name: 'b0', mac: macsOwnedBy('ha-1', 1, 0x12)[0] }]);
   const c = await startUdhcpc(back, { oneShot: true, discoverTries: 20 });
@@ -183,12 +195,13 @@ test.serial('a server cut off from PostgreSQL by nft in its own namespace answer
   await Promise.all(servers.map((s) => s.stop()));
   const fenced = stoppedCounters(servers[0]);
   t.log(`ha-1 while cut off: ${JSON.stringify(fenced)}`);
+  t.log(servers[0].output.split('\n').filter((l) => /ha-fenced|ha-unfenced|ha-membership|offer/.test(l)).join('\n'));
   t.is(fenced.replies_offer ?? 0, 1, 'ha-1 offered only to the client after its return');
   t.is(fenced.replies_ack ?? 0, 1);
 });
 
 test.serial('SIGKILL of one server: its client keeps its address and is served by the survivor at REBIND', async (t) => {
-  const { segment, db, servers } = await rig(t, 'kill', { leaseTime: 30, renewTime: 4, rebindTime: 8 });
+  const { segment, db, servers } = await rig(t, 'kl', { leaseTime: 30, renewTime: 4, rebindTime: 8 });
   const [host] = await segment.addHosts([{ name: 'k0', mac: macsOwnedBy('ha-1', 1, 0x21)[0] }]);
   const client = await startUdhcpc(host, {});
   t.teardown(() => client.stop());
