@@ -1,5 +1,6 @@
 import { systemClock, type Clock } from '../../lib/core/clock.ts';
 import type { Logger } from '../../lib/core/logger.ts';
+import { ClusterService } from '../cluster/cluster-service.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { changesNeedingRestart } from '../config/reload-scope.ts';
 import { subnetDdnsById, type SubnetDdnsConfig } from '../ddns/ddns-config.ts';
@@ -40,7 +41,7 @@ export interface ApplianceOptions {
 }
 
 /**
- * The whole server as configured: store → ddns → dhcp4 → ra → ops,
+ * The whole server as configured: store → cluster (with `ha`) → ddns → dhcp4 → ra → ops,
  * started in that order (each uses the ones before it), stopped in
  * reverse, with one counters registry every service counts into and the
  * control API and /metrics read.
@@ -66,13 +67,23 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
   const startedAt = clock.now();
   // Every group commit counted (its latency and size histograms for /metrics); a failing store logged once per interval, not once per request.
   const commitMonitor = new StoreCommitMonitor(counters, logger, clock);
-  const store = new StoreService(opts.openStore ?? ((observer) => openLeaseStore(config.leaseStore, { logger, observer })), commitMonitor);
+  const store = new StoreService(opts.openStore ?? ((observer) => openLeaseStore(config.leaseStore, { logger, observer, serverName: config.ha?.serverName })), commitMonitor);
   // DDNS reads each subnet's naming from this map; a reload refills it in place.
   const subnetNaming = new Map<string, SubnetDdnsConfig>(subnetDdnsById(initial.subnets));
   const ddns: DdnsService | undefined = initial.ddns?.enabled
     ? new DdnsService(initial.ddns, { subnets: subnetNaming, store: () => store.store, leases: () => dhcp4.leases(), clock, logger, counters, ...opts.ddns })
     : undefined;
-  const dhcp4: Dhcp4Service = new Dhcp4Service(initial, { store: () => store.store, registrar: () => ddns?.registrar, clock, logger, counters, port: opts.dhcp4Port, openTransport: opts.openTransport });
+  const cluster = clusterService(initial, logger);
+  const dhcp4: Dhcp4Service = new Dhcp4Service(initial, {
+    store: () => store.store,
+    registrar: () => ddns?.registrar,
+    clock,
+    logger,
+    counters,
+    port: opts.dhcp4Port,
+    openTransport: opts.openTransport,
+    loadBalance: cluster && ((grantedByUs) => cluster.view(grantedByUs)),
+  });
   const ra = initial.ra ? new RaService(initial.ra, { clock, logger, counters }) : undefined;
 
   const metrics = (): MetricFamily[] => {
@@ -88,6 +99,7 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
     const problems: string[] = [];
     if (!dhcp4.serving) problems.push('dhcp4: the sockets are not open');
     if (!store.isOpen) problems.push('store: not open');
+    if (cluster?.fenced) problems.push('ha: fenced (cannot write the heartbeat): answering nothing');
     const failure = commitMonitor.lastFailure;
     if (failure !== undefined) problems.push(`store: the last commit failed: ${failure}`);
     return { healthy: problems.length === 0, problems };
@@ -131,7 +143,21 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
     health,
   };
   const ops = opts.withoutOps ? undefined : new OpsService({ appliance, loadConfig: opts.loadConfig, clock, logger, counters, ...opts.ops });
-  const services = [store, ddns, dhcp4, ra, ops].filter((s): s is NonNullable<typeof s> => s !== undefined);
+  const services = [store, cluster, ddns, dhcp4, ra, ops].filter((s): s is NonNullable<typeof s> => s !== undefined);
   const group = new ServiceGroup(services, logger);
   return Object.assign(appliance, { ops, services });
+}
+
+/** With `ha` (a shared PostgreSQL store, validated so): heartbeats and buckets. */
+function clusterService(config: ServerConfig, logger: Logger): ClusterService | undefined {
+  const ha = config.ha;
+  const leaseStore = config.leaseStore;
+  if (ha === undefined || leaseStore.type !== 'postgresql') return undefined;
+  return new ClusterService({
+    config: ha,
+    // Loaded only with PostgreSQL, as the store itself (open-lease-store.ts).
+    openRegistry: async () => (await import('../leases/pg/pg-server-registry.ts')).openServerRegistry(leaseStore),
+    addresses: () => [config.serverId, ...config.interfaces.map((i) => i.address)].filter((a): a is string => a !== undefined),
+    logger,
+  });
 }

@@ -8,6 +8,7 @@ import { RequestRateLimits } from '../dhcp4/request-rate-limits.ts';
 import { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { linkLayerTarget, SERVER_PORT } from '../dhcp4/reply-destination.ts';
+import { shouldAnswer, type LoadBalanceView } from '../dhcp4/load-balance.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
 import type { Lease } from '../leases/lease.ts';
 import { reservationId, type ReservationKey, type StoredReservation } from '../leases/reservation.ts';
@@ -33,6 +34,12 @@ export interface Dhcp4ServiceDeps {
   port?: number;
   /** The sockets (default: one UDP socket per interface); unit tests give a transport of their own. */
   openTransport?: typeof openDhcp4Transport;
+  /**
+   * With `ha`: which requests are this server's (RFC 3074 buckets) and
+   * whether it is fenced; given what this server has ACKed. Absent: every
+   * request is answered.
+   */
+  loadBalance?: (grantedByUs: (ip: string) => boolean) => LoadBalanceView;
 }
 
 /** Drops, evictions and send failures are logged at most once per interval per kind, not per packet (the counters have every one). */
@@ -61,6 +68,14 @@ export class Dhcp4Service implements Service {
   #drained: (() => void) | undefined;
   #limits: Dhcp4SocketLimits = DHCP4_SOCKET_DEFAULTS;
   #dropLog: IntervalLog | undefined;
+  #loadBalance: LoadBalanceView | undefined;
+  /**
+   * Addresses this process last ACKed: a unicast RENEW for one of them was
+   * addressed to us, whichever bucket its client is in. An entry left after
+   * a peer took the client over does no harm: that client renews with the
+   * peer now.
+   */
+  readonly #ackedByUs = new Set<string>();
 
   constructor(
     config: ServerConfig,
@@ -165,6 +180,7 @@ export class Dhcp4Service implements Service {
     // Monotonic time: a wall clock stepped back must not refill or drain the buckets.
     this.#rateLimits = new RequestRateLimits(config.protection.rateLimits, performance.now());
     this.#dropLog = new IntervalLog(deps.logger, DROP_LOG_INTERVAL_MS);
+    this.#loadBalance = deps.loadBalance?.((ip) => this.#ackedByUs.has(ip));
     const engine = new Dhcp4Engine({
       subnets: withStoredReservations(config.subnets, this.#stored),
       store,
@@ -251,6 +267,13 @@ export class Dhcp4Service implements Service {
       this.#dropRateLimited(refusedBy);
       return;
     }
+    if (this.#loadBalance) {
+      const decision = shouldAnswer(req, this.#loadBalance);
+      if (!decision.answer) {
+        counters.inc('requests_unanswered', { reason: decision.reason === 'fenced' ? 'fenced' : 'other_server' });
+        return;
+      }
+    }
     this.#inFlight++;
     this.engine
       .handle(req, ctx)
@@ -292,6 +315,15 @@ export class Dhcp4Service implements Service {
       // No free address is the engine's pool_exhausted, counted by subnet there.
       if (logger.enabled('debug')) logger.debug(outcome.kind, { reason: outcome.reason, xid: req.xid, client: req.hwAddress() });
       return;
+    }
+    // Fenced meanwhile: an OFFER may rest on a table the database no
+    // longer confirms; an ACK's lease is committed and the client will ask again.
+    if (this.#loadBalance?.fenced) {
+      counters.inc('requests_unanswered', { reason: 'fenced' });
+      return;
+    }
+    if (this.#loadBalance && outcome.reply.options.get(Opt.MessageType) === Dhcp4MessageType.Ack && outcome.reply.yiaddr !== '0.0.0.0') {
+      this.#ackedByUs.add(outcome.reply.yiaddr);
     }
     // The lease is committed either way; only the late answer is skipped (the client will ask again).
     if (performance.now() - receivedAt > this.#limits.replyDeadlineMs) {

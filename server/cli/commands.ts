@@ -38,7 +38,7 @@ export async function runServe(opts: { configPath: string; storePath?: string; c
   const appliance = buildAppliance(config, {
     logger,
     dhcp4Port: opts.port,
-    openStore: (observer) => openLeaseStore(config.leaseStore, { configPath: opts.configPath, logger, observer }),
+    openStore: (observer) => openLeaseStore(config.leaseStore, { configPath: opts.configPath, logger, observer, serverName: config.ha?.serverName }),
     loadConfig: () => loadConfig(opts.configPath, opts.storePath),
   });
   try {

@@ -4,6 +4,7 @@ import type { Dhcp4Protection, Dhcp4SocketLimits, Dhcp4Timers, SubnetConfig } fr
 import type { LeaseStoreConfig } from '../leases/lease-store-config.ts';
 import type { RaConfig } from '../ra/ra-config.ts';
 import type { ControlConfig } from '../ops/ops-config.ts';
+import type { HaConfig } from '../cluster/ha-config.ts';
 
 /**
  * The server's configuration after `validateConfig`: the root settings
@@ -32,6 +33,8 @@ export interface ServerConfig extends Dhcp4Timers {
   ra?: RaConfig;
   /** The control API (unix socket, optional HTTP), where /metrics and /healthz are served too. */
   control: ControlConfig;
+  /** Several servers on one shared PostgreSQL lease database, splitting clients by RFC 3074 buckets; absent = this server answers every client. */
+  ha?: HaConfig;
 }
 
 /**

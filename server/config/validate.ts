@@ -6,6 +6,7 @@ import { readDhcp4Protection, readDhcp4Sockets, readDhcp4Timers, readSubnets, ty
 import { readRa } from '../ra/ra-config-reader.ts';
 import { readLeaseStore } from '../leases/lease-store-config-reader.ts';
 import { readControl } from '../ops/ops-config-reader.ts';
+import { readHa } from '../cluster/ha-config-reader.ts';
 import type { InterfaceConfig, ServerConfig, ServerSubnetConfig } from './config.ts';
 import { ConfigError } from './config-error.ts';
 
@@ -13,7 +14,8 @@ import { ConfigError } from './config-error.ts';
  * The configuration's assembly: reads the root settings itself and hands
  * each capability's section to that capability's reader (the DHCPv4
  * server's `subnets` and timers, DDNS's `ddns` and each subnet's `ddns`,
- * RA's `ra`, the lease store's `leaseStore`, the control API's `control`), all on one
+ * RA's `ra`, the lease store's `leaseStore`, the control API's `control`,
+ * load balancing's `ha`), all on one
  * `FieldReader`, in the file's order, so the operator gets every problem in one go.
  */
 
@@ -38,6 +40,7 @@ const ROOT_FIELDS = [
   'ddns',
   'ra',
   'control',
+  'ha',
 ] as const;
 const INTERFACE_FIELDS = ['name', 'address'] as const;
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
@@ -107,6 +110,7 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
     ddns,
     ra: f.field(root, 'ra', '', (v, p) => readRa(f, v, p)),
     control: readControl(f, root.control, 'control'),
+    ha: readHa(f, root.ha, 'ha', leaseStore),
   }) as ServerConfig;
 }
 

@@ -7,6 +7,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
+import { targetSchema } from '../../server/leases/pg/pg-migrations.ts';
 import { openSqliteLeaseStore } from '../../server/leases/sqlite-lease-store.ts';
 import { startUdhcpc } from '../harness/clients.ts';
 import { addressesOf } from '../harness/fixture.ts';
@@ -16,6 +17,9 @@ import { createSegment, sweepStale, type Segment } from '../harness/netns.ts';
 import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
 import { REPO_ROOT } from '../harness/run-command.ts';
 import { CLI, cli, type CliResult } from '../harness/server-cli.ts';
+
+/** The schema version this server writes. */
+const OURS = targetSchema().version;
 
 const PREFIX = 'lt-pgc';
 
@@ -82,29 +86,29 @@ test.serial('db init, version and upgrade; a schema this server does not know st
 
   const init = await cli(['db', 'init', '--config', path]);
   t.is(init.code, 0, init.stderr);
-  t.is(init.stdout, `lease store ${db.url()}: schema 1 created\n`);
+  t.is(init.stdout, `lease store ${db.url()}: schema ${OURS} created\n`);
   const again = await cli(['db', 'init', '--config', path]);
   t.is(again.code, 1);
-  t.is(oneLine(t, again), `leasehold-server: lease store ${db.url()}: already initialised (schema 1); to bring it up to date run: leasehold-server db upgrade --config ${path}`);
+  t.is(oneLine(t, again), `leasehold-server: lease store ${db.url()}: already initialised (schema ${OURS}); to bring it up to date run: leasehold-server db upgrade --config ${path}`);
 
   const version = await cli(['db', 'version', '--config', path]);
   t.is(version.code, 0, version.stderr);
-  t.is(version.stdout, `lease store ${db.url()}: schema 1 (this leasehold-server writes 1)\n`);
+  t.is(version.stdout, `lease store ${db.url()}: schema ${OURS} (this leasehold-server writes ${OURS})\n`);
   const upgrade = await cli(['db', 'upgrade', '--config', path]);
   t.is(upgrade.code, 0, upgrade.stderr);
-  t.is(upgrade.stdout, `lease store ${db.url()}: schema 1: up to date\n`);
+  t.is(upgrade.stdout, `lease store ${db.url()}: schema ${OURS}: up to date\n`);
 
   // A newer server's schema, one this server must not write to.
   await db.sql('UPDATE schema_version SET version = 9, compatible_from = 9');
   const newer = await cli(['db', 'version', '--config', path]);
   t.is(newer.code, 1);
-  t.is(newer.stdout, `lease store ${db.url()}: schema 9 (this leasehold-server writes 1); schema 9 is newer than this server understands (≤ 1); upgrade leasehold-server\n`);
+  t.is(newer.stdout, `lease store ${db.url()}: schema 9 (this leasehold-server writes ${OURS}); schema 9 is newer than this server understands (≤ ${OURS}); upgrade leasehold-server\n`);
   const noDowngrade = await cli(['db', 'upgrade', '--config', path]);
   t.is(noDowngrade.code, 1);
-  t.is(oneLine(t, noDowngrade), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server's 1: nothing to upgrade here; upgrade leasehold-server`);
+  t.is(oneLine(t, noDowngrade), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server's ${OURS}: nothing to upgrade here; upgrade leasehold-server`);
   const serve = await cli(['--config', path]);
   t.is(serve.code, 1);
-  t.is(oneLine(t, serve), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server understands (≤ 1); upgrade leasehold-server`);
+  t.is(oneLine(t, serve), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server understands (≤ ${OURS}); upgrade leasehold-server`);
 });
 
 test.serial('PostgreSQL unreachable at start: one line, exit 1, no password in it', async (t) => {

@@ -118,3 +118,38 @@ test('--store overrides the SQLite path only', (t) => {
     message: '--store names an SQLite file, but leaseStore.type is postgresql',
   });
 });
+
+// The `ha` section: load balancing among servers sharing one PostgreSQL.
+const SHARED_PG = { type: 'postgresql', url: 'postgresql://leasehold@198.18.0.4:5432/leasehold', shared: true };
+const withHa = (ha: unknown, leaseStore: unknown = SHARED_PG) => ({ ...withStore(leaseStore), ha });
+
+test('ha: defaults, and only with a shared PostgreSQL store', (t) => {
+  t.deepEqual(validateConfig(withHa({ serverName: 'appliance-1' })).ha, {
+    serverName: 'appliance-1',
+    heartbeatIntervalMs: 1000,
+    fenceAfterMs: 3000,
+    partnerDownAfterMs: 5000,
+    loadBalanceMaxSecs: 10,
+    maxClockSkewMs: 2000,
+    fenceOnClockSkewMs: 10000,
+  });
+  t.is(validateConfig(withStore(SHARED_PG)).ha, undefined);
+  const needs = 'ha: needs leaseStore.type postgresql with leaseStore.shared: true (the servers share one lease table)';
+  t.deepEqual(configIssues(withHa({ serverName: 'a' }, null)), [needs]);
+  t.deepEqual(configIssues(withHa({ serverName: 'a' }, { ...SHARED_PG, shared: false })), [needs]);
+});
+
+test('ha: every bad field is named', (t) => {
+  t.deepEqual(configIssues(withHa({})), ['ha.serverName: is required']);
+  t.deepEqual(configIssues(withHa({ serverName: 'Appliance_1' })), ['ha.serverName: "Appliance_1" is not 1 to 63 of a-z, 0-9 and -']);
+  const typo = configIssues(withHa({ serverName: 'a', heartbeatMs: 5 }));
+  t.is(typo.length, 1);
+  t.regex(typo[0], /^ha\.heartbeatMs: unknown field "heartbeatMs"/);
+  t.deepEqual(configIssues(withHa({ serverName: 'a', partnerDownAfterMs: 4000 })), [
+    'ha.partnerDownAfterMs: must exceed fenceAfterMs + heartbeatIntervalMs (4000), got 4000',
+  ]);
+  t.deepEqual(configIssues(withHa({ serverName: 'a', fenceAfterMs: 1000 })), ['ha.fenceAfterMs: must exceed heartbeatIntervalMs (1000), got 1000']);
+  t.deepEqual(configIssues(withHa({ serverName: 'a', maxClockSkewMs: 20000 })), ['ha.fenceOnClockSkewMs: must be at least maxClockSkewMs (20000), got 10000']);
+  t.is(configIssues(withHa({ serverName: 'a', loadBalanceMaxSecs: -1 })).length, 1);
+  t.regex(configIssues(withHa({ serverName: 'a', loadBalanceMaxSecs: -1 }))[0], /^ha\.loadBalanceMaxSecs: /);
+});

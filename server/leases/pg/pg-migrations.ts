@@ -342,12 +342,64 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Version 2: heartbeats in one round trip each. Version 1 made the
+ * `servers` table; these functions are the only writers of it, so every
+ * age is measured with the database's clock (now()), never a server's.
+ */
+const V2 = `
+-- Index for the peers' read: live rows are the recently seen ones.
+CREATE INDEX servers_by_last_seen ON servers (last_seen);
+
+-- Takes the name for a new process (incarnation): only when nobody holds
+-- it, it was stopped cleanly, or its holder has not been seen for
+-- p_stale_ms (it is dead: its peers have already taken its buckets).
+-- Returns the age in ms of the holder that keeps it, or NULL when taken.
+CREATE FUNCTION lh_claim_server(p_name text, p_incarnation uuid, p_addresses inet[], p_software text, p_stale_ms bigint)
+RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE v_age integer;
+BEGIN
+  INSERT INTO servers AS s (server_name, incarnation, state, addresses, software)
+  VALUES (p_name, p_incarnation, 'starting', p_addresses, p_software)
+  ON CONFLICT (server_name) DO UPDATE
+     SET incarnation = EXCLUDED.incarnation, state = 'starting', addresses = EXCLUDED.addresses,
+         software = EXCLUDED.software, started_at = now(), last_seen = now(), serving = '', clock_skew_ms = NULL
+   WHERE s.state = 'stopped' OR s.last_seen < now() - make_interval(secs => p_stale_ms / 1000.0);
+  IF FOUND THEN RETURN NULL; END IF;
+  SELECT (extract(epoch FROM now() - last_seen) * 1000)::integer INTO v_age FROM servers WHERE server_name = p_name;
+  RETURN coalesce(v_age, 0);
+END $$;
+
+-- One heartbeat: stamps our row (only while it is still this process's:
+-- a second process under our name took it otherwise), then returns every
+-- row with its age. No rows at all means our row is gone or taken.
+CREATE FUNCTION lh_heartbeat(p_name text, p_incarnation uuid, p_state text, p_serving text, p_clock_skew_ms integer)
+RETURNS TABLE (server_name text, state text, addresses inet[], age_ms integer, db_ms bigint, serving text)
+LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE servers s SET last_seen = now(), state = p_state, serving = p_serving, clock_skew_ms = p_clock_skew_ms
+   WHERE s.server_name = p_name AND s.incarnation = p_incarnation;
+  IF NOT FOUND THEN RETURN; END IF;
+  RETURN QUERY
+    SELECT s.server_name, s.state, s.addresses, (extract(epoch FROM now() - s.last_seen) * 1000)::integer,
+           (extract(epoch FROM clock_timestamp()) * 1000)::bigint, s.serving
+      FROM servers s ORDER BY s.server_name;
+END $$;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
     description: 'leases (one binding per client), reservations, dns_queue with claims, servers, lh_commit_group',
     compatibleFrom: 1,
     sql: V1,
+  },
+  {
+    version: 2,
+    description: 'servers heartbeats: lh_claim_server, lh_heartbeat (ages by the database clock)',
+    // Additive: version-1 servers never call the functions.
+    compatibleFrom: 1,
+    sql: V2,
   },
 ];
 
