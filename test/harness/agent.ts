@@ -349,6 +349,8 @@ export async function createAgentLab(prefix: string, options: AgentLabOptions = 
   const segment = await createSegment(prefix);
   try {
     const serverHost = await segment.addHost('srv', { ipv4: `${SERVER_IP}/${PREFIX_LEN}` });
+    // Hosts join the segment's bridge by its first name: before the rename.
+    const bind = options.dns ? await startBind(await segment.addHost('dns', { ipv4: `${LAB_OPTIONS.dnsServers[0]}/${PREFIX_LEN}` })) : undefined;
     let bridge = 'br0';
     if (options.bridge) {
       await segment.ip(segment.coreNetns, 'link', 'set', 'dev', 'br0', 'name', options.bridge);
@@ -357,7 +359,6 @@ export async function createAgentLab(prefix: string, options: AgentLabOptions = 
     await segment.ip(segment.coreNetns, 'addr', 'add', `${WORKER_IP}/${PREFIX_LEN}`, 'dev', bridge);
     if (options.ra) await prepareRouter(serverHost);
     const runDir = await mkdtemp(join(segment.tmpDir, 'agent-run-'));
-    const bind = options.dns ? await startBind(await segment.addHost('dns', { ipv4: `${LAB_OPTIONS.dnsServers[0]}/${PREFIX_LEN}` })) : undefined;
     const ddnsZones = bind?.zones.map((z) => ({ name: z.name, key: { name: bind.key.name, algorithm: bind.key.algorithm, secretFile: join(bind.dir, 'keys.conf') } }));
     const lab = new AgentLab(segment, serverHost, new AgentLabServer({ ...options, ddnsZones }), bridge, runDir, bind);
     await lab.server.start(serverHost, { interface: serverHost.ifname, subnets: [] });
