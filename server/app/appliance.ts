@@ -70,7 +70,16 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
   // DDNS reads each subnet's naming from this map; a reload refills it in place.
   const subnetNaming = new Map<string, SubnetDdnsConfig>(subnetDdnsById(initial.subnets));
   const ddns: DdnsService | undefined = initial.ddns?.enabled
-    ? new DdnsService(initial.ddns, { subnets: subnetNaming, store: () => store.store, leases: () => dhcp4.leases(), clock, logger, counters, ...opts.ddns })
+    ? new DdnsService(initial.ddns, {
+        subnets: subnetNaming,
+        store: () => store.store,
+        leases: () => dhcp4.leases(),
+        sharedQueue: initial.leaseStore.type === 'postgresql' && initial.leaseStore.shared,
+        clock,
+        logger,
+        counters,
+        ...opts.ddns,
+      })
     : undefined;
   const dhcp4: Dhcp4Service = new Dhcp4Service(initial, { store: () => store.store, registrar: () => ddns?.registrar, clock, logger, counters, port: opts.dhcp4Port, openTransport: opts.openTransport });
   const ra = initial.ra ? new RaService(initial.ra, { clock, logger, counters }) : undefined;

@@ -1,5 +1,6 @@
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
+import type { StoredReservation } from './reservation.ts';
 
 /**
  * Several servers sharing one DNS queue (a shared PostgreSQL store): each
@@ -164,6 +165,8 @@ export interface SharedQueueStore {
   readLeases(): Promise<Lease[]>;
   /** The addresses quarantined after a DECLINE and not yet over (RFC 2131 §3.1 step 5), whoever recorded it. */
   readQuarantined(): Promise<Lease[]>;
+  /** The control API's reservations as the database holds them now, whichever server added them (`loadReservations`' order). */
+  readReservations(): Promise<StoredReservation[]>;
 }
 
 export function isSharedQueueStore(store: object): store is SharedQueueStore {

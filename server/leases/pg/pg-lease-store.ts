@@ -65,9 +65,10 @@ async function checkDurability(db: PgDatabase, config: PostgresLeaseStoreConfig)
 const NOT_SOLE = 'another leasehold-server serves from this database; a database serves one server until servers are set up for high availability';
 
 /** Leases, queue and reservations in one statement, so from one snapshot. */
-async function readSnapshot(db: PgDatabase): Promise<LeaseSnapshot> {
+async function readSnapshot(db: PgDatabase, what: { leases: boolean } = { leases: true }): Promise<LeaseSnapshot> {
+  const leases = what.leases ? "(SELECT coalesce(jsonb_agg(lh_lease_json(l)), '[]'::jsonb) FROM leases l)" : "'[]'::jsonb";
   const [row] = await db.query<{ leases: Lease[]; queue: DnsChange[]; reservations: StoredReservation[] }>(
-    `SELECT (SELECT coalesce(jsonb_agg(lh_lease_json(l)), '[]'::jsonb) FROM leases l) AS leases,
+    `SELECT ${leases} AS leases,
             (SELECT coalesce(jsonb_agg(q.change || jsonb_build_object('seq', q.seq) ORDER BY q.seq), '[]'::jsonb) FROM dns_queue q) AS queue,
             (SELECT coalesce(jsonb_agg(lh_reservation_json(r)), '[]'::jsonb) FROM reservations r) AS reservations`,
   );
@@ -214,6 +215,10 @@ export class PgLeaseStore implements ConditionalLeaseStore, SharedQueueStore {
 
   async readLeases(): Promise<Lease[]> {
     return (await readSnapshot(this.#db)).leases();
+  }
+
+  async readReservations(): Promise<StoredReservation[]> {
+    return (await readSnapshot(this.#db, { leases: false })).reservations();
   }
 
   async readQuarantined(): Promise<Lease[]> {
