@@ -14,10 +14,13 @@ import { mapLimit } from '../harness/map-limit.ts';
 import { lease } from '../harness/lease-store-contract.ts';
 import { createSegment, sweepStale, type Segment } from '../harness/netns.ts';
 import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
+import { targetSchema } from '../../server/leases/pg/pg-migrations.ts';
 import { REPO_ROOT } from '../harness/run-command.ts';
 import { CLI, cli, type CliResult } from '../harness/server-cli.ts';
 
 const PREFIX = 'lt-pgc';
+/** The schema this leasehold-server writes. */
+const CURRENT = targetSchema().version;
 
 test.before(() => sweepStale(PREFIX));
 test.after.always(() => sweepStale(PREFIX));
@@ -82,29 +85,29 @@ test.serial('db init, version and upgrade; a schema this server does not know st
 
   const init = await cli(['db', 'init', '--config', path]);
   t.is(init.code, 0, init.stderr);
-  t.is(init.stdout, `lease store ${db.url()}: schema 1 created\n`);
+  t.is(init.stdout, `lease store ${db.url()}: schema ${CURRENT} created\n`);
   const again = await cli(['db', 'init', '--config', path]);
   t.is(again.code, 1);
-  t.is(oneLine(t, again), `leasehold-server: lease store ${db.url()}: already initialised (schema 1); to bring it up to date run: leasehold-server db upgrade --config ${path}`);
+  t.is(oneLine(t, again), `leasehold-server: lease store ${db.url()}: already initialised (schema ${CURRENT}); to bring it up to date run: leasehold-server db upgrade --config ${path}`);
 
   const version = await cli(['db', 'version', '--config', path]);
   t.is(version.code, 0, version.stderr);
-  t.is(version.stdout, `lease store ${db.url()}: schema 1 (this leasehold-server writes 1)\n`);
+  t.is(version.stdout, `lease store ${db.url()}: schema ${CURRENT} (this leasehold-server writes ${CURRENT})\n`);
   const upgrade = await cli(['db', 'upgrade', '--config', path]);
   t.is(upgrade.code, 0, upgrade.stderr);
-  t.is(upgrade.stdout, `lease store ${db.url()}: schema 1: up to date\n`);
+  t.is(upgrade.stdout, `lease store ${db.url()}: schema ${CURRENT}: up to date\n`);
 
   // A newer server's schema, one this server must not write to.
   await db.sql('UPDATE schema_version SET version = 9, compatible_from = 9');
   const newer = await cli(['db', 'version', '--config', path]);
   t.is(newer.code, 1);
-  t.is(newer.stdout, `lease store ${db.url()}: schema 9 (this leasehold-server writes 1); schema 9 is newer than this server understands (≤ 1); upgrade leasehold-server\n`);
+  t.is(newer.stdout, `lease store ${db.url()}: schema 9 (this leasehold-server writes ${CURRENT}); schema 9 is newer than this server understands (≤ ${CURRENT}); upgrade leasehold-server\n`);
   const noDowngrade = await cli(['db', 'upgrade', '--config', path]);
   t.is(noDowngrade.code, 1);
-  t.is(oneLine(t, noDowngrade), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server's 1: nothing to upgrade here; upgrade leasehold-server`);
+  t.is(oneLine(t, noDowngrade), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server's ${CURRENT}: nothing to upgrade here; upgrade leasehold-server`);
   const serve = await cli(['--config', path]);
   t.is(serve.code, 1);
-  t.is(oneLine(t, serve), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server understands (≤ 1); upgrade leasehold-server`);
+  t.is(oneLine(t, serve), `leasehold-server: lease store ${db.url()}: schema 9 is newer than this server understands (≤ ${CURRENT}); upgrade leasehold-server`);
 });
 
 test.serial('PostgreSQL unreachable at start: one line, exit 1, no password in it', async (t) => {

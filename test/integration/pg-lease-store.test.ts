@@ -13,7 +13,11 @@ import type { CommitOutcome, ConditionalLeaseChange } from '../../server/leases/
 import type { PostgresLeaseStoreConfig } from '../../server/leases/lease-store-config.ts';
 import { PgDatabase } from '../../server/leases/pg/pg-connection.ts';
 import { openPgLeaseStore, type PgLeaseStore, type PgLeaseStoreOptions } from '../../server/leases/pg/pg-lease-store.ts';
-import { MIGRATIONS, type Migration } from '../../server/leases/pg/pg-migrations.ts';
+import { MIGRATIONS, targetSchema, type Migration } from '../../server/leases/pg/pg-migrations.ts';
+
+/** The schema this server writes; the tests' extra migration comes after it. */
+const CURRENT = targetSchema().version;
+const NEXT = CURRENT + 1;
 import { initSchema, readSchemaVersion, upgradeSchema } from '../../server/leases/pg/pg-schema-admin.ts';
 import { StoreError } from '../../server/leases/store-error.ts';
 import { lease, leaseStoreContract } from '../harness/lease-store-contract.ts';
@@ -250,41 +254,41 @@ test.serial('the schema check names the command to run', async (t) => {
   const none = await t.throwsAsync(openPgLeaseStore(empty.config(), { serverName: 'lt-a', configPath: '/etc/leasehold/server.yaml' }), { instanceOf: StoreError });
   t.is(none?.message, `lease store ${empty.url()}: no Leasehold schema; run: leasehold-server db init --config /etc/leasehold/server.yaml`);
 
-  const V2: Migration = { version: 2, description: 'a test column', compatibleFrom: 1, sql: 'ALTER TABLE servers ADD COLUMN note text' };
+  const V2: Migration = { version: NEXT, description: 'a test column', compatibleFrom: 1, sql: 'ALTER TABLE servers ADD COLUMN note text' };
   const older = await freshDatabase(t);
   const stale = await t.throwsAsync(openPgLeaseStore(older.config(), { serverName: 'lt-a', migrations: [...MIGRATIONS, V2] }), { instanceOf: StoreError });
-  t.is(stale?.message, `lease store ${older.url()}: schema 1 is older than this server's 2; run: leasehold-server db upgrade --config FILE`);
+  t.is(stale?.message, `lease store ${older.url()}: schema ${CURRENT} is older than this server's ${NEXT}; run: leasehold-server db upgrade --config FILE`);
 
   // Newer, but this server's schema may run under it (compatible_from ≤ 1): start, with a warning.
   const lines: string[] = [];
   const newerOk = await freshDatabase(t);
-  await newerOk.sql('UPDATE schema_version SET version = 2, compatible_from = 1');
+  await newerOk.sql(`UPDATE schema_version SET version = ${NEXT}, compatible_from = 1`);
   const store = await openStore(t, newerOk.config(), { logger: createLogger({ level: 'info', pretty: false, write: (l) => lines.push(l) }) });
   t.deepEqual(store.loadAll(), []);
   t.true(lines.some((l) => JSON.parse(l).event === 'lease-store-schema-newer'));
 
   const newer = await freshDatabase(t);
-  await newer.sql('UPDATE schema_version SET version = 3, compatible_from = 3');
+  await newer.sql(`UPDATE schema_version SET version = ${NEXT + 1}, compatible_from = ${NEXT + 1}`);
   const unknown = await t.throwsAsync(openPgLeaseStore(newer.config(), { serverName: 'lt-a' }), { instanceOf: StoreError });
-  t.is(unknown?.message, `lease store ${newer.url()}: schema 3 is newer than this server understands (≤ 1); upgrade leasehold-server`);
+  t.is(unknown?.message, `lease store ${newer.url()}: schema ${NEXT + 1} is newer than this server understands (≤ ${CURRENT}); upgrade leasehold-server`);
 });
 
 test.serial('db init refuses twice and refuses a database of something else; upgrade applies what is missing, once', async (t) => {
   const db = await freshDatabase(t, { schema: false });
   const admin = await PgDatabase.open(db.config());
   t.teardown(() => admin.close());
-  t.deepEqual(await initSchema(admin), { version: 1, compatibleFrom: 1 });
+  t.deepEqual(await initSchema(admin), { version: CURRENT, compatibleFrom: 1 });
   const again = await t.throwsAsync(initSchema(admin), { instanceOf: StoreError });
-  t.is(again?.message, `lease store ${db.url()}: already initialised (schema 1); to bring it up to date run: leasehold-server db upgrade --config FILE`);
-  t.deepEqual(await upgradeSchema(admin), { from: 1, to: 1 }, 'nothing to do');
+  t.is(again?.message, `lease store ${db.url()}: already initialised (schema ${CURRENT}); to bring it up to date run: leasehold-server db upgrade --config FILE`);
+  t.deepEqual(await upgradeSchema(admin), { from: CURRENT, to: CURRENT }, 'nothing to do');
 
-  const V2: Migration = { version: 2, description: 'a test column', compatibleFrom: 1, sql: 'ALTER TABLE servers ADD COLUMN note text' };
-  t.deepEqual(await upgradeSchema(admin, { migrations: [...MIGRATIONS, V2] }), { from: 1, to: 2 });
-  t.deepEqual(await readSchemaVersion(admin), { version: 2, compatibleFrom: 1 });
-  t.deepEqual((await db.sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY 1')).map((r) => r.version), [1, 2]);
-  t.deepEqual(await upgradeSchema(admin, { migrations: [...MIGRATIONS, V2] }), { from: 2, to: 2 });
+  const V2: Migration = { version: NEXT, description: 'a test column', compatibleFrom: 1, sql: 'ALTER TABLE servers ADD COLUMN note text' };
+  t.deepEqual(await upgradeSchema(admin, { migrations: [...MIGRATIONS, V2] }), { from: CURRENT, to: NEXT });
+  t.deepEqual(await readSchemaVersion(admin), { version: NEXT, compatibleFrom: 1 });
+  t.deepEqual((await db.sql<{ version: number }>('SELECT version FROM schema_migrations ORDER BY 1')).map((r) => r.version), Array.from({ length: NEXT }, (_, i) => i + 1));
+  t.deepEqual(await upgradeSchema(admin, { migrations: [...MIGRATIONS, V2] }), { from: NEXT, to: NEXT });
   const tooNew = await t.throwsAsync(upgradeSchema(admin), { instanceOf: StoreError });
-  t.regex(tooNew?.message ?? '', /schema 2 is newer than this server's 1: nothing to upgrade here; upgrade leasehold-server$/);
+  t.regex(tooNew?.message ?? '', new RegExp(`schema ${NEXT} is newer than this server's ${CURRENT}: nothing to upgrade here; upgrade leasehold-server$`));
 
   const other = await freshDatabase(t, { schema: false });
   await other.sql('CREATE TABLE invoices (id int)');
