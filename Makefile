@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help deps build typecheck lint test test-unit docker docker-down lab-up lab-down lab-status bench bench-dhcp4 bench-flood bench-ddns bench-ra bench-agent clean
+.PHONY: help deps build typecheck lint test test-unit docker docker-down lab-up lab-down lab-status bench bench-dhcp4 bench-flood bench-ddns bench-ra bench-agent bench-ha clean
 
 help:
 	@echo "make lab-up     bring up the lab (appliance, BIND, two workers with agents) and run the demo"
@@ -13,8 +13,8 @@ help:
 	@echo "make docker     start the Docker engine (unless one runs) and build the local images"
 	@echo "make docker-down stop the Docker engine, if make docker started it"
 	@echo "make bench      all benchmarks: DHCPv4 (perfdhcp vs kea-dhcp4), DHCPv4 flood (vs kea-dhcp4), DDNS (vs kea + kea-dhcp-ddns), RA (vs radvd),"
-	@echo "                agent attach latency and memory"
-	@echo "                (one at a time: make bench-dhcp4, bench-flood, bench-ddns, bench-ra, bench-agent)"
+	@echo "                agent attach latency and memory, HA (PostgreSQL: Leasehold vs kea-dhcp4, two servers on one database)"
+	@echo "                (one at a time: make bench-dhcp4, bench-flood, bench-ddns, bench-ra, bench-agent, bench-ha)"
 
 deps:
 	@lab/install-deps.sh
@@ -89,7 +89,7 @@ lab-down:
 	@lab/lab.sh down
 	@lab/docker-engine.sh stop
 
-bench: bench-dhcp4 bench-flood bench-ddns bench-ra bench-agent
+bench: bench-dhcp4 bench-flood bench-ddns bench-ra bench-agent bench-ha
 
 bench-dhcp4: build
 	@node --import=tsx test/bench/dhcp4-bench.ts
@@ -105,6 +105,9 @@ bench-ra: build
 
 bench-agent: build docker
 	@node --import=tsx test/bench/agent-bench.ts
+
+bench-ha: build
+	@node --import=tsx test/bench/ha-bench.ts
 
 clean:
 	rm -rf dist server/native/icmpv6/build

@@ -112,8 +112,12 @@ if [ "$node_major" -lt 20 ]; then
   exit 1
 fi
 
-# npm ci only when the lock file changed since the last install.
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+# npm ci only when the lock file changed since the last install. A
+# node_modules that is a symlink belongs to another checkout (a git
+# worktree sharing it): npm ci would empty that checkout's tree, so leave it.
+if [ -L node_modules ]; then
+  echo "install-deps: node_modules is a symlink to $(readlink node_modules): not running npm ci here"
+elif [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "install-deps: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -16,7 +16,14 @@
 # nothing touches the host's own interfaces. Safe to run twice: each step
 # checks before it makes.
 #
-#   lab/lab.sh up [--no-demo] | status | down
+#   lab/lab.sh up [--no-demo] [--store sqlite|postgresql] | status | down
+#
+# --store postgresql (or LAB_STORE=postgresql) adds the high-availability
+# pair: PostgreSQL in P-db (198.18.0.4, a cluster under $RUN/pg) and a
+# second appliance P-app2 (198.18.0.3); both appliances serve DHCPv4 from
+# the one shared database and send the same RAs. Several servers on one
+# database do not send DNS updates yet, so that lab has no names in BIND
+# and runs without the demo. sqlite (the default) is the single appliance.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -100,8 +107,17 @@ wait_attached() {
 }
 
 up() {
-  local demo=true
-  [ "${1:-}" = --no-demo ] && demo=false
+  local demo=true store=${LAB_STORE:-sqlite}
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --no-demo) demo=false ;;
+      --store) store=${2:-}; shift ;;
+      *) echo "lab: up: unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+  done
+  case "$store" in sqlite|postgresql) ;; *) echo "lab: --store takes sqlite or postgresql, not '$store'" >&2; exit 2 ;; esac
+  [ "$store" = sqlite ] || demo=false
   if [ -n "${LEASEHOLD_LAB_CONFIG:-}" ]; then
     echo "lab: LEASEHOLD_LAB_CONFIG is no longer read: the lab builds its server config (lab/server-config.ts);" \
       "put changes in a file of dotted.path: value lines and name it in LEASEHOLD_LAB_CONFIG_EDITS" >&2
@@ -126,11 +142,15 @@ up() {
   out=$(role_dns "$DNS" eth0 "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME") || die "$out"
   ok
 
-  step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*}"
-  ensure_netns "$APPLIANCE"
-  ensure_spine_port "$APPLIANCE" "$P-app0" eth0
-  out=$(role_appliance "$APPLIANCE" eth0 "$APPLIANCE_V4" "$APPLIANCE_V6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS") || die "$out"
-  ok
+  if [ "$store" = postgresql ]; then
+    ha_up
+  else
+    step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*}"
+    ensure_netns "$APPLIANCE"
+    ensure_spine_port "$APPLIANCE" "$P-app0" eth0
+    out=$(role_appliance "$APPLIANCE" eth0 "$APPLIANCE_V4" "$APPLIANCE_V6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS") || die "$out"
+    ok
+  fi
 
   for w in "${WORKERS[@]}"; do
     step "worker: $w, br0 ${WORKER_V4[$w]%/*}, agent watch"
@@ -200,6 +220,103 @@ BIND in $DNS (zone $DOMAIN, key $RUN/ddns.key), agents in $RUN/agent-*.log.
 MSG
 }
 
+# --- High availability: PostgreSQL and two appliances on it -----------------
+
+DB=$P-db DB_V4=198.18.0.4/16
+APPLIANCE2=$P-app2 APPLIANCE2_V4=198.18.0.3/16 APPLIANCE2_V6=fd00:198:18::3/64
+PG_NAME=leasehold PG_DIR=$RUN/pg
+HA_STORE_FLAGS=(--pg-host "${DB_V4%/*}" --pg-database "$PG_NAME" --pg-user "$PG_NAME" --pg-password-file "$RUN/pg.password")
+# The packaged server programs (postgresql-15), not /usr/local/bin's links.
+pg_bin() { find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -n 1; }
+pg_psql() { setpriv --reuid=postgres --regid=postgres --clear-groups psql -h "$PG_DIR/sock" -d postgres -qAt -v ON_ERROR_STOP=1 "$@"; }
+pg_running() { [ -f "$PG_DIR/data/postmaster.pid" ] && running "$(head -n 1 "$PG_DIR/data/postmaster.pid")"; }
+
+# The cluster under $RUN/pg, run as the packaged postgres user in $DB,
+# listening on its lab address and a socket under $RUN only; the appliances
+# log in over TCP with a password made here (pg_hba admits nothing else).
+ha_postgres_up() {
+  local bin; bin=$(pg_bin)
+  [ -x "$bin/initdb" ] || { echo "PostgreSQL not installed (lab/install-deps.sh installs postgresql)"; return 1; }
+  ensure_netns "$DB"
+  ensure_spine_port "$DB" "$P-db0" eth0
+  ip -n "$DB" addr replace "$DB_V4" dev eth0
+  if ! [ -f "$PG_DIR/data/PG_VERSION" ]; then
+    install -d -o postgres -g postgres -m 700 "$PG_DIR" "$PG_DIR/data" "$PG_DIR/sock"
+    setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth-local=peer --auth-host=scram-sha-256 \
+      --encoding=UTF8 --locale=C >"$PG_DIR/initdb.log" 2>&1 || { echo "initdb failed: see $PG_DIR/initdb.log"; return 1; }
+    printf 'local all postgres peer\nhost %s %s 198.18.0.0/16 scram-sha-256\n' "$PG_NAME" "$PG_NAME" >"$PG_DIR/data/pg_hba.conf"
+  fi
+  if ! pg_running; then
+    ip netns exec "$DB" setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 30 \
+      -o "-k $PG_DIR/sock -c listen_addresses=${DB_V4%/*} -c port=5432" start >/dev/null ||
+      { echo "postgres did not start: see $PG_DIR/postgres.log"; return 1; }
+  fi
+  if [ -z "$(pg_psql -c "SELECT 1 FROM pg_roles WHERE rolname = '$PG_NAME'")" ]; then
+    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(18).toString("hex") + "\n")' >"$RUN/pg.password") || return 1
+    pg_psql -c "CREATE ROLE $PG_NAME LOGIN PASSWORD '$(head -n 1 "$RUN/pg.password")'" || return 1
+    # Its own -c: CREATE DATABASE cannot run inside a transaction.
+    pg_psql -c "CREATE DATABASE $PG_NAME OWNER $PG_NAME" || return 1
+  fi
+}
+
+# Both appliances, from the same lab parameters but their own addresses.
+ha_appliance() {
+  local ns=$1 name=$2 v4=$3 v6=$4 port=$5
+  ensure_netns "$ns"
+  ensure_spine_port "$ns" "$port" eth0
+  role_appliance "$ns" eth0 "$v4" "$v6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS" "$name" "${HA_STORE_FLAGS[@]}"
+}
+
+ha_up() {
+  step "postgresql: cluster $PG_DIR in $DB ${DB_V4%/*}"
+  out=$(ha_postgres_up 2>&1) || die "$out"
+  ok
+  # The schema, once, before a server checks it at start: from $DB itself
+  # (the database's lab address is local there), with the appliances' store.
+  step "postgresql: schema"
+  ensure_control_token || die "no control token"
+  out=$(node "$ROOT/dist/lab/server-config.js" --key-file "$RUN/ddns.key" --token-file "$RUN/control.token" "${HA_STORE_FLAGS[@]}" "$RUN/db.yaml" 2>&1) || die "$out"
+  if ! ip netns exec "$DB" node "$ROOT/dist/server/cli/main.js" db version --config "$RUN/db.yaml" >/dev/null 2>&1; then
+    out=$(ip netns exec "$DB" node "$ROOT/dist/server/cli/main.js" db init --config "$RUN/db.yaml" 2>&1) || die "$out"
+  fi
+  ok
+  step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*} (shared store)"
+  out=$(ha_appliance "$APPLIANCE" server "$APPLIANCE_V4" "$APPLIANCE_V6" "$P-app0" 2>&1) || die "$out"
+  ok
+  step "appliance: leasehold server in $APPLIANCE2 ${APPLIANCE2_V4%/*} (shared store)"
+  out=$(ha_appliance "$APPLIANCE2" server2 "$APPLIANCE2_V4" "$APPLIANCE2_V6" "$P-app20" 2>&1) || die "$out"
+  ok
+}
+
+# What each server says about itself: status-get over its control API (the
+# HTTP endpoint on its lab address, with the lab's token), printing every
+# field it has (buckets and heartbeat age too, once servers report them).
+ha_status() {
+  local ns v4
+  for ns in "$APPLIANCE:$APPLIANCE_V4" "$APPLIANCE2:$APPLIANCE2_V4"; do
+    v4=${ns#*:} ns=${ns%%:*}
+    have_netns "$ns" || continue
+    printf '%s %s: ' "$ns" "${v4%/*}"
+    # shellcheck disable=SC2016  # JavaScript, not shell
+    ip netns exec "$ns" node -e '
+      const [url, tokenFile] = process.argv.slice(1);
+      const token = require("node:fs").readFileSync(tokenFile, "utf8").trim();
+      fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ command: "status-get" }) })
+        .then((r) => r.json()).then((j) => { const r = Array.isArray(j) ? j[0] : j; console.log(r.text + " " + JSON.stringify(r.arguments ?? {})); })
+        .catch((e) => console.log("no answer (" + e.message + ")"));' "http://${v4%/*}:8000/" "$RUN/control.token"
+  done
+}
+
+ha_down() {
+  stop_daemon server2
+  local bin; bin=$(pg_bin)
+  if pg_running; then
+    setpriv --reuid=postgres --regid=postgres --clear-groups "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null 2>&1 ||
+      stop_pid "$(head -n 1 "$PG_DIR/data/postmaster.pid")"
+  fi
+  rm -rf "$PG_DIR" "$RUN/pg.password"
+}
+
 # fetch URL: the welcome page from the client container (three tries: the
 # first packet to a fresh neighbour can be lost while ARP/ND resolves).
 # busybox timeout, not wget -T: this static busybox build segfaults on -T.
@@ -225,6 +342,7 @@ summary() {
 status() {
   echo "namespaces: $(ip netns list | awk -v p="^$P-" '$1 ~ p {print $1}' | xargs echo)"
   if pid=$(daemon_pid server); then echo "server: running (pid $pid)"; else echo "server: not running"; fi
+  if pid=$(daemon_pid server2); then echo "server2: running (pid $pid), postgresql: $(pg_running && echo running || echo 'not running')"; ha_status; fi
   if pid=$(named_pid); then echo "named: running (pid $pid)"; else echo "named: not running"; fi
   echo
   echo "attachments:"
@@ -241,7 +359,7 @@ status() {
     echo "leases:"
     node "$ROOT/dist/server/cli/main.js" leases --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
   fi
-  if daemon_pid server >/dev/null; then
+  if daemon_pid server >/dev/null && [ -f "$RUN/leases.db" ]; then
     echo
     echo "live figures (leasehold-server stats; all of them: GET http://${APPLIANCE_V4%/*}:8000/metrics with the token in $RUN/control.token):"
     node "$ROOT/dist/server/cli/main.js" stats --config "$RUN/leasehold.yaml" --store "$RUN/leases.db" |
@@ -273,6 +391,7 @@ down() {
     if [ -d "$RUN/agent-$w" ]; then "${AGENT[@]}" --run-dir "$RUN/agent-$w" gc >/dev/null 2>&1 || true; fi
   done
   stop_daemon server
+  ha_down
   stop_dns
   for ns in $(ip netns list | awk -v p="^$P-" '$1 ~ p {print $1}'); do ip netns del "$ns"; done
   rm -rf "$RUN"
@@ -280,8 +399,8 @@ down() {
 }
 
 case "${1:-}" in
-  up) up "${2:-}" ;;
+  up) shift; up "$@" ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: lab/lab.sh up [--no-demo] | status | down" >&2; exit 2 ;;
+  *) echo "usage: lab/lab.sh up [--no-demo] [--store sqlite|postgresql] | status | down" >&2; exit 2 ;;
 esac

@@ -144,27 +144,37 @@ stop_dns() {
   return 0
 }
 
+# The control API and /metrics listen on the appliance's address, which
+# needs a bearer token: made once (mode 0600), kept across restarts.
+ensure_control_token() {
+  [ -s "$RUN/control.token" ] ||
+    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex") + "\n")' >"$RUN/control.token")
+}
+
 # role_appliance NS IFACE V4/LEN V6/LEN DNS_V4 DNS_V6 KEYNAME [EDITS]: the
 # leasehold server (DHCPv4, RA, DDNS) on IFACE, with the lab's config built
 # for this machine from these parameters by lab/server-config.ts (BIND at
 # DNS_V4/DNS_V6, the key KEYNAME in $RUN/ddns.key); EDITS names a file of
-# changes to it (dotted.path: value).
+# changes to it (dotted.path: value). NAME (default server) names its
+# daemon, config ($RUN/leasehold.yaml for `server`, else $RUN/NAME.yaml) and
+# log; the rest are more server-config flags (--pg-*: a shared PostgreSQL
+# store instead of the SQLite file $RUN/leases.db).
 role_appliance() {
-  local ns=$1 iface=$2 v4=$3 v6=$4 dns4=$5 dns6=$6 keyname=$7 edits=${8:-}
+  local ns=$1 iface=$2 v4=$3 v6=$4 dns4=$5 dns6=$6 keyname=$7 edits=${8:-} name=${9:-server}
+  shift $(( $# < 9 ? $# : 9 ))
+  local config=$RUN/leasehold.yaml store_flags=(--store "$RUN/leases.db")
+  [ "$name" = server ] || config=$RUN/$name.yaml
+  [ $# -eq 0 ] || store_flags=()
   nsip "$ns" addr replace "$v4" dev "$iface"
   nsip "$ns" -6 addr replace "$v6" dev "$iface" nodad
-  # The control API and /metrics listen on the appliance's address, which
-  # needs a bearer token: made once (mode 0600), kept across restarts.
-  if ! [ -s "$RUN/control.token" ]; then
-    (umask 077 && node -e 'process.stdout.write(require("node:crypto").randomBytes(24).toString("hex") + "\n")' >"$RUN/control.token") || return 1
-  fi
+  ensure_control_token || return 1
   node "$ROOT/dist/lab/server-config.js" --interface "$iface" --address "$v4" --address6 "$v6" \
     --dns "${dns4%/*}" --dns6 "${dns6%/*}" --key-name "$keyname" --key-file "$RUN/ddns.key" \
-    --token-file "$RUN/control.token" ${edits:+--edits "$edits"} "$RUN/leasehold.yaml" 2>&1 || return 1
-  node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --check >/dev/null ||
-    { echo "the lab's server config $RUN/leasehold.yaml is invalid"; return 1; }
-  daemon server "$ns" node "$ROOT/dist/server/cli/main.js" --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
-  wait_log server '"event":"ready"' 10
+    --token-file "$RUN/control.token" ${edits:+--edits "$edits"} "$@" "$config" 2>&1 || return 1
+  node "$ROOT/dist/server/cli/main.js" --config "$config" --check >/dev/null ||
+    { echo "the lab's server config $config is invalid"; return 1; }
+  daemon "$name" "$ns" node "$ROOT/dist/server/cli/main.js" --config "$config" "${store_flags[@]}"
+  wait_log "$name" '"event":"ready"' 10
 }
 
 # role_worker NS UPLINK V4/LEN NAME: bridge br0 with UPLINK as a port and the

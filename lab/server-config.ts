@@ -5,7 +5,8 @@
  *
  *   node dist/lab/server-config.js [--interface IF] [--address V4/LEN]
  *     [--address6 V6/LEN] [--dns V4] [--dns6 V6] [--key-name NAME]
- *     [--key-file PATH] [--token-file PATH] [--edits FILE] OUT
+ *     [--key-file PATH] [--token-file PATH] [--pg-host H --pg-database DB
+ *     --pg-user U --pg-password-file PATH [--pg-port N]] [--edits FILE] OUT
  *
  * and the server reads OUT (YAML). Flags left out keep the lab's values
  * (`LAB_SERVER_PARAMS`). `--edits` names a YAML or JSON mapping of changes,
@@ -56,6 +57,22 @@ export interface LabServerParams {
    * Prometheus, inside the lab, can scrape it).
    */
   control: { port: number; tokenFile: string };
+  /**
+   * The lease store when several appliances share one PostgreSQL database
+   * (`shared: true`); absent: the embedded SQLite store of a single
+   * appliance (its path is given on the server's command line).
+   */
+  sharedStore?: LabSharedStore;
+}
+
+/** The lab's PostgreSQL database, as every appliance reaches it. */
+export interface LabSharedStore {
+  /** An address in the lab (198.18.0.0/16) or the cluster's socket directory. */
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  passwordFile: string;
 }
 
 /** The lab of ARCHITECTURE.md ("The lab"), as lab/lab.sh and lab/provision.sh set it up. */
@@ -105,7 +122,11 @@ export function labServerConfig(p: LabServerParams): RawConfig {
       },
     ],
     declineQuarantineSeconds: 600,
+    ...(p.sharedStore && { leaseStore: { type: 'postgresql', ...p.sharedStore, shared: true } }),
     ddns: {
+      // Several servers on one database do not send DNS updates yet (the
+      // config is refused with both): the zones stay, ready for when they do.
+      ...(p.sharedStore && { enabled: false }),
       zones: p.zones.map((name) => ({ name, servers: [{ address: p.dns }], key: { ...key } })),
     },
     ra: {
@@ -213,7 +234,8 @@ export function readConfigEdits(file: string): ConfigEdits {
 // Command line
 
 const USAGE = `usage: server-config [--interface IF] [--address V4/LEN] [--address6 V6/LEN] [--dns V4] [--dns6 V6]
-                     [--key-name NAME] [--key-file PATH] [--token-file PATH] [--edits FILE] OUT`;
+                     [--key-name NAME] [--key-file PATH] [--token-file PATH]
+                     [--pg-host H --pg-database DB --pg-user U --pg-password-file PATH [--pg-port N]] [--edits FILE] OUT`;
 
 const HEADER = '# Written by lab/server-config.ts for this lab; config/leasehold.example.yaml explains every field.\n';
 
@@ -242,6 +264,8 @@ export function serverConfigMain(argv: readonly string[], stderr: (line: string)
     control: { ...LAB_SERVER_PARAMS.control, ...(values['token-file'] !== undefined && { tokenFile: values['token-file'] }) },
   };
   try {
+    const sharedStore = sharedStoreFlags(values);
+    if (sharedStore) params.sharedStore = sharedStore;
     const config = labServerConfig(params);
     if (values.edits !== undefined) applyConfigEdits(config, readConfigEdits(values.edits));
     writeFileSync(positionals[0], HEADER + toYaml(config, { aliasDuplicateObjects: false }));
@@ -253,6 +277,19 @@ export function serverConfigMain(argv: readonly string[], stderr: (line: string)
   return 0;
 }
 
+const PG_FLAGS = ['pg-host', 'pg-database', 'pg-user', 'pg-password-file'] as const;
+
+/** The --pg-* flags: all of them (a shared PostgreSQL store) or none (SQLite). */
+function sharedStoreFlags(values: ReturnType<typeof parseFlags>['values']): LabSharedStore | undefined {
+  const given = PG_FLAGS.filter((f) => values[f] !== undefined);
+  if (given.length === 0 && values['pg-port'] === undefined) return undefined;
+  const missing = PG_FLAGS.filter((f) => values[f] === undefined);
+  if (missing.length > 0) throw new LabConfigError(`a shared PostgreSQL store needs ${missing.map((f) => `--${f}`).join(', ')} as well`);
+  const port = values['pg-port'] === undefined ? 5432 : Number(values['pg-port']);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new LabConfigError(`--pg-port ${JSON.stringify(values['pg-port'])}: not a port number (1..65535)`);
+  return { host: values['pg-host']!, port, database: values['pg-database']!, user: values['pg-user']!, passwordFile: values['pg-password-file']! };
+}
+
 function parseFlags(argv: readonly string[]) {
   const text = { type: 'string' } as const;
   return parseArgs({
@@ -260,6 +297,7 @@ function parseFlags(argv: readonly string[]) {
     allowPositionals: true,
     options: {
       interface: text, address: text, address6: text, dns: text, dns6: text, 'key-name': text, 'key-file': text, 'token-file': text, edits: text,
+      'pg-host': text, 'pg-port': text, 'pg-database': text, 'pg-user': text, 'pg-password-file': text,
     },
   });
 }

@@ -33,6 +33,11 @@ export class TokenBucket {
     return true;
   }
 
+  /** Whether the bucket has refilled to its burst by `now`: then it is no different from a new one. */
+  isFullAt(now: number): boolean {
+    return this.#tokens + (Math.max(0, now - this.#at) * this.limit.perSecond) / 1000 >= this.limit.burst;
+  }
+
   #refill(now: number): void {
     // A clock that steps back adds nothing, rather than draining the bucket.
     if (now > this.#at) {
@@ -48,7 +53,10 @@ export class TokenBucket {
  * when `maxKeys` is reached, the bucket used longest ago is forgotten
  * (Map keeps insertion order; a used key is moved to the end). A forgotten
  * key starts again with a full bucket, which only matters to a key that
- * has been quiet longer than every other one.
+ * has been quiet longer than every other one. A bucket that has refilled
+ * to its burst is forgotten too, as keys are used: it is the same as the
+ * new bucket its key would get, and so the buckets of a flood's made-up
+ * keys do not keep their memory once the flood is over.
  */
 export class KeyedTokenBuckets {
   readonly #buckets = new Map<string, TokenBucket>();
@@ -67,6 +75,7 @@ export class KeyedTokenBuckets {
 
   take(key: string, now: number): boolean {
     if (this.limit.perSecond === 0) return true;
+    this.#forgetRefilled(now);
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
       if (this.#buckets.size >= this.maxKeys) this.#forgetOldest();
@@ -76,6 +85,18 @@ export class KeyedTokenBuckets {
     }
     this.#buckets.set(key, bucket);
     return bucket.take(now);
+  }
+
+  /**
+   * Drops refilled buckets from the least recently used end, stopping at
+   * the first that is not full: each bucket is dropped at most once, so
+   * this costs O(1) per take on average.
+   */
+  #forgetRefilled(now: number): void {
+    for (const [key, bucket] of this.#buckets) {
+      if (!bucket.isFullAt(now)) return;
+      this.#buckets.delete(key);
+    }
   }
 
   #forgetOldest(): void {

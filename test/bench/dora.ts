@@ -306,8 +306,8 @@ export interface DoraStep<K extends string = never> {
  * answered nothing is a ServerFailure.
  */
 export async function measureDora<K extends string = never>(
-  name: ServerName,
-  running: DoraServerUnderTest,
+  name: string,
+  running: Pick<DoraServerUnderTest, 'processes' | 'exitReason' | 'tail'>,
   cli: Host,
   rate: number,
   seconds: number,

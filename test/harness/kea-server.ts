@@ -12,6 +12,14 @@ const D2_CONFIG_FILE = 'kea-dhcp-ddns.json';
 export const D2_ADDRESS = '127.0.0.1';
 export const D2_PORT = 53001;
 
+export interface KeaServerOptions extends TestServerOptions {
+  /**
+   * Kea's `lease-database` instead of the memfile (a PostgreSQL database
+   * made ready by `kea-admin db-init pgsql`); leases() then finds none.
+   */
+  leaseDatabase?: object;
+}
+
 /**
  * ISC Kea as the reference server. Documented differences the tests allow
  * for: Kea 2.2 has no offer hold time (`offerHoldSeconds` is ignored), it
@@ -23,7 +31,7 @@ export const D2_PORT = 53001;
 export class KeaServer extends ServerProcess {
   readonly kind = 'kea' as const;
 
-  constructor(private readonly options: TestServerOptions = {}) {
+  constructor(private readonly options: KeaServerOptions = {}) {
     super();
   }
 
@@ -86,12 +94,12 @@ function loggers(daemon: string, startLogger: string, options: TestServerOptions
   }
 }
 
-function keaConfig(config: TestServerConfig, leaseFile: string, options: TestServerOptions): object {
+function keaConfig(config: TestServerConfig, leaseFile: string, options: KeaServerOptions): object {
   return {
     Dhcp4: {
       'interfaces-config': { interfaces: [config.interface, ...(config.extraInterfaces ?? [])], 'dhcp-socket-type': 'raw' },
       // persist + no LFC: every change is appended to one CSV that leases() reads.
-      'lease-database': { type: 'memfile', persist: true, name: leaseFile, 'lfc-interval': 0 },
+      'lease-database': options.leaseDatabase ?? { type: 'memfile', persist: true, name: leaseFile, 'lfc-interval': 0 },
       // Without it Kea ignores an INIT-REBOOT REQUEST for an address on the
       // wrong network instead of the NAK RFC 2131 §4.3.2 asks for.
       authoritative: true,

@@ -66,7 +66,11 @@ export interface LabOptions {
   configEdits?: ConfigEdits;
   /** For `lab.sh up`; default 180 s (a loaded machine, named and two agents). */
   upTimeoutMs?: number;
+  /** `postgresql`: the two appliances on one PostgreSQL database (lab.sh's LAB_STORE); default the single SQLite one. */
+  store?: LabStore;
 }
+
+export type LabStore = 'sqlite' | 'postgresql';
 
 /** One DNS record as `owner type data`, normalised: owner lower-case and absolute, AAAA data expanded, DHCID data left out. */
 export type RecordLine = string;
@@ -86,6 +90,7 @@ export class Lab {
     readonly prefix: string,
     readonly runDir: string,
     readonly configEditsPath: string,
+    readonly store: LabStore = 'sqlite',
   ) {
     this.workers = [`${prefix}-w1`, `${prefix}-w2`];
   }
@@ -104,7 +109,7 @@ export class Lab {
     await writeFile(join(runDir, OWNER_FILE), `${process.pid}:${startTicks(process.pid) ?? '?'}\n${prefix}\n`);
     const configEditsPath = join(runDir, CONFIG_EDITS_FILE);
     await writeFile(configEditsPath, JSON.stringify(options.configEdits ?? {}, null, 2));
-    const lab = new Lab(prefix, runDir, configEditsPath);
+    const lab = new Lab(prefix, runDir, configEditsPath, options.store);
     try {
       await lab.up({ timeoutMs: options.upTimeoutMs, attempts: 2 });
     } catch (error) {
@@ -116,7 +121,7 @@ export class Lab {
 
   /** LAB_PREFIX, LAB_RUN and LEASEHOLD_LAB_CONFIG_EDITS for lab.sh. */
   get env(): NodeJS.ProcessEnv {
-    return { LAB_PREFIX: this.prefix, LAB_RUN: this.runDir, LEASEHOLD_LAB_CONFIG_EDITS: this.configEditsPath };
+    return { LAB_PREFIX: this.prefix, LAB_RUN: this.runDir, LEASEHOLD_LAB_CONFIG_EDITS: this.configEditsPath, LAB_STORE: this.store };
   }
 
   get dnsNetns(): string {
@@ -189,6 +194,11 @@ export class Lab {
   /** Kills the leasehold server (SIGKILL, no clean stop): what a crash or power loss does. */
   killServer(): Promise<number> {
     return this.killByPidFile(join(this.runDir, 'server.pid'), 'leasehold server');
+  }
+
+  /** Kills the second appliance's server (the PostgreSQL lab's lh-app2). */
+  killServer2(): Promise<number> {
+    return this.killByPidFile(join(this.runDir, 'server2.pid'), 'second leasehold server');
   }
 
   /** Kills named (SIGKILL). */
@@ -328,10 +338,11 @@ export class Lab {
   }
 
   private async readLeases(): Promise<Lease[]> {
-    const r = await runCommand([
-      process.execPath, join(REPO_ROOT, 'dist', 'server', 'cli', 'main.js'), 'leases',
-      '--config', join(this.runDir, 'leasehold.yaml'), '--store', join(this.runDir, 'leases.db'), '--json',
-    ]);
+    const cli = [process.execPath, join(REPO_ROOT, 'dist', 'server', 'cli', 'main.js'), 'leases', '--config', join(this.runDir, 'leasehold.yaml'), '--json'];
+    // The shared database is reachable only inside the lab: read it from the first appliance's namespace.
+    const r = await runCommand(
+      this.store === 'postgresql' ? ['ip', 'netns', 'exec', `${this.prefix}-appliance`, ...cli] : [...cli, '--store', join(this.runDir, 'leases.db')],
+    );
     if (r.code !== 0) throw new Error(`leasehold-server leases: exit ${r.code ?? r.signal}: ${r.stderr.trim()}`);
     return JSON.parse(r.stdout) as Lease[];
   }

@@ -13,6 +13,10 @@ const STORE_FILE = 'leases.sqlite';
 export interface LeaseholdServerOptions extends TestServerOptions {
   /** The server's command (default: the sources through tsx); a benchmark runs the build. */
   command?: readonly string[];
+  /** The `leaseStore` section instead of an SQLite file in the server's directory (a PostgreSQL database). */
+  leaseStore?: object;
+  /** Run `db init` on that store before `serve` (the first of several servers on one new database). */
+  initStore?: boolean;
 }
 
 /** Our own server, driven through its CLI exactly as an operator would. */
@@ -27,7 +31,9 @@ export class LeaseholdServer extends ServerProcess {
 
   protected async launch(host: Host, config: TestServerConfig, dir: string): Promise<TrackedProcess> {
     const configPath = join(dir, CONFIG_FILE);
-    await writeFile(configPath, JSON.stringify(leaseholdConfig(host, config, dir, this.options.logLevel ?? 'debug'), null, 2));
+    const serverConfig = leaseholdConfig(host, config, dir, this.options.logLevel ?? 'debug');
+    await writeFile(configPath, JSON.stringify(this.options.leaseStore ? { ...serverConfig, leaseStore: this.options.leaseStore } : serverConfig, null, 2));
+    if (this.options.initStore) await execIn(host.netns, [...this.#command, 'db', 'init', '--config', configPath], { cwd: REPO_ROOT });
     const child = host.segment.spawnIn(host.netns, [...(this.options.launcher ?? []), ...this.#command, 'serve', '--config', configPath], {
       label: `leasehold@${host.netns}`,
       cwd: REPO_ROOT,

@@ -68,3 +68,28 @@ test('the global limit is checked before decoding and counts every datagram', (t
   t.deepEqual([0, 0, 0, 0].map((now) => limits.admitDatagram(now)), [true, true, true, false]);
   t.true(limits.admitDatagram(1), '1 ms later one token is back');
 });
+
+test('a bucket is full again once its burst has flowed back in', (t) => {
+  const b = new TokenBucket({ perSecond: 10, burst: 2 }, 0);
+  t.true(b.isFullAt(0));
+  b.take(0);
+  b.take(0);
+  t.false(b.isFullAt(100), 'one token back after 100 ms, burst is 2');
+  t.true(b.isFullAt(200));
+  t.false(b.isFullAt(-5), 'a clock stepping back adds nothing');
+});
+
+test('keyed buckets that have refilled are forgotten, so a flood of made-up keys leaves no memory behind', (t) => {
+  const k = new KeyedTokenBuckets({ perSecond: 10, burst: 1 }, 100_000);
+  for (let i = 0; i < 5000; i++) t.true(k.take(`flood-${i}`, 0));
+  t.is(k.size, 5000);
+  t.false(k.take('flood-4999', 50), 'still empty 50 ms later');
+  // 100 ms later every flood bucket is full again: the next take forgets them.
+  t.true(k.take('real', 1000));
+  t.is(k.size, 1);
+  // A key whose bucket is not yet full is kept, with its state.
+  t.false(k.take('real', 1050));
+  t.true(k.take('other', 1050));
+  t.is(k.size, 2);
+  t.false(k.take('real', 1060), 'real was kept and is still empty');
+});

@@ -274,7 +274,10 @@ test('the DDNS service loads the stored queue at start, sends it only once servi
   updater.refusing.delete(FORWARD);
   const unusable = { zone: FORWARD, error: new DdnsKeyError('ddns zone leasehold.test: key file x has no key "leasehold-key"') };
   checks.push({ changed: [], failed: [unusable] }, { changed: [], failed: [unusable] }, { changed: [FORWARD], failed: [] });
-  await sleep(40);
+  // The key timer runs every 5 ms; wait until it has consumed all three
+  // scripted checks (a fixed sleep was flaky on a loaded machine).
+  for (const deadline = Date.now() + 5_000; checks.length > 0 && Date.now() < deadline; ) await sleep(5);
+  t.is(checks.length, 0, 'the key timer ran all three checks');
   await service.worker.idle();
   t.deepEqual(updater.forward('kept.lab.leasehold.test'), ['add', 'add'], 'sent again once the key changed');
   t.deepEqual(store.loadDnsQueue(), []);

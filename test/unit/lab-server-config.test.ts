@@ -143,3 +143,39 @@ test('a misspelt edit is caught by the server\'s validator, naming the field', (
   const config = applyConfigEdits(labServerConfig(LAB_SERVER_PARAMS), { 'ddns.retry.intialMs': 250 });
   t.throws(() => validateConfig(config), { message: /ddns\.retry\.intialMs/ });
 });
+
+test('two appliances on the shared PostgreSQL store: each its own address, the same subnet, store and RAs', (t) => {
+  const dir = tempDir(t);
+  const store = ['--pg-host', '198.18.0.4', '--pg-database', 'leasehold', '--pg-user', 'leasehold', '--pg-password-file', '/run/lab/pg.password'];
+  const outs = ['198.18.0.1/16', '198.18.0.3/16'].map((address, i) => {
+    const out = join(dir, `appliance${i + 1}.yaml`);
+    const address6 = `fd00:198:18::${i === 0 ? 1 : 3}/64`;
+    const r = runScript(['--address', address, '--address6', address6, ...store, out]);
+    t.is(r.code, 0, r.stderr);
+    return loadConfigFile(out);
+  });
+  const [one, two] = outs;
+  for (const config of outs) {
+    t.like(config.leaseStore, { type: 'postgresql', host: '198.18.0.4', port: 5432, database: 'leasehold', user: 'leasehold', shared: true });
+    // Refused together today (several servers do not share DNS updates yet).
+    t.false(config.ddns?.enabled);
+  }
+  t.deepEqual(one.interfaces.map((i) => i.address), ['198.18.0.1']);
+  t.deepEqual(two.interfaces.map((i) => i.address), ['198.18.0.3']);
+  // One subnet and pool for both; consistent RAs (RFC 4861 §6.2.7): the same prefixes, RDNSS and DNSSL.
+  t.deepEqual(one.subnets.map((s) => [s.subnet, s.pools]), two.subnets.map((s) => [s.subnet, s.pools]));
+  t.deepEqual(one.ra, two.ra);
+});
+
+test('the --pg-* flags come all together or not at all; a bad port is named', (t) => {
+  const out = join(tempDir(t), 'out.yaml');
+  const partial = runScript(['--pg-host', '198.18.0.4', '--pg-user', 'leasehold', out]);
+  t.is(partial.code, 1);
+  t.is(partial.stderr, 'server-config: a shared PostgreSQL store needs --pg-database, --pg-password-file as well');
+  const badPort = runScript(['--pg-host', 'h', '--pg-database', 'd', '--pg-user', 'u', '--pg-password-file', 'f', '--pg-port', 'x', out]);
+  t.is(badPort.code, 1);
+  t.regex(badPort.stderr, /--pg-port "x": not a port number/);
+  // Without them: the single appliance's SQLite lab, as before.
+  t.is(runScript([out]).code, 0);
+  t.not(loadConfigFile(out).leaseStore.type, 'postgresql');
+});
