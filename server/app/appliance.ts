@@ -71,7 +71,16 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
   // DDNS reads each subnet's naming from this map; a reload refills it in place.
   const subnetNaming = new Map<string, SubnetDdnsConfig>(subnetDdnsById(initial.subnets));
   const ddns: DdnsService | undefined = initial.ddns?.enabled
-    ? new DdnsService(initial.ddns, { subnets: subnetNaming, store: () => store.store, leases: () => dhcp4.leases(), clock, logger, counters, ...opts.ddns })
+    ? new DdnsService(initial.ddns, {
+        subnets: subnetNaming,
+        store: () => store.store,
+        leases: () => dhcp4.leases(),
+        sharedQueue: initial.leaseStore.type === 'postgresql' && initial.leaseStore.shared,
+        clock,
+        logger,
+        counters,
+        ...opts.ddns,
+      })
     : undefined;
   const cluster = clusterService(initial, logger);
   const dhcp4: Dhcp4Service = new Dhcp4Service(initial, {

@@ -5,7 +5,10 @@ import { DdnsWorker } from '../ddns/ddns-worker.ts';
 import { DdnsRegistrar } from '../ddns/name-registrar.ts';
 import { reconcile, type ReconcileTarget } from '../ddns/reconciler.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
+import { isSharedQueueStore, type ClaimSettings, type LeaderLock, type SharedQueueStore } from '../leases/dns-claims.ts';
+import { ClaimKeeper } from '../ddns/claim-keeper.ts';
 import type { Lease } from '../leases/lease.ts';
+import type { DnsChange } from '../leases/dns-change.ts';
 import { createDnsServices, type DnsServices } from '../net/dns-updater.ts';
 import type { CounterSink } from './counters.ts';
 import type { Service } from './service.ts';
@@ -16,6 +19,21 @@ import type { Service } from './service.ts';
  * replaced by rename (what editors and `tsig-keygen > new && mv` do).
  */
 export const KEY_FILE_CHECK_MS = 2000;
+
+/**
+ * A shared queue is polled for heads this often, besides right after each
+ * of our commits and each change we finish: what catches the heads other
+ * servers queued, and the claims of a server that died once they ran out.
+ */
+export const CLAIM_POLL_MS = 1000;
+/** Heads claimed in one pass. */
+const CLAIM_BATCH = 64;
+
+/** The claim settings `ddns.claimSeconds` means: a third of the claim kept as the margin (dns-claims.ts). */
+export function claimSettingsFor(config: DdnsConfig): ClaimSettings {
+  const claimMs = config.claimSeconds * 1000;
+  return { claimMs, marginMs: Math.round(claimMs / 3) };
+}
 
 export interface DdnsServiceDeps {
   /** Where each subnet's clients are named (`subnetDdnsById`); a subnet without an entry registers nothing. */
@@ -28,6 +46,12 @@ export interface DdnsServiceDeps {
   logger: Logger;
   counters: CounterSink;
   keyCheckIntervalMs?: number;
+  /**
+   * Several servers share the store's DNS queue (`leaseStore.shared`):
+   * each change is sent under a claim, and the reconciler runs on the
+   * one server holding the leader lock.
+   */
+  sharedQueue?: boolean;
   /** The DNS edge; tests give their own. */
   dnsServices?: (zones: readonly DdnsZoneConfig[], logger: Logger, counters: CounterSink) => DnsServices;
 }
@@ -51,6 +75,12 @@ export class DdnsService implements Service {
   /** One reconcile pass at a time. */
   #reconciling: Promise<void> | undefined;
   #stopped = false;
+  #shared: { store: SharedQueueStore; keeper: ClaimKeeper; leader: LeaderLock } | undefined;
+  #claimTimer: NodeJS.Timeout | undefined;
+  #renewTimer: NodeJS.Timeout | undefined;
+  /** One claim pass at a time; `#claimAgain` asks for another once it ends. */
+  #claiming: Promise<void> | undefined;
+  #claimAgain = false;
   /** The last problem logged per zone's key file, so a broken file is logged once, not every check. */
   readonly #keyProblems = new Map<string, string>();
 
@@ -74,11 +104,20 @@ export class DdnsService implements Service {
     const { config, deps } = this;
     const dns = (deps.dnsServices ?? createDnsServices)(config.zones, deps.logger, deps.counters);
     const store = deps.store();
-    const worker = new DdnsWorker({ ddns: config, store, updater: dns.updater, logger: deps.logger, clock: deps.clock, counters: deps.counters, paused: true });
-    const queued = store.loadDnsQueue();
+    if (deps.sharedQueue) {
+      if (!isSharedQueueStore(store)) throw new Error('a shared DNS queue needs a store several servers share (leaseStore.type postgresql)');
+      const settings = claimSettingsFor(config);
+      this.#shared = { store, keeper: new ClaimKeeper(store.dnsClaimQueue(settings), deps.clock, settings, () => this.#claimSoon()), leader: store.reconcilerLeader() };
+    }
+    const keeper = this.#shared?.keeper;
+    const worker = new DdnsWorker({ ddns: config, store, updater: dns.updater, logger: deps.logger, clock: deps.clock, counters: deps.counters, paused: true, claims: keeper });
+    // Shared: the queue is worked through claims (the first pass at `serve`),
+    // and the numbers our registrar gives are replaced by the database's.
+    const queued = keeper ? [] : store.loadDnsQueue();
     worker.enqueue(queued);
     const lastSeq = queued.reduce((max, c) => Math.max(max, c.seq), 0);
-    this.#registrar = new DdnsRegistrar(config, deps.subnets, () => deps.clock.now(), lastSeq, (changes) => worker.enqueue(changes));
+    const onCommitted = keeper ? () => this.#claimSoon() : (changes: DnsChange[]) => worker.enqueue(changes);
+    this.#registrar = new DdnsRegistrar(config, deps.subnets, () => deps.clock.now(), lastSeq, onCommitted);
     this.#dns = dns;
     this.#worker = worker;
     this.#queuedAtStart = queued.length;
@@ -88,6 +127,13 @@ export class DdnsService implements Service {
   serve(): void {
     if (this.#queuedAtStart > 0) this.deps.logger.info('ddns-queue-resumed', { pending: this.#queuedAtStart });
     this.worker.resume();
+    if (this.#shared) {
+      this.#claimSoon();
+      this.#claimTimer = setInterval(() => this.#claimSoon(), CLAIM_POLL_MS);
+      this.#claimTimer.unref();
+      this.#renewTimer = setInterval(() => void this.#renewClaims(), claimSettingsFor(this.config).claimMs / 3);
+      this.#renewTimer.unref();
+    }
     // Not awaited: BIND may be down, and DHCP must not wait for it.
     void this.reconcileNow();
     const seconds = this.config.reconcileIntervalSeconds;
@@ -106,7 +152,11 @@ export class DdnsService implements Service {
     this.#stopped = true;
     clearInterval(this.#reconcileTimer);
     clearInterval(this.#keyTimer);
+    clearInterval(this.#claimTimer);
+    clearInterval(this.#renewTimer);
     await this.#worker?.stop();
+    await this.#claiming;
+    await this.#shared?.leader.release();
     // A reconcile pass still asking gets its lookups refused; the sessions' connections close.
     this.#dns?.close();
   }
@@ -146,26 +196,47 @@ export class DdnsService implements Service {
     return this.#worker?.unpark(zones) ?? 0;
   }
 
-  /** One pass of the reconciler over the lease table; never two at once. */
+  /**
+   * One pass of the reconciler over the lease table; never two at once. On
+   * a shared queue, only on the server holding the leader lock, over the
+   * database's table (this server's copy misses what the others wrote).
+   */
   reconcileNow(): Promise<void> {
     const dns = this.#dns;
     if (!dns || this.#stopped) return Promise.resolve();
     const worker = this.worker;
     const registrar = this.registrar;
     const store = this.deps.store();
-    const target: ReconcileTarget = {
-      hasPending: (fqdn) => worker.hasPending(fqdn),
-      changeFor: (action, lease) => registrar.changeFor(action, lease),
-      enqueue: async (changes) => {
-        // A pass that outlives the stop must not write to a store being closed.
-        if (this.#stopped) return;
-        await store.commit({ enqueue: changes });
-        worker.enqueue(changes);
-      },
-    };
+    const shared = this.#shared;
     const { logger } = this.deps;
-    this.#reconciling ??= reconcile([...this.deps.leases()], this.config, dns.lookup, target, logger, this.deps.clock.now())
+    const pass = async () => {
+      let leases: readonly Lease[] = this.deps.leases();
+      let pending = (fqdn: string) => worker.hasPending(fqdn);
+      if (shared) {
+        if (!(await shared.leader.acquire())) {
+          logger.debug('ddns-reconcile-skipped', { reason: 'another server leads the reconciler' });
+          return undefined;
+        }
+        leases = await shared.store.readLeases();
+        const names = await shared.keeper.pendingNames();
+        pending = (fqdn) => names.has(fqdn);
+      }
+      const target: ReconcileTarget = {
+        hasPending: pending,
+        changeFor: (action, lease) => registrar.changeFor(action, lease),
+        enqueue: async (changes) => {
+          // A pass that outlives the stop must not write to a store being closed.
+          if (this.#stopped) return;
+          await store.commit({ enqueue: changes });
+          if (shared) this.#claimSoon();
+          else worker.enqueue(changes);
+        },
+      };
+      return reconcile([...leases], this.config, dns.lookup, target, logger, this.deps.clock.now());
+    };
+    this.#reconciling ??= pass()
       .then((report) => {
+        if (report === undefined) return;
         if (report.missing > 0) this.deps.counters.inc('ddns_reconciler_repairs', { kind: 'missing' }, report.missing);
         if (report.stale > 0) this.deps.counters.inc('ddns_reconciler_repairs', { kind: 'stale' }, report.stale);
         logger.info('ddns-reconciled', { ...report });
@@ -173,5 +244,39 @@ export class DdnsService implements Service {
       .catch((err) => logger.error('ddns-reconcile-failed', { err }))
       .finally(() => (this.#reconciling = undefined));
     return this.#reconciling;
+  }
+
+  /** A claim pass now, or right after the one running (which may have read the queue before our last commit). */
+  #claimSoon(): void {
+    if (!this.#shared || this.#stopped) return;
+    if (this.#claiming) {
+      this.#claimAgain = true;
+      return;
+    }
+    const { keeper } = this.#shared;
+    this.#claiming = keeper
+      .claim(CLAIM_BATCH)
+      .then((fresh) => {
+        if (fresh.length > 0 && !this.#stopped) this.worker.enqueue(fresh);
+      })
+      .catch((err) => this.deps.logger.debug('ddns-claim-failed', { err }))
+      .finally(() => {
+        this.#claiming = undefined;
+        if (this.#claimAgain) {
+          this.#claimAgain = false;
+          this.#claimSoon();
+        }
+      });
+  }
+
+  async #renewClaims(): Promise<void> {
+    if (!this.#shared || this.#stopped) return;
+    try {
+      const lost = await this.#shared.keeper.renew();
+      if (lost > 0) this.deps.logger.warn('ddns-claims-lost', { lost, note: 'another server sends them now' });
+    } catch (err) {
+      // Not renewed: the claims run out, and the worker stops starting UPDATEs for them before they do.
+      this.deps.logger.debug('ddns-claim-renew-failed', { err });
+    }
   }
 }

@@ -21,6 +21,15 @@ import type { Dhcp4Transport, ReceivedDatagram } from '../net/dhcp4-transport.ts
 import { openDhcp4Transport } from '../net/udp-dhcp4-transport.ts';
 import type { CounterSink } from './counters.ts';
 import type { Service } from './service.ts';
+import { isSharedQueueStore, type SharedQueueStore } from '../leases/dns-claims.ts';
+
+/**
+ * On a store several servers share, how often the rows other servers
+ * wrote that must stop this one from offering an address are read again:
+ * DECLINE quarantines and the control API's reservations. Both queries
+ * read an index or a small table.
+ */
+export const SHARED_REFRESH_MS = 1000;
 
 export interface Dhcp4ServiceDeps {
   /** The open lease store (read at start). */
@@ -60,6 +69,10 @@ export class Dhcp4Service implements Service {
   #engine: Dhcp4Engine | undefined;
   #transport: Dhcp4Transport | undefined;
   #reclaimTimer: NodeJS.Timeout | undefined;
+  #sharedTimer: NodeJS.Timeout | undefined;
+  #refreshing = false;
+  /** Bumped by every reservation change made here: a refresh read before it must not undo it. */
+  #reservationChanges = 0;
   #rateLimits: RequestRateLimits | undefined;
   // Requests whose answer is still on its way (most wait for a lease commit):
   // a clean stop lets them finish, so no client loses an ACK it has earned.
@@ -153,6 +166,7 @@ export class Dhcp4Service implements Service {
   async #changeReservations(next: StoredReservation[], change: { reserve?: StoredReservation[]; unreserve?: ReservationKey[] }): Promise<void> {
     const engine = this.engine;
     const before = this.#stored;
+    this.#reservationChanges++;
     this.#stored = next;
     engine.reconfigure(withStoredReservations(this.#config.subnets, next));
     try {
@@ -161,6 +175,9 @@ export class Dhcp4Service implements Service {
       this.#stored = before;
       engine.reconfigure(withStoredReservations(this.#config.subnets, before));
       throw err;
+    } finally {
+      // Again once written: a refresh that started while it was being written may have read the old rows.
+      this.#reservationChanges++;
     }
   }
 
@@ -218,10 +235,38 @@ export class Dhcp4Service implements Service {
     this.#reclaimTimer = setInterval(() => void this.#reclaim(), config.expiredReclaimIntervalSeconds * 1000);
     this.#reclaimTimer.unref();
     await this.#reclaim();
+    if (config.leaseStore.type === 'postgresql' && config.leaseStore.shared && isSharedQueueStore(store)) {
+      await this.#refreshShared(store);
+      this.#sharedTimer = setInterval(() => void this.#refreshShared(store), SHARED_REFRESH_MS);
+      this.#sharedTimer.unref();
+    }
+  }
+
+  /** Learns the quarantines and reservations other servers wrote (a failing store: tried again next time). */
+  async #refreshShared(store: SharedQueueStore): Promise<void> {
+    const engine = this.#engine;
+    if (!engine || this.#refreshing || this.#draining) return;
+    this.#refreshing = true;
+    const changesBefore = this.#reservationChanges;
+    try {
+      const [quarantined, reservations] = await Promise.all([store.readQuarantined(), store.readReservations()]);
+      const learnt = engine.learnQuarantined(quarantined);
+      if (learnt > 0) this.deps.logger.debug('dhcp4-quarantine-learnt', { addresses: learnt });
+      const ids = (list: readonly StoredReservation[]) => JSON.stringify(list.map((r) => [reservationId(r), r.hwAddress, r.clientId, r.hostname]));
+      if (changesBefore === this.#reservationChanges && ids(reservations) !== ids(this.#stored)) {
+        this.#stored = reservations;
+        engine.reconfigure(withStoredReservations(this.#config.subnets, reservations));
+      }
+    } catch (err) {
+      this.deps.logger.debug('dhcp4-shared-refresh-failed', { err });
+    } finally {
+      this.#refreshing = false;
+    }
   }
 
   async stop(): Promise<void> {
     clearInterval(this.#reclaimTimer);
+    clearInterval(this.#sharedTimer);
     this.#draining = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     await this.#transport?.close();

@@ -89,12 +89,6 @@ function readRoot(f: FieldReader, root: Mapping): ServerConfig {
   );
 
   const leaseStore = readLeaseStore(f, root.leaseStore, 'leaseStore', { sqlitePath: CONFIG_DEFAULTS.leaseStorePath });
-  // Each server numbers its own DNS queue and would send every queued
-  // change itself: with several servers on one database the queue needs
-  // claims first, so the two are not combined yet.
-  if (leaseStore?.type === 'postgresql' && leaseStore.shared && ddns?.enabled) {
-    f.fail(at('leaseStore', 'shared'), 'several servers on one database do not send DNS updates yet; set ddns.enabled: false, or shared: false');
-  }
   const dhcp4Timers = readDhcp4Timers(f, root);
   return compact({
     interfaces,

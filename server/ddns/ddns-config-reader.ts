@@ -25,7 +25,7 @@ import { findZone } from './reverse-names.ts';
  * recorded on the `FieldReader`; the caller throws them all at once.
  */
 
-const DDNS_FIELDS = ['enabled', 'zones', 'conflictResolution', 'ttl', 'onRefusedName', 'updateOnRenew', 'retry', 'reconcileIntervalSeconds'] as const;
+const DDNS_FIELDS = ['enabled', 'zones', 'conflictResolution', 'ttl', 'onRefusedName', 'updateOnRenew', 'retry', 'reconcileIntervalSeconds', 'claimSeconds'] as const;
 const DDNS_ZONE_FIELDS = ['name', 'servers', 'key'] as const;
 const DNS_SERVER_FIELDS = ['address', 'port'] as const;
 const TSIG_KEY_FIELDS = ['name', 'algorithm', 'secret', 'secretFile'] as const;
@@ -56,6 +56,8 @@ export function readDdns(f: FieldReader, value: unknown, path: string): DdnsConf
     retry: readDdnsRetry(f, m.retry, at(path, 'retry')),
     reconcileIntervalSeconds:
       f.field(m, 'reconcileIntervalSeconds', path, (v, p) => f.integer(v, p, 0, 86400)) ?? DDNS_DEFAULTS.reconcileIntervalSeconds,
+    // At least 3 s: the third kept as a margin must outlast one DNS exchange.
+    claimSeconds: f.field(m, 'claimSeconds', path, (v, p) => f.integer(v, p, 3, 3600)) ?? DDNS_DEFAULTS.claimSeconds,
   }) as DdnsConfig;
 }
 

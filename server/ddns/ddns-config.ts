@@ -51,6 +51,14 @@ export interface DdnsConfig {
   retry: { initialMs: number; maxMs: number };
   /** Seconds between comparisons of the lease table with DNS (reconciler.ts), also run at start; 0 = only at start. */
   reconcileIntervalSeconds: number;
+  /**
+   * Several servers on one database (`leaseStore.shared`): how long a
+   * server's claim on a queued change lasts unless it renews it, so how
+   * soon another server sends the changes of one that died. The holder
+   * stops starting UPDATEs a third of it before the end, which must cover
+   * the longest DNS exchange.
+   */
+  claimSeconds: number;
 }
 
 export interface DdnsZoneConfig {
@@ -120,6 +128,7 @@ export const DDNS_DEFAULTS = {
   updateOnRenew: false,
   retry: { initialMs: 1000, maxMs: 60_000 },
   reconcileIntervalSeconds: 300,
+  claimSeconds: 30,
   dnsPort: 53,
   // RFC 8945 §6: the one algorithm every implementation must support.
   tsigAlgorithm: 'hmac-sha256' as TsigAlgorithm,

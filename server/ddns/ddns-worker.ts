@@ -37,6 +37,14 @@ export interface DdnsBacklog {
 /** A clock for round trips: monotonic, sub-millisecond (a LAN round trip to BIND is under a millisecond). */
 const MONOTONIC: Clock = { now: () => performance.now() };
 
+/** How a worker on a shared queue asks about its claims. */
+export interface WorkerClaims {
+  /** Whether this server's claim on the change is still trusted for starting an UPDATE. */
+  mayStart(change: DnsChange): boolean;
+  /** The worker is done with these changes (sent and dequeued, or dropped for want of a trusted claim). */
+  settled(seqs: readonly number[]): void;
+}
+
 /** `parked`: a zone refused the change for good (DnsRefusal); it waits in the queue for `unpark`. */
 type ChangeVerdict = Verdict | 'parked';
 
@@ -103,6 +111,11 @@ export class DdnsWorker {
       rttClock?: Clock;
       /** Queue without sending until `resume()` (the appliance resumes once every service has started). */
       paused?: boolean;
+      /**
+       * A queue several servers share: each change is sent only under this
+       * server's claim on it (server/leases/dns-claims.ts).
+       */
+      claims?: WorkerClaims;
     },
   ) {
     this.#paused = opts.paused ?? false;
@@ -230,6 +243,15 @@ export class DdnsWorker {
       while (queue.length > 0 && !this.#stopped) {
         // What is queued now, folded; the first item covers the front of the queue.
         const [work] = coalesceChanges(queue);
+        const claims = this.opts.claims;
+        if (claims && work.change && !claims.mayStart(work.change)) {
+          // The claim may be another server's by now: leave the row in the
+          // store for whoever holds it (we, again, once we claim it anew).
+          queue.splice(0, work.seqs.length);
+          this.opts.counters?.inc('ddns_claims_lost');
+          claims.settled(work.seqs);
+          continue;
+        }
         const verdict = work.change ? await this.#process(work.change) : 'done';
         if (this.#stopped) return;
         if (verdict === 'retry-later') {
@@ -243,6 +265,7 @@ export class DdnsWorker {
         }
         await this.opts.store.commit({ dequeue: work.seqs });
         queue.splice(0, work.seqs.length);
+        this.opts.claims?.settled(work.seqs);
         const folded = work.seqs.length - (work.change ? 1 : 0);
         if (folded > 0) {
           this.opts.counters?.inc('ddns_changes_coalesced', {}, folded);

@@ -3,7 +3,7 @@ import type { LogFields, Logger } from '../../lib/core/logger.ts';
 import type { SubnetConfig } from './dhcp4-config.ts';
 import type { ReservationKey, StoredReservation } from '../leases/reservation.ts';
 import type { DnsChange } from '../leases/dns-change.ts';
-import { clientKeyFor, type Lease } from '../leases/lease.ts';
+import { clientKeyFor, leaseIsReusable, type Lease } from '../leases/lease.ts';
 import type { ConditionalLeaseStore, LeaseChange, LeaseExpectation, LeaseStore } from '../leases/lease-store.ts';
 import { intToIp, ipToInt } from '../../lib/wire/ipv4.ts';
 import { AddressAllocator, NoAddressAvailableError } from './address-allocator.ts';
@@ -551,6 +551,27 @@ export class Dhcp4Engine {
       this.opts.logger.debug('lease-store-commit-failed', { err, leases: touched.map(intToIp) });
       return 'failed';
     }
+  }
+
+  /**
+   * Addresses another server quarantined after a DECLINE (RFC 2131 §3.1
+   * step 5: the address is in use by some other host), read from a shared
+   * store: learnt where this server's table has no live record of its own,
+   * so it does not offer them either. A record of ours stays: if it
+   * disagrees, our next write is judged by the database and loses.
+   */
+  learnQuarantined(declined: readonly Lease[]): number {
+    const now = this.opts.clock.now();
+    let learnt = 0;
+    for (const lease of declined) {
+      if (lease.state !== 'declined' || lease.expiresAt <= now) continue;
+      const ip = ipToInt(lease.ip);
+      const current = this.table.leaseAt(ip);
+      if (current !== undefined && !leaseIsReusable(current, now)) continue;
+      this.table.put({ ...lease });
+      learnt++;
+    }
+    return learnt;
   }
 
   /** What another server wrote, as the store reported it: the rows at `changes`' addresses are `current`'s (none where it lists none). */

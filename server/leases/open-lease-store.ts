@@ -40,6 +40,7 @@ export async function openLeaseStore(config: LeaseStoreConfig, opts: OpenLeaseSt
     configPath: opts.configPath,
     logger: opts.logger,
     soleServer: !opts.inspectOnly && !config.shared,
+    sharedDnsQueue: !opts.inspectOnly && config.shared,
     observer: opts.observer,
   });
 }

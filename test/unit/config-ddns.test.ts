@@ -57,6 +57,7 @@ test('a ddns section gets its defaults', (t) => {
     updateOnRenew: false,
     retry: { initialMs: 1000, maxMs: 60000 },
     reconcileIntervalSeconds: 300,
+    claimSeconds: 30,
   });
   t.deepEqual(config.subnets[0].ddns, { domain: 'leasehold.test', defaultApp: 'lab' });
 });
@@ -78,6 +79,7 @@ test('every ddns field given explicitly is kept, in canonical form', (t) => {
     updateOnRenew: true,
     retry: { initialMs: 10, maxMs: 10 },
     reconcileIntervalSeconds: 0,
+    claimSeconds: 30,
   };
   raw.subnets[0].ddns = {
     domain: 'Lab.LeaseHold.Test.',
@@ -104,6 +106,7 @@ test('every ddns field given explicitly is kept, in canonical form', (t) => {
     updateOnRenew: true,
     retry: { initialMs: 10, maxMs: 10 },
     reconcileIntervalSeconds: 0,
+    claimSeconds: 30,
   });
   t.deepEqual(config.subnets[0].ddns, {
     domain: 'lab.leasehold.test',
@@ -250,11 +253,9 @@ test('the example configuration publishes the lab in DNS', (t) => {
   t.deepEqual(config.subnets[0].ddns, { domain: 'leasehold.test', defaultApp: 'lab', slaacPrefix: 'fd00:198:18::/64' });
 });
 
-test('DNS updates and a lease store shared by several servers are not combined yet: the field is named', (t) => {
+test('DNS updates and a lease store shared by several servers go together; claimSeconds is checked and named', (t) => {
   const shared = { type: 'postgresql', url: 'postgresql://lh@198.18.0.4/lh', shared: true };
-  t.deepEqual(issues({ ...base(), leaseStore: shared }), [
-    'leaseStore.shared: several servers on one database do not send DNS updates yet; set ddns.enabled: false, or shared: false',
-  ]);
-  t.deepEqual(issues({ ...base(), leaseStore: { ...shared, shared: false } }), []);
-  t.deepEqual(issues({ ...base(), ddns: { ...base().ddns, enabled: false }, leaseStore: shared }), []);
+  t.deepEqual(issues({ ...base(), leaseStore: shared }), []);
+  t.deepEqual(issues({ ...base(), ddns: { ...base().ddns, claimSeconds: 6 }, leaseStore: shared }), []);
+  t.deepEqual(issues({ ...base(), ddns: { ...base().ddns, claimSeconds: 2 }, leaseStore: shared }), ['ddns.claimSeconds: must be an integer from 3 to 3600, got 2']);
 });

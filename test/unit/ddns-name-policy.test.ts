@@ -19,6 +19,7 @@ function lab(overrides: Partial<DdnsConfig> = {}): DdnsConfig {
     updateOnRenew: false,
     retry: { initialMs: 1000, maxMs: 60000 },
     reconcileIntervalSeconds: 300,
+    claimSeconds: 30,
     ...overrides,
   };
 }

@@ -12,6 +12,8 @@ import { PgDatabase, toPgError, type PgError, type PgSession } from './pg-connec
 import { LOCK_CLASS_SOLE_SERVER, type Migration } from './pg-migrations.ts';
 import { checkSchema } from './pg-schema-admin.ts';
 import { keyedReservation } from './pg-import.ts';
+import type { ClaimSettings, DnsClaimQueue, LeaderLock, SharedQueueStore } from '../dns-claims.ts';
+import { pgDnsClaimQueue, pgLeaderLock } from './pg-dns-queue.ts';
 
 export interface PgLeaseStoreOptions {
   /** This server's name: written as each lease's `granted_by`, each DNS row's `created_by`, and in notifications. */
@@ -26,6 +28,8 @@ export interface PgLeaseStoreOptions {
    * taken again before the next group after a lost connection.
    */
   soleServer?: boolean;
+  /** Several servers queue DNS changes here: the database numbers them (a server's own numbers would collide). */
+  sharedDnsQueue?: boolean;
   /** DNS rows a group queues are claimed by this server for this long (HA); absent: left unclaimed. */
   dnsClaimMs?: number;
   /** The migrations the schema is checked against (tests give others). */
@@ -61,19 +65,32 @@ async function checkDurability(db: PgDatabase, config: PostgresLeaseStoreConfig)
 const NOT_SOLE = 'another leasehold-server serves from this database; a database serves one server until servers are set up for high availability';
 
 /** Leases, queue and reservations in one statement, so from one snapshot. */
-async function readSnapshot(db: PgDatabase): Promise<LeaseSnapshot> {
+async function readSnapshot(db: PgDatabase, what: { leases: boolean } = { leases: true }): Promise<LeaseSnapshot> {
+  const leases = what.leases ? "(SELECT coalesce(jsonb_agg(lh_lease_json(l)), '[]'::jsonb) FROM leases l)" : "'[]'::jsonb";
   const [row] = await db.query<{ leases: Lease[]; queue: DnsChange[]; reservations: StoredReservation[] }>(
-    `SELECT (SELECT coalesce(jsonb_agg(lh_lease_json(l)), '[]'::jsonb) FROM leases l) AS leases,
+    `SELECT ${leases} AS leases,
             (SELECT coalesce(jsonb_agg(q.change || jsonb_build_object('seq', q.seq) ORDER BY q.seq), '[]'::jsonb) FROM dns_queue q) AS queue,
             (SELECT coalesce(jsonb_agg(lh_reservation_json(r)), '[]'::jsonb) FROM reservations r) AS reservations`,
   );
   return new LeaseSnapshot(row.leases, row.queue, row.reservations);
 }
 
-/** The group as lh_commit_group reads it: each reservation with its lease key. */
-function groupJson(changes: readonly ConditionalLeaseChange[]): string {
-  return JSON.stringify(changes.map((c) => (c.reserve === undefined ? c : { ...c, reserve: c.reserve.map(keyedReservation) })));
+/**
+ * The group as lh_commit_group reads it: each reservation with its lease
+ * key. On a shared database the sequence numbers the DNS queue's rows:
+ * a writer's own numbers would collide with another server's.
+ */
+function groupJson(changes: readonly ConditionalLeaseChange[], numberedByDatabase: boolean): string {
+  return JSON.stringify(
+    changes.map((c) => {
+      const keyed = c.reserve === undefined ? c : { ...c, reserve: c.reserve.map(keyedReservation) };
+      return numberedByDatabase && c.enqueue !== undefined ? { ...keyed, enqueue: c.enqueue.map(({ seq: _seq, ...rest }) => rest) } : keyed;
+    }),
+  );
 }
+
+/** Leases still quarantined after a DECLINE, by the database's clock. */
+const QUARANTINED_SQL = "SELECT lh_lease_json(l) AS lease FROM leases l WHERE l.state = 'declined' AND l.expires_at > lh_now_ms()";
 
 /** SQLSTATEs after which only the guilty change of a group should fail: unique violation, deadlock, serialization failure. */
 const ONE_BY_ONE = new Set(['23505', '40P01', '40001']);
@@ -90,13 +107,14 @@ const ONE_BY_ONE = new Set(['23505', '40P01', '40001']);
  * change reports): the database as this server knows it, which with the
  * sole-server lock is the database.
  */
-export class PgLeaseStore implements ConditionalLeaseStore {
+export class PgLeaseStore implements ConditionalLeaseStore, SharedQueueStore {
   readonly #db: PgDatabase;
   #rows = new LeaseSnapshot();
   readonly #committer: GroupCommitter;
   readonly #serverName: string;
   readonly #dnsClaimMs: number | undefined;
   readonly #soleServer: boolean;
+  readonly #sharedDnsQueue: boolean;
   readonly #logger: Logger | undefined;
   #sole: PgSession | undefined;
   /** The sole-server lock's session died: take the lock again before the next group. */
@@ -108,6 +126,7 @@ export class PgLeaseStore implements ConditionalLeaseStore {
     this.#serverName = opts.serverName;
     this.#dnsClaimMs = opts.dnsClaimMs;
     this.#soleServer = opts.soleServer ?? false;
+    this.#sharedDnsQueue = opts.sharedDnsQueue ?? false;
     this.#logger = opts.logger;
     this.#committer = new GroupCommitter(db.target, (changes) => this.#writeGroup(changes), opts.maxBatch, opts.observer);
   }
@@ -186,6 +205,26 @@ export class PgLeaseStore implements ConditionalLeaseStore {
     return this.#committer.stats();
   }
 
+  dnsClaimQueue(settings: ClaimSettings): DnsClaimQueue {
+    return pgDnsClaimQueue(this.#db, this.#serverName, settings);
+  }
+
+  reconcilerLeader(): LeaderLock {
+    return pgLeaderLock(this.#db);
+  }
+
+  async readLeases(): Promise<Lease[]> {
+    return (await readSnapshot(this.#db)).leases();
+  }
+
+  async readReservations(): Promise<StoredReservation[]> {
+    return (await readSnapshot(this.#db, { leases: false })).reservations();
+  }
+
+  async readQuarantined(): Promise<Lease[]> {
+    return (await this.#db.query<{ lease: Lease }>(QUARANTINED_SQL)).map((r) => r.lease);
+  }
+
   async #writeGroup(changes: readonly ConditionalLeaseChange[]): Promise<ChangeResult[]> {
     if (this.#soleServer) await this.#holdSoleLock();
     let results: ChangeResult[];
@@ -216,7 +255,7 @@ export class PgLeaseStore implements ConditionalLeaseStore {
     const [{ outcomes }] = await this.#db.query<{ outcomes: CommitOutcome[] }>('SELECT lh_commit_group($1, $2, $3::jsonb) AS outcomes', [
       this.#serverName,
       this.#dnsClaimMs ?? null,
-      groupJson(changes),
+      groupJson(changes, this.#sharedDnsQueue),
     ]);
     if (!Array.isArray(outcomes) || outcomes.length !== changes.length) {
       throw new Error(`lh_commit_group answered ${JSON.stringify(outcomes)?.slice(0, 80)} for ${changes.length} change(s)`);

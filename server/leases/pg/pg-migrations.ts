@@ -34,6 +34,8 @@ export const LOCK_CLASS_ADDRESS = 0x4c480001;
 export const LOCK_CLASS_CLIENT = 0x4c480002;
 /** Session lock held by a server that is the database's only server (no `ha` section). */
 export const LOCK_CLASS_SOLE_SERVER = 0x4c480003;
+/** Session lock held by the one server that runs the DNS reconciler (several servers on one database). */
+export const LOCK_CLASS_DDNS_LEADER = 0x4c480004;
 
 const V1 = `
 CREATE TABLE schema_version (
@@ -387,6 +389,19 @@ BEGIN
 END $$;
 `;
 
+/**
+ * Several servers sending one DNS queue and sharing the DECLINE
+ * quarantine. The claim columns are version 1's; claims name the server
+ * by its text name (no reference to the servers table). Additive: older
+ * servers run on it.
+ */
+const V3 = `
+-- The claim pass reads each name's head and the claims; a server's renewal reads its own.
+CREATE INDEX dns_queue_claimed_by ON dns_queue (claimed_by, seq) WHERE claimed_by IS NOT NULL;
+-- Every server reads the quarantined addresses (a DECLINE seen by any of them).
+CREATE INDEX leases_quarantined ON leases (expires_at) WHERE state = 'declined';
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -400,6 +415,12 @@ export const MIGRATIONS: readonly Migration[] = [
     // Additive: version-1 servers never call the functions.
     compatibleFrom: 1,
     sql: V2,
+  },
+  {
+    version: 3,
+    description: 'DNS queue claims index, shared DECLINE quarantine index',
+    compatibleFrom: 1,
+    sql: V3,
   },
 ];
 

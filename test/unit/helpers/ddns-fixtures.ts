@@ -16,6 +16,7 @@ export function testDdnsConfig(zones: DdnsZoneConfig[], over: Partial<DdnsConfig
     updateOnRenew: false,
     retry: { initialMs: 5, maxMs: 20 },
     reconcileIntervalSeconds: 0,
+    claimSeconds: 30,
     ...over,
   };
 }
