@@ -124,25 +124,52 @@ export function parseCniArgs(text: string): Record<string, string> {
   return args;
 }
 
+/** The kubelet's own limit for a pod's hostname: one DNS label (RFC 1123 §2.1). */
+const POD_HOSTNAME_MAX = 63;
+
+/** What `podIdentity` made of CNI_ARGS. */
+export interface PodIdentity {
+  /** The DHCP hostname; absent when the runtime gave no usable pod name. */
+  hostname?: string;
+  /** The app (the middle of the FQDN). */
+  namespace?: string;
+  /** Why a pod name given was not used as the hostname, for the runtime's log (stderr). */
+  note?: string;
+}
+
 /**
  * What a Kubernetes runtime says about the pod in CNI_ARGS (containerd's
  * and CRI-O's CRI plugins pass K8S_POD_NAMESPACE, K8S_POD_NAME,
  * K8S_POD_INFRA_CONTAINER_ID, K8S_POD_UID). The pod name becomes the DHCP
  * hostname and the namespace the app, so the pod is published in DNS as
  * `<pod>.<namespace>.<domain>` instead of under the sandbox's random id.
- * Both must be DNS labels (RFC 1123 §2.1) because they go into DNS as they
- * are; a pod name with dots, or longer than 63, is refused, not mangled.
+ *
+ * Kubernetes allows any RFC 1123 subdomain as a pod name (dots, up to 253),
+ * but the hostname is one label. A name longer than 63 is cut to 63 with
+ * trailing hyphens trimmed, as the kubelet does for the pod's own hostname.
+ * A name with dots (or anything else not a label) is not mangled into a
+ * label that could be another pod's name; the pod is published under its
+ * sandbox id, as without Kubernetes, and a note says why — refusing the ADD
+ * would keep a legal pod from starting over its name. A namespace is always
+ * an RFC 1123 label in Kubernetes, so one that is not did not come from it:
+ * refused, naming the arg.
  */
-export function podIdentity(args: Record<string, string>): { hostname?: string; namespace?: string } {
-  const label = (key: string): string | undefined => {
-    const value = args[key];
-    if (value === undefined) return undefined;
-    if (!isLdhLabel(value)) {
-      throw new CniError(CNI_ERRORS.invalidEnvironment, `CNI_ARGS ${key} ${JSON.stringify(value)}: not a DNS label (letters, digits and inner hyphens, at most 63)`);
+export function podIdentity(args: Record<string, string>): PodIdentity {
+  const identity: PodIdentity = {};
+  const namespace = args.K8S_POD_NAMESPACE;
+  if (namespace !== undefined) {
+    if (!isLdhLabel(namespace)) {
+      throw new CniError(CNI_ERRORS.invalidEnvironment, `CNI_ARGS K8S_POD_NAMESPACE ${JSON.stringify(namespace)}: not a DNS label (letters, digits and inner hyphens, at most 63)`);
     }
-    return value.toLowerCase();
-  };
-  return { hostname: label('K8S_POD_NAME'), namespace: label('K8S_POD_NAMESPACE') };
+    identity.namespace = namespace.toLowerCase();
+  }
+  const podName = args.K8S_POD_NAME;
+  if (podName !== undefined && podName !== '') {
+    const hostname = podName.length > POD_HOSTNAME_MAX ? podName.slice(0, POD_HOSTNAME_MAX).replace(/-+$/, '') : podName;
+    if (isLdhLabel(hostname)) identity.hostname = hostname.toLowerCase();
+    else identity.note = `CNI_ARGS K8S_POD_NAME ${JSON.stringify(podName)} is not one DNS label: the pod is published under its sandbox id`;
+  }
+  return identity;
 }
 
 // ---------------------------------------------------------------------------

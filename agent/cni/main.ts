@@ -5,6 +5,7 @@ import type { CniAttachment } from '../core/cni-attachment.ts';
 import { sendToDaemon } from '../io/control-client.ts';
 import {
   addRequest,
+  podIdentity,
   addResult,
   checkCommandVersion,
   checkExpectation,
@@ -60,8 +61,11 @@ async function main(): Promise<number> {
       case 'ADD': {
         // Checked here too, to answer with the spec's code for it (3) before anything is asked or made.
         if (!existsSync(env.netns!)) throw new CniError(CNI_ERRORS.unknownContainer, `CNI_NETNS ${env.netns} does not exist`);
-        // Built first: a bad K8S_POD_NAME is refused before the agent is asked anything.
+        // Built first: a bad K8S_POD_NAMESPACE is refused before the agent is asked anything.
         const request = addRequest(config, env);
+        // The runtime logs a plugin's stderr: say why a pod is not under its own name.
+        const { note } = podIdentity(env.args);
+        if (note) process.stderr.write(`leasehold: ${note}\n`);
         const status = await ask<{ problems: string[] }>({ op: 'cni-status', request: { bridge: config.bridge, bridgeNetns: config.bridgeNetns } }, STATUS_TIMEOUT_MS);
         if (status.problems.length > 0) throw new CniError(CNI_ERRORS.invalidConfig, status.problems.join('; '));
         const attachment = await ask<CniAttachment>({ op: 'cni-add', request }, config.timeoutMs + 5000);

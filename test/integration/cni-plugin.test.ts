@@ -317,14 +317,29 @@ test('a 1.0.0 chain leasehold → tuning (Debian containernetworking-plugins): A
   t.is((await runtime.del(containerId, sandbox)).code, 0, 'DEL again through the chain');
 });
 
-test('a K8S_POD_NAME that is not a DNS label is refused before anything is made', async (t) => {
-  const { lab, runtime } = await cniLab(t);
-  const [netns] = await containerNetns(t, ['k2']);
+test('a K8S_POD_NAME with dots (a legal Kubernetes name, not one DNS label): the pod is attached and published under its sandbox id, stderr says why; a bad namespace is refused before anything is made', async (t) => {
+  const { lab, runtime } = await cniLab(t, undefined, { app: undefined });
+  const [netns, refusedNetns] = await containerNetns(t, ['k2', 'k3']);
+  const sandbox = `/run/netns/${netns}`;
+  const containerId = `k2${randomBytes(8).toString('hex')}`;
+
+  const added = await runtime.add(containerId, sandbox, 'eth0', { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web.v1' });
+  t.is(added.code, 0, added.stdout + added.stderr);
+  t.regex(added.stderr, /leasehold: CNI_ARGS K8S_POD_NAME "web\.v1" is not one DNS label: the pod is published under its sandbox id/);
+  const record = (await lab.records()).find((r) => r.kind === 'cni')!;
+  t.regex(String(record.hostname), /^[a-z0-9][a-z0-9-]{0,62}$/, 'one label');
+  t.false(String(record.hostname).startsWith('web'), 'not a label made from the dotted pod name');
+  t.is(record.fqdn, `${record.hostname}.shop`, 'still under its namespace');
+  const address = (added.json as { ips: { address: string }[] }).ips[0]!.address;
+  t.is((await lab.waitForServerLease(address.split('/')[0]!, 'bound')).hostname, record.hostname);
+  t.is((await runtime.del(containerId, sandbox)).code, 0);
+  await lab.waitForServerLease(address.split('/')[0]!, 'released', 3000);
+
   const linksBefore = await lab.bridgeLinks();
-  const refused = await runtime.add('k2abc', `/run/netns/${netns}`, 'eth0', { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=web.0' });
+  const refused = await runtime.add('k3abc', `/run/netns/${refusedNetns}`, 'eth0', { CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=kube_system;K8S_POD_NAME=web-0' });
   t.is(refused.code, 1);
   t.is(refused.json?.code, 4);
-  t.regex(String(refused.json?.msg), /^CNI_ARGS K8S_POD_NAME "web\.0": not a DNS label/);
+  t.regex(String(refused.json?.msg), /^CNI_ARGS K8S_POD_NAMESPACE "kube_system": not a DNS label/);
   t.deepEqual(await lab.bridgeLinks(), linksBefore);
   t.deepEqual(await lab.records(), []);
 });

@@ -82,16 +82,33 @@ test('Kubernetes CNI_ARGS: the pod name is the DHCP hostname, its namespace the 
   t.is(plain.app, undefined);
 });
 
-for (const [key, value] of [
-  ['K8S_POD_NAME', 'web.0'],
-  ['K8S_POD_NAME', 'w'.repeat(64)],
-  ['K8S_POD_NAME', '-web'],
-  ['K8S_POD_NAME', ''],
-  ['K8S_POD_NAMESPACE', 'kube_system'],
-] as const) {
-  test(`Kubernetes CNI_ARGS: ${key}=${JSON.stringify(value.length > 20 ? `${value.slice(0, 8)}… (${value.length})` : value)} is code 4, naming the arg`, (t) => {
-    const env = parseEnvironment({ ...ADD_ENV, CNI_ARGS: `${key}=${value}` });
-    cniError(t, () => addRequest(parseConfig(CONFIG), env), 4, new RegExp(`^CNI_ARGS ${key} ".*": not a DNS label`));
+test('Kubernetes CNI_ARGS: a pod name longer than 63 is cut to 63 with trailing hyphens trimmed, as the kubelet cuts its hostname', (t) => {
+  const long = `${'w'.repeat(62)}-x${'y'.repeat(10)}`;
+  t.deepEqual(podIdentity({ K8S_POD_NAME: long }), { hostname: 'w'.repeat(62) });
+  t.deepEqual(podIdentity({ K8S_POD_NAME: 'W'.repeat(70) }), { hostname: 'w'.repeat(63) });
+});
+
+for (const value of ['web.0', 'api.v1.shop', '-web', 'web_0']) {
+  test(`Kubernetes CNI_ARGS: K8S_POD_NAME=${JSON.stringify(value)} is not one label: no hostname (the sandbox id is used), a note naming it`, (t) => {
+    const env = parseEnvironment({ ...ADD_ENV, CNI_ARGS: `K8S_POD_NAMESPACE=shop;K8S_POD_NAME=${value}` });
+    const pod = podIdentity(env.args);
+    t.is(pod.hostname, undefined);
+    t.is(pod.namespace, 'shop');
+    t.is(pod.note, `CNI_ARGS K8S_POD_NAME ${JSON.stringify(value)} is not one DNS label: the pod is published under its sandbox id`);
+    const req = addRequest(parseConfig(CONFIG), env);
+    t.is(req.hostname, undefined);
+    t.is(req.app, 'shop');
+  });
+}
+
+test('Kubernetes CNI_ARGS: an empty K8S_POD_NAME is no pod name, without a note', (t) => {
+  t.deepEqual(podIdentity({ K8S_POD_NAME: '' }), {});
+});
+
+for (const value of ['kube_system', 'a.b', '', 'n'.repeat(64)]) {
+  test(`Kubernetes CNI_ARGS: K8S_POD_NAMESPACE=${JSON.stringify(value.length > 20 ? `${value.slice(0, 8)}… (${value.length})` : value)} is code 4, naming the arg`, (t) => {
+    const env = parseEnvironment({ ...ADD_ENV, CNI_ARGS: `K8S_POD_NAMESPACE=${value}` });
+    cniError(t, () => addRequest(parseConfig(CONFIG), env), 4, /^CNI_ARGS K8S_POD_NAMESPACE ".*": not a DNS label/);
   });
 }
 
