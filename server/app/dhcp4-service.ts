@@ -199,7 +199,9 @@ export class Dhcp4Service implements Service {
     this.#rateLimits = new RequestRateLimits(config.protection.rateLimits, performance.now());
     this.#dropLog = new IntervalLog(deps.logger, DROP_LOG_INTERVAL_MS);
     this.#loadBalance = deps.loadBalance?.((ip) => this.#ackedByUs.has(ip));
+    const loadBalance = this.#loadBalance;
     const engine = new Dhcp4Engine({
+      ...(loadBalance && { ownsBucket: (bucket: number) => loadBalance.servesBucket(bucket) }),
       subnets: withStoredReservations(config.subnets, this.#stored),
       store,
       clock: deps.clock,

@@ -41,6 +41,18 @@ export class AddressAllocator {
     private readonly excluded: ReadonlySet<number> = new Set(),
     /** Subnets to index now (others are indexed when first allocated from). */
     subnets: readonly ServedSubnet[] = [],
+    /**
+     * Several servers share the lease database: this server's share of the
+     * 256 buckets. An address's bucket is its last octet, and a new address
+     * is taken from this server's buckets while one is free. The servers
+     * know only their own offers (held in memory) and learn the others'
+     * bindings only when a commit loses; with one cursor each, all starting
+     * at the pool's first address, they would offer the same addresses and
+     * lose every other commit. Disjoint shares make a loss rare; the shares
+     * follow the client buckets' owners, so a dead server's addresses pass
+     * to the survivors with its clients. Absent: one server, any address.
+     */
+    private readonly ownsBucket?: (bucket: number) => boolean,
   ) {
     table.observe((ip, before) => this.#changed(ip, before));
     for (const subnet of subnets) this.#poolOf(subnet);
@@ -96,20 +108,45 @@ export class AddressAllocator {
       const index = ip === undefined ? -1 : pool.indexOf(ip);
       if (index >= 0) consider(index);
     }
+    // A client with nothing of its own gets a free address of this server's share, if any.
+    const inShare = best < 0 && this.ownsBucket ? this.#firstInShare(pool, usable) : -1;
+    if (inShare >= 0) best = inShare;
+    else this.#scanFree(pool, usable, bestDistance, (index) => (best = index));
+    if (best < 0) throw new NoAddressAvailableError(subnet.id);
+    pool.cursor = (best + 1) % pool.total;
+    return pool.addressAt(best);
+  }
+
+  /** The first usable free address from the cursor, if nearer than `bestDistance`. */
+  #scanFree(pool: PoolState, usable: (index: number) => boolean, bestDistance: number, found: (index: number) => void): void {
     const first = pool.free.nextCyclic(pool.cursor);
     for (let index = first; index >= 0 && pool.distance(index) < bestDistance; ) {
       if (usable(index)) {
-        best = index;
-        break;
+        found(index);
+        return;
       }
       // Only when `now` is behind the table's time (a clock set back): the
       // set is right for the table's time, not for `now`; look further.
       index = pool.free.nextCyclic(index + 1);
+      if (index === first) return;
+    }
+  }
+
+  /**
+   * The first free address from the cursor on whose bucket (last octet) is
+   * this server's, or -1. Bounded: past SHARE_PROBES free addresses of other
+   * shares (ours are full, or nearly), any free address will do — then a
+   * lost commit is the database's way to arbitrate, as without shares.
+   */
+  #firstInShare(pool: PoolState, usable: (index: number) => boolean): number {
+    const first = pool.free.nextCyclic(pool.cursor);
+    let index = first;
+    for (let probes = 0; index >= 0 && probes < SHARE_PROBES; probes++) {
+      if (this.ownsBucket!(pool.addressAt(index) & 0xff) && usable(index)) return index;
+      index = pool.free.nextCyclic(index + 1);
       if (index === first) break;
     }
-    if (best < 0) throw new NoAddressAvailableError(subnet.id);
-    pool.cursor = (best + 1) % pool.total;
-    return pool.addressAt(best);
+    return -1;
   }
 
   /** Pool addresses of the subnet free for any client (as of the table's time). */
@@ -162,6 +199,9 @@ export class AddressAllocator {
     return undefined;
   }
 }
+
+/** How many free addresses of other servers' shares `allocate` passes over before taking one of them. */
+const SHARE_PROBES = 2048;
 
 function toInt(lease: Lease): number {
   // Lease records carry dotted quads; the table is keyed by the integer.

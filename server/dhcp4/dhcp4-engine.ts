@@ -65,6 +65,14 @@ export interface Dhcp4EngineOptions {
    * (a NAK for a REQUEST, silence otherwise). Needs a ConditionalLeaseStore.
    */
   conditionalCommits?: boolean;
+  /**
+   * With several servers on one database (RFC 3074 load balancing): whether
+   * this server's share of the buckets includes `bucket` (0–255). New
+   * addresses are then taken first from this server's share of the pools
+   * (see AddressAllocator), so two servers do not offer the same free
+   * address to two clients and lose every other commit. Absent = one server.
+   */
+  ownsBucket?: (bucket: number) => boolean;
   /** Caps on held offers (`protection` in the file); absent = none. */
   holdLimits?: HoldLimits;
   /** Counters (the appliance's registry); absent = not counted. */
@@ -113,7 +121,7 @@ export class Dhcp4Engine {
     this.setHoldCaps();
     this.table = new LeaseTable(opts.store.loadAll());
     this.ourAddresses = new Set(opts.serverAddresses);
-    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)), this.subnets);
+    this.allocator = new AddressAllocator(this.table, new Set(opts.serverAddresses.map(ipToInt)), this.subnets, opts.ownsBucket);
   }
 
   /** The subnets served now, in the form the request path uses. */

@@ -17,6 +17,8 @@ export interface LeaseholdServerOptions extends TestServerOptions {
   leaseStore?: object;
   /** Run `db init` on that store before `serve` (the first of several servers on one new database). */
   initStore?: boolean;
+  /** Further top-level config sections, as they are (e.g. `ha` for one of several servers). */
+  extraConfig?: object;
 }
 
 /** Our own server, driven through its CLI exactly as an operator would. */
@@ -32,7 +34,8 @@ export class LeaseholdServer extends ServerProcess {
   protected async launch(host: Host, config: TestServerConfig, dir: string): Promise<TrackedProcess> {
     const configPath = join(dir, CONFIG_FILE);
     const serverConfig = leaseholdConfig(host, config, dir, this.options.logLevel ?? 'debug');
-    await writeFile(configPath, JSON.stringify(this.options.leaseStore ? { ...serverConfig, leaseStore: this.options.leaseStore } : serverConfig, null, 2));
+    const body = { ...serverConfig, ...(this.options.leaseStore && { leaseStore: this.options.leaseStore }), ...this.options.extraConfig };
+    await writeFile(configPath, JSON.stringify(body, null, 2));
     if (this.options.initStore) await execIn(host.netns, [...this.#command, 'db', 'init', '--config', configPath], { cwd: REPO_ROOT });
     const child = host.segment.spawnIn(host.netns, [...(this.options.launcher ?? []), ...this.#command, 'serve', '--config', configPath], {
       label: `leasehold@${host.netns}`,

@@ -146,3 +146,39 @@ test('a full pool is known from the free count, and freed addresses come back as
   t.is(allocator.allocate(subnet, client(40), now + 30_000) > 0, true, 'the holds expired: addresses are free again');
   t.is(allocator.freeCount(subnet), 28);
 });
+
+test('two servers on one database, each with its share of the buckets: their offers never take the same address until a share is full, then any free one', (t) => {
+  const subnet = served();
+  const even = (bucket: number) => bucket % 2 === 0;
+  const odd = (bucket: number) => bucket % 2 === 1;
+  // Each server knows only its own holds: two tables, as two processes.
+  const servers = [even, odd].map((share) => {
+    const table = new LeaseTable();
+    return { share, table, allocator: new AddressAllocator(table, new Set([SERVER_IN_POOL]), [subnet], share) };
+  });
+  const now = 5_000;
+  const offered = servers.map(() => [] as number[]);
+  // 28 free: 14 even (10,14,…,28,40,42,46,48 less .12 and .44), 14 odd; alternate, as the buckets split clients.
+  for (let n = 1; n <= 26; n++) {
+    const s = n % 2;
+    const { table, allocator } = servers[s];
+    const ip = allocator.allocate(subnet, client(n), now);
+    table.holdOffer({ ip, clientKey: client(n).key, subnetId: 'lan', expiresAt: now + 30_000 });
+    offered[s].push(ip);
+  }
+  t.true(offered[0].every((ip) => even(ip & 0xff)), `server 0 stayed in its share: ${offered[0].map(intToIp)}`);
+  t.true(offered[1].every((ip) => odd(ip & 0xff)), `server 1 stayed in its share: ${offered[1].map(intToIp)}`);
+  t.deepEqual(offered[0].filter((ip) => offered[1].includes(ip)), [], 'no address offered by both');
+  // Server 0's share is full (12 even pool addresses are free for it: 14 less .12 and .44): now it takes an odd one.
+  const spill = servers[0].allocator.allocate(subnet, client(60), now);
+  t.true(odd(spill & 0xff), `a full share spills into the other: ${intToIp(spill)}`);
+});
+
+test('without a share (one server) the first free address in configuration order; with one, the first of its share', (t) => {
+  const subnet = served();
+  const plain = new AddressAllocator(new LeaseTable(), new Set([SERVER_IN_POOL]), [subnet]);
+  t.is(intToIp(plain.allocate(subnet, client(1), 0)), '198.18.0.40');
+  const shared = new AddressAllocator(new LeaseTable(), new Set([SERVER_IN_POOL]), [subnet], (b) => b % 2 === 1);
+  t.is(intToIp(shared.allocate(subnet, client(1), 0)), '198.18.0.41');
+  t.is(intToIp(shared.allocate(subnet, client(2), 0)), '198.18.0.43', 'the cursor moved on within the share');
+});
