@@ -108,41 +108,31 @@ export class AddressAllocator {
       const index = ip === undefined ? -1 : pool.indexOf(ip);
       if (index >= 0) consider(index);
     }
-    // A client with nothing of its own gets a free address of this server's share, if any.
-    const inShare = best < 0 && this.ownsBucket ? this.#firstInShare(pool, usable) : -1;
+    // A client with nothing of its own gets a free address of this server's
+    // share while one is near (SHARE_PROBES), else the nearest free one.
+    const ownsBucket = this.ownsBucket;
+    const inShare = best < 0 && ownsBucket ? this.#firstFree(pool, (index) => ownsBucket(pool.addressAt(index) & 0xff) && usable(index), Infinity, SHARE_PROBES) : -1;
     if (inShare >= 0) best = inShare;
-    else this.#scanFree(pool, usable, bestDistance, (index) => (best = index));
+    else {
+      const free = this.#firstFree(pool, usable, bestDistance, Infinity);
+      if (free >= 0) best = free;
+    }
     if (best < 0) throw new NoAddressAvailableError(subnet.id);
     pool.cursor = (best + 1) % pool.total;
     return pool.addressAt(best);
   }
 
-  /** The first usable free address from the cursor, if nearer than `bestDistance`. */
-  #scanFree(pool: PoolState, usable: (index: number) => boolean, bestDistance: number, found: (index: number) => void): void {
-    const first = pool.free.nextCyclic(pool.cursor);
-    for (let index = first; index >= 0 && pool.distance(index) < bestDistance; ) {
-      if (usable(index)) {
-        found(index);
-        return;
-      }
-      // Only when `now` is behind the table's time (a clock set back): the
-      // set is right for the table's time, not for `now`; look further.
-      index = pool.free.nextCyclic(index + 1);
-      if (index === first) return;
-    }
-  }
-
   /**
-   * The first free address from the cursor on whose bucket (last octet) is
-   * this server's, or -1. Bounded: past SHARE_PROBES free addresses of other
-   * shares (ours are full, or nearly), any free address will do — then a
-   * lost commit is the database's way to arbitrate, as without shares.
+   * The first free address from the cursor on (wrapping) that `accept`
+   * takes, nearer than `maxDistance`, looking at most at `maxProbes` free
+   * addresses; -1 if none. Without a share, `accept` refuses a free address
+   * only when `now` is behind the table's time (a clock set back: the set is
+   * right for the table's time, not for `now`), so the first one is taken.
    */
-  #firstInShare(pool: PoolState, usable: (index: number) => boolean): number {
+  #firstFree(pool: PoolState, accept: (index: number) => boolean, maxDistance: number, maxProbes: number): number {
     const first = pool.free.nextCyclic(pool.cursor);
-    let index = first;
-    for (let probes = 0; index >= 0 && probes < SHARE_PROBES; probes++) {
-      if (this.ownsBucket!(pool.addressAt(index) & 0xff) && usable(index)) return index;
+    for (let index = first, probes = 0; index >= 0 && probes < maxProbes && pool.distance(index) < maxDistance; probes++) {
+      if (accept(index)) return index;
       index = pool.free.nextCyclic(index + 1);
       if (index === first) break;
     }
