@@ -97,6 +97,11 @@ export interface LeaseRow {
  * Opens a connection the way every Leasehold connection must be: WAL keeps
  * readers off the writer's back, and synchronous=FULL makes every COMMIT
  * fsync the WAL, which is what lets `commit` promise durability.
+ * (better-sqlite3 builds SQLite without HAVE_FDATASYNC, so this is a full
+ * fsync. Running COMMIT with synchronous=NORMAL and then our own fdatasync
+ * of the -wal file was measured on the project's VM, one lease per group:
+ * 194-209 µs CPU per commit against 137-157 µs for SQLite's fsync, so the
+ * fsync stays.)
  */
 export function openDatabase(path: string): Database.Database {
   const db = new Database(path);
