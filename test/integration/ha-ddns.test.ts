@@ -96,6 +96,15 @@ async function zoneARecords(bind: BindServer): Promise<Map<string, string[]>> {
   return records;
 }
 
+/** The DNS updates a server logged as done (`ddns-updated`), one per zone a change updated: "action fqdn zone". */
+function updatesDone(server: TrackedProcess): string[] {
+  return server.output
+    .split('\n')
+    .filter((l) => l.includes('"event":"ddns-updated"'))
+    .map((l) => JSON.parse(l) as { action: string; fqdn: string; zone: string })
+    .map((u) => `${u.action} ${u.fqdn} ${u.zone}`);
+}
+
 function stoppedCounters(server: TrackedProcess): Record<string, number> {
   const line = server.output.split('\n').find((l) => l.includes('"event":"stopped"'));
   return (JSON.parse(line ?? '{}') as { counters?: Record<string, number> }).counters ?? {};
@@ -120,6 +129,13 @@ test.serial(`two servers, one database, DDNS on: ${CLIENTS} clients named in BIN
   const counters = servers.map(stoppedCounters);
   const adds = counters.map((c) => c.ddns_add_done ?? 0);
   t.log(`ddns_add_done by server: ${adds.join(' + ')}`);
+  // Which server sent what, so a change sent twice names its sender(s) and whether a retry explains it.
+  const done = servers.map(updatesDone);
+  const senders = new Map<string, number[]>();
+  done.forEach((updates, i) => updates.forEach((u) => senders.set(u, [...(senders.get(u) ?? []), i + 1])));
+  const twice = [...senders].filter(([, by]) => by.length > 1).map(([u, by]) => `${u} by srv${by.join('+srv')}`);
+  const retries = servers.map((s) => s.output.split('\n').filter((l) => l.includes('"event":"ddns-retry"')).length);
+  t.deepEqual(twice, [], `updates done more than once (retries logged: ${retries.join(' + ')})`);
   // Counted per zone a change updates: the forward name and its PTR.
   t.is(adds[0] + adds[1], CLIENTS * 2, 'each name added once, by one server');
   const stats = await lab.bind.statistics();

@@ -4,7 +4,7 @@ import { silentLogger } from '../../lib/core/logger.ts';
 import { ClaimKeeper } from '../../server/ddns/claim-keeper.ts';
 import type { DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
 import { DdnsWorker } from '../../server/ddns/ddns-worker.ts';
-import { claimTrusted, MemoryDnsClaimQueue, pickClaims, type ClaimSettings } from '../../server/leases/dns-claims.ts';
+import { claimTrusted, MemoryDnsClaimQueue, pickClaims, type ClaimSettings, type DnsClaimQueue } from '../../server/leases/dns-claims.ts';
 import type { DnsChange } from '../../server/leases/dns-change.ts';
 import type { LeaseChange, LeaseStore } from '../../server/leases/lease-store.ts';
 import { testDdnsConfig, testDnsChange } from './helpers/ddns-fixtures.ts';
@@ -151,4 +151,57 @@ test('two workers on one queue: every change sent exactly once, each name in que
   }
   t.true(servers.every(({ claims }) => claims.held === 0));
   await Promise.all(servers.map(({ worker }) => worker.stop()));
+});
+
+/**
+ * A server's view of the shared queue whose claim passes can be held on
+ * their way back: the pass reads (and renews) the rows when it is asked,
+ * as the database does, and its answer arrives when the test says so, as
+ * an answer slowed by a loaded machine arrives after later ones.
+ */
+function slowAnswers(queue: MemoryDnsClaimQueue, server: string) {
+  const fast = queue.forServer(server);
+  const held: Array<() => void> = [];
+  const view: DnsClaimQueue = {
+    ...fast,
+    claim: async (max) => {
+      const answer = await fast.claim(max);
+      await new Promise<void>((resolve) => held.push(resolve));
+      return answer;
+    },
+  };
+  const deliver = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const resolve of held.splice(0)) resolve();
+  };
+  return { view, deliver };
+}
+
+const forwardAddsOf = (dns: FakeDnsZones) => dns.messages.filter((m) => m.updates.some((u) => u.kind === 'add' && u.record.type === 'A'));
+
+test('a claim pass that read the queue before a change was finished does not hand that change to the worker again', async (t) => {
+  const { clock, queue } = setup();
+  const dns = new FakeDnsZones();
+  const { view, deliver } = slowAnswers(queue, 'srv-a');
+  const claims = new ClaimKeeper(view, clock, SETTINGS);
+  const worker = new DdnsWorker({ ddns: testDdnsConfig(zones), store: sharedStore(queue, 'srv-a'), updater: dns, logger: silentLogger, clock, claims, paused: true });
+  queue.add(change('a.lab.leasehold.test'));
+  const first = claims.claim(10);
+  await deliver();
+  worker.enqueue(await first);
+  // A second pass (another commit's, or the poll timer's) reads the row, still queued and ours...
+  const second = claims.claim(10);
+  // ...the worker sends the change and dequeues it while that pass's answer is on its way...
+  worker.resume();
+  await worker.idle();
+  t.is(queue.rows.length, 0);
+  t.is(forwardAddsOf(dns).length, 1);
+  // ...and then the answer arrives: what it names was finished meanwhile.
+  await deliver();
+  worker.enqueue(await second);
+  t.deepEqual(seqs(await second), [], 'a change finished while the pass was out is not fresh');
+  t.is(claims.held, 0);
+  await worker.idle();
+  t.is(forwardAddsOf(dns).length, 1, 'sent once');
+  await worker.stop();
 });
