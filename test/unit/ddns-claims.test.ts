@@ -205,3 +205,80 @@ test('a claim pass that read the queue before a change was finished does not han
   t.is(forwardAddsOf(dns).length, 1, 'sent once');
   await worker.stop();
 });
+
+/** The A-record operations sent for `fqdn`, in wire order: "add 198.18.1.10", "delete-name", … */
+function aOperations(dns: FakeDnsZones, fqdn: string): string[] {
+  return dns.messages
+    .flatMap((m) => m.updates)
+    .filter((u) => u.name === fqdn && (u.kind === 'delete-name' || ('record' in u && u.record.type === 'A') || (u.kind === 'delete-rrset' && u.type === 'A')))
+    .map((u) => ('record' in u ? `${u.kind} ${u.record.data}` : u.kind));
+}
+
+/** Two servers, each with its claim keeper and worker, on one queue and one zone. */
+function twoServers(queue: MemoryDnsClaimQueue, clock: ManualClock) {
+  const dns = new FakeDnsZones();
+  const ddns = testDdnsConfig(zones);
+  const server = (name: string) => {
+    const claims = new ClaimKeeper(queue.forServer(name), clock, SETTINGS);
+    const worker = new DdnsWorker({ ddns, store: sharedStore(queue, name), updater: dns, logger: silentLogger, clock, claims, batch: { maxParts: 1, maxBytes: 65_000 } });
+    /** One claim pass, as the poll timer makes it, and the worker's sends of what it claimed. */
+    const pass = async () => {
+      const fresh = await claims.claim(10);
+      worker.enqueue(fresh);
+      await worker.idle();
+      return seqs(fresh);
+    };
+    return { claims, worker, pass };
+  };
+  return { dns, a: server('srv-a'), b: server('srv-b') };
+}
+
+test("a name's changes committed by two servers go out in queue order: the later one waits while the other server holds the earlier", async (t) => {
+  const { clock, queue } = setup();
+  const { dns, a, b } = twoServers(queue, clock);
+  const fqdn = 'x.lab.leasehold.test';
+  // Bound through srv-a, which claims the add as it commits it; the add is not sent yet.
+  queue.add(change(fqdn, 'add', '198.18.1.10'), 'srv-a');
+  const heldByA = await a.claims.claim(10);
+  t.deepEqual(seqs(heldByA), [1]);
+  // Released through srv-a, then bound again through srv-b, each claimed by its writer.
+  queue.add(change(fqdn, 'remove', '198.18.1.10'), 'srv-a');
+  queue.add(change(fqdn, 'add', '198.18.1.11'), 'srv-b');
+  t.deepEqual(await b.pass(), [], "srv-b's own change is not its name's head");
+  // srv-b's writer claim runs out, srv-a keeps renewing the head: srv-b still waits.
+  for (let i = 0; i < 4; i++) {
+    clock.advance(SETTINGS.claimMs / 3);
+    await a.claims.renew();
+    t.deepEqual(await b.pass(), [], 'the head is claimed by srv-a');
+  }
+  t.deepEqual(aOperations(dns, fqdn), [], 'nothing sent for the name yet');
+  a.worker.enqueue(heldByA);
+  await a.worker.idle();
+  t.deepEqual(queue.rows.map((r) => r.change.seq), [2, 3], 'srv-a sent the head it holds');
+  // srv-a's own claim on the removal ran out while it waited (nobody renews what is not yet a head):
+  // whoever claims next sends it, and the add still waits behind it.
+  t.deepEqual(await b.pass(), [2], 'the removal is the head now');
+  t.deepEqual(await b.pass(), [3], "only now srv-b's add");
+  t.is(queue.rows.length, 0);
+  t.deepEqual(aOperations(dns, fqdn), ['add 198.18.1.10', 'delete-record 198.18.1.10', 'add 198.18.1.11']);
+  t.deepEqual(dns.get(fqdn, 'A'), ['198.18.1.11']);
+  await Promise.all([a.worker.stop(), b.worker.stop()]);
+});
+
+test("a name's earlier change held by a server that died is taken over and sent before the survivor's later change", async (t) => {
+  const { clock, queue } = setup();
+  const { dns, a, b } = twoServers(queue, clock);
+  const fqdn = 'x.lab.leasehold.test';
+  queue.add(change(fqdn, 'add', '198.18.1.10'), 'srv-a');
+  t.deepEqual(seqs(await a.claims.claim(10)), [1], 'claimed by srv-a, which dies before sending it');
+  queue.add(change(fqdn, 'remove', '198.18.1.10'), 'srv-b');
+  queue.add(change(fqdn, 'add', '198.18.1.11'), 'srv-b');
+  clock.advance(SETTINGS.claimMs - 1);
+  t.deepEqual(await b.pass(), [], "srv-a's claim has not run out");
+  clock.advance(1);
+  t.deepEqual(await b.pass(), [1], "the dead server's change first, once its claim ran out");
+  t.deepEqual(await b.pass(), [2]);
+  t.deepEqual(await b.pass(), [3]);
+  t.deepEqual(aOperations(dns, fqdn), ['add 198.18.1.10', 'delete-record 198.18.1.10', 'add 198.18.1.11']);
+  await Promise.all([a.worker.stop(), b.worker.stop()]);
+});
