@@ -3,7 +3,7 @@ import { ManualClock } from '../../lib/core/clock.ts';
 import { silentLogger } from '../../lib/core/logger.ts';
 import { ClaimKeeper } from '../../server/ddns/claim-keeper.ts';
 import type { DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
-import { DdnsWorker } from '../../server/ddns/ddns-worker.ts';
+import { DdnsWorker, type DnsUpdater } from '../../server/ddns/ddns-worker.ts';
 import { claimTrusted, MemoryDnsClaimQueue, pickClaims, type ClaimSettings, type DnsClaimQueue } from '../../server/leases/dns-claims.ts';
 import type { DnsChange } from '../../server/leases/dns-change.ts';
 import type { LeaseChange, LeaseStore } from '../../server/leases/lease-store.ts';
@@ -281,4 +281,36 @@ test("a name's earlier change held by a server that died is taken over and sent 
   t.deepEqual(await b.pass(), [3]);
   t.deepEqual(aOperations(dns, fqdn), ['add 198.18.1.10', 'delete-record 198.18.1.10', 'add 198.18.1.11']);
   await Promise.all([a.worker.stop(), b.worker.stop()]);
+});
+
+test('a claim that stops being trusted between two messages of one change stops the change there; the server taking it over sends it whole', async (t) => {
+  const { clock, queue, keeper } = setup();
+  const dns = new FakeDnsZones();
+  const ddns = testDdnsConfig([...zones, { name: '18.198.in-addr.arpa', servers: [{ address: '198.18.0.2', port: 53 }] }]);
+  // The forward UPDATE is slow: the claim is past its trusted part when the answer comes (the database was out of reach, no renewal).
+  const slowForward: DnsUpdater = {
+    update: async (zone, req) => {
+      if (zone.name === 'leasehold.test') clock.advance(SETTINGS.claimMs - SETTINGS.marginMs);
+      return dns.update(zone, req);
+    },
+  };
+  const a = keeper('srv-a');
+  const worker = new DdnsWorker({ ddns, store: sharedStore(queue, 'srv-a'), updater: slowForward, logger: silentLogger, clock, claims: a });
+  queue.add(change('a.lab.leasehold.test'));
+  worker.enqueue(await a.claim(10));
+  await worker.idle();
+  const ptrMessages = () => dns.messages.filter((m) => m.updates.some((u) => 'record' in u && u.record.type === 'PTR')).length;
+  t.is(forwardAddsOf(dns).length, 1);
+  t.is(ptrMessages(), 0, 'no PTR UPDATE started without a trusted claim');
+  t.is(queue.rows.length, 1, 'the change stays queued for whoever holds it next');
+  t.is(a.held, 0);
+  clock.advance(SETTINGS.marginMs);
+  const b = keeper('srv-b');
+  const other = new DdnsWorker({ ddns, store: sharedStore(queue, 'srv-b'), updater: dns, logger: silentLogger, clock, claims: b });
+  other.enqueue(await b.claim(10));
+  await other.idle();
+  t.is(queue.rows.length, 0);
+  t.is(ptrMessages(), 1);
+  t.deepEqual(dns.get('10.1.18.198.in-addr.arpa', 'PTR'), ['a.lab.leasehold.test']);
+  await Promise.all([worker.stop(), other.stop()]);
 });
