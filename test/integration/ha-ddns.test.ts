@@ -163,10 +163,11 @@ test.serial('the server holding the claims is killed: the other sends its change
   await lab.bind.start();
   const killedAt = Date.now();
   const expected = await boundNames(lab.db);
-  await waitForDnsToMatch(lab.bind, [...expected.keys()], expected, 10_000 + CLAIM_SECONDS * 1000);
+  // The bound the title promises: the claims' run-out (CLAIM_SECONDS) is inside the 10 s, not on top of it.
+  await waitForDnsToMatch(lab.bind, [...expected.keys()], expected, 10_000);
   const took = Date.now() - killedAt;
   t.log(`DNS equal to the lease table ${took} ms after the kill (claims of ${CLAIM_SECONDS} s)`);
-  t.true(took <= 10_000 + CLAIM_SECONDS * 1000);
+  t.true(took <= 10_000, `${took} ms`);
   const survivor = servers[1 - victimIndex];
   const names = await lab.db.sql<{ n: number }>('SELECT count(*)::int AS n FROM dns_queue');
   t.is(names[0].n, 0, 'the survivor finished every change');
