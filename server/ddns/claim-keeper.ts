@@ -10,10 +10,20 @@ import type { WorkerClaims } from './ddns-worker.ts';
  * keep what the worker still works on, and the worker starts an UPDATE only
  * while the claim is trusted (`claimTrusted`). A claim the database no
  * longer gives back is lost at once.
+ *
+ * A pass's answer describes the queue as it was when the database ran it,
+ * and it may arrive after the worker has finished (sent and dequeued) a
+ * change that answer still names: the dequeue, on another connection, can
+ * be answered first. Such a change must not look new, or it is sent a
+ * second time — after the name's next change, even, once that one is its
+ * head. So what the worker settles while a pass is out is left out of that
+ * pass's answer (a change it dropped unsent comes back with the next pass).
  */
 export class ClaimKeeper implements WorkerClaims {
   /** seq → end of our claim (ms epoch); 0 once lost. */
   readonly #held = new Map<number, number>();
+  /** Per claim pass still out: the seqs the worker settled since it was asked. */
+  readonly #settledDuringPasses = new Set<Set<number>>();
 
   constructor(
     private readonly queue: DnsClaimQueue,
@@ -25,9 +35,17 @@ export class ClaimKeeper implements WorkerClaims {
 
   /** Claims up to `max` heads; returns the ones the worker does not have yet. */
   async claim(max: number): Promise<DnsChange[]> {
-    const claimed = await this.queue.claim(max);
+    const settledMeanwhile = new Set<number>();
+    this.#settledDuringPasses.add(settledMeanwhile);
+    let claimed: Awaited<ReturnType<DnsClaimQueue['claim']>>;
+    try {
+      claimed = await this.queue.claim(max);
+    } finally {
+      this.#settledDuringPasses.delete(settledMeanwhile);
+    }
     const fresh: DnsChange[] = [];
     for (const { change, claimedUntil } of claimed) {
+      if (settledMeanwhile.has(change.seq)) continue;
       if (!this.#held.has(change.seq)) fresh.push(change);
       this.#held.set(change.seq, claimedUntil);
     }
@@ -54,7 +72,10 @@ export class ClaimKeeper implements WorkerClaims {
   }
 
   settled(seqs: readonly number[]): void {
-    for (const seq of seqs) this.#held.delete(seq);
+    for (const seq of seqs) {
+      this.#held.delete(seq);
+      for (const pass of this.#settledDuringPasses) pass.add(seq);
+    }
     this.onSettled();
   }
 

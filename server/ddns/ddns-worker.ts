@@ -45,8 +45,11 @@ export interface WorkerClaims {
   settled(seqs: readonly number[]): void;
 }
 
-/** `parked`: a zone refused the change for good (DnsRefusal); it waits in the queue for `unpark`. */
-type ChangeVerdict = Verdict | 'parked';
+/**
+ * `parked`: a zone refused the change for good (DnsRefusal); it waits in the queue for `unpark`.
+ * `claim-lost`: on a shared queue, this server's claim stopped being trusted between two of the change's messages.
+ */
+type ChangeVerdict = Verdict | 'parked' | 'claim-lost';
 
 /**
  * Works the durable DNS queue: changes to one name go out strictly in
@@ -244,7 +247,9 @@ export class DdnsWorker {
         // What is queued now, folded; the first item covers the front of the queue.
         const [work] = coalesceChanges(queue);
         const claims = this.opts.claims;
-        if (claims && work.change && !claims.mayStart(work.change)) {
+        const verdict = work.change ? await this.#process(work.change) : 'done';
+        if (this.#stopped) return;
+        if (claims && verdict === 'claim-lost') {
           // The claim may be another server's by now: leave the row in the
           // store for whoever holds it (we, again, once we claim it anew).
           queue.splice(0, work.seqs.length);
@@ -252,8 +257,6 @@ export class DdnsWorker {
           claims.settled(work.seqs);
           continue;
         }
-        const verdict = work.change ? await this.#process(work.change) : 'done';
-        if (this.#stopped) return;
         if (verdict === 'retry-later') {
           this.#retryLater(fqdn);
           return;
@@ -313,7 +316,7 @@ export class DdnsWorker {
     const forward = { zone: forwardZone.name, fqdn: change.fqdn, addresses, dhcid: change.dhcid };
     const plan = change.action === 'add' ? planForwardAdd(mode, { ...forward, ttl: change.ttl }) : planForwardRemove(mode, forward);
     const verdict = await this.#run(forwardZone, plan, change);
-    if (verdict === 'retry-later' || verdict === 'parked') return verdict;
+    if (verdict === 'retry-later' || verdict === 'parked' || verdict === 'claim-lost') return verdict;
     // A name that is someone else's gets no PTR from us; a lease that ended
     // loses its PTRs whatever became of the name.
     if (verdict === 'conflict' && change.action === 'add') return verdict;
@@ -324,7 +327,7 @@ export class DdnsWorker {
       const reverse = { zone: zone.name, name, fqdn: change.fqdn };
       const step = change.action === 'add' ? planReverseAdd({ ...reverse, ttl: change.ttl }) : planReverseRemove(reverse);
       const reverseVerdict = await this.#run(zone, step, change);
-      if (reverseVerdict === 'retry-later' || reverseVerdict === 'parked') return reverseVerdict;
+      if (reverseVerdict === 'retry-later' || reverseVerdict === 'parked' || reverseVerdict === 'claim-lost') return reverseVerdict;
     }
     return verdict;
   }
@@ -333,6 +336,10 @@ export class DdnsWorker {
     let step = first;
     while (step.kind === 'send') {
       if (this.#stopped) return 'retry-later';
+      // Checked before every message, not once per change: a change is
+      // several exchanges (forward, then PTR), and the margin a trusted
+      // claim keeps (dns-claims.ts) has to cover only the one on the wire.
+      if (this.opts.claims && !this.opts.claims.mayStart(change)) return 'claim-lost';
       const { answer, generation } = await this.#dispatcher.submit(zone, step.request);
       if (this.#stopped) return 'retry-later';
       if (typeof answer === 'object' && answer.kind === 'refused') {

@@ -98,10 +98,15 @@ export class MemoryDnsClaimQueue {
     private readonly settings: ClaimSettings = DEFAULT_CLAIM_SETTINGS,
   ) {}
 
-  /** Queues a change as the store does: numbered in commit order. */
-  add(change: Omit<DnsChange, 'seq'>): DnsChange {
+  /**
+   * Queues a change as the store does: numbered in commit order, and, when
+   * a server commits it, claimed by that server in the same transaction
+   * (the writer's claim holds a row that is not its name's head too, so
+   * it keeps others off it until it is head, or runs out).
+   */
+  add(change: Omit<DnsChange, 'seq'>, writer?: string): DnsChange {
     const queued = { ...change, seq: this.#nextSeq++ };
-    this.rows.push({ change: queued });
+    this.rows.push(writer === undefined ? { change: queued } : { change: queued, claimedBy: writer, claimedUntil: this.now() + this.settings.claimMs });
     return queued;
   }
 

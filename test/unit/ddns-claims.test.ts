@@ -3,8 +3,8 @@ import { ManualClock } from '../../lib/core/clock.ts';
 import { silentLogger } from '../../lib/core/logger.ts';
 import { ClaimKeeper } from '../../server/ddns/claim-keeper.ts';
 import type { DdnsZoneConfig } from '../../server/ddns/ddns-config.ts';
-import { DdnsWorker } from '../../server/ddns/ddns-worker.ts';
-import { claimTrusted, MemoryDnsClaimQueue, pickClaims, type ClaimSettings } from '../../server/leases/dns-claims.ts';
+import { DdnsWorker, type DnsUpdater } from '../../server/ddns/ddns-worker.ts';
+import { claimTrusted, MemoryDnsClaimQueue, pickClaims, type ClaimSettings, type DnsClaimQueue } from '../../server/leases/dns-claims.ts';
 import type { DnsChange } from '../../server/leases/dns-change.ts';
 import type { LeaseChange, LeaseStore } from '../../server/leases/lease-store.ts';
 import { testDdnsConfig, testDnsChange } from './helpers/ddns-fixtures.ts';
@@ -151,4 +151,166 @@ test('two workers on one queue: every change sent exactly once, each name in que
   }
   t.true(servers.every(({ claims }) => claims.held === 0));
   await Promise.all(servers.map(({ worker }) => worker.stop()));
+});
+
+/**
+ * A server's view of the shared queue whose claim passes can be held on
+ * their way back: the pass reads (and renews) the rows when it is asked,
+ * as the database does, and its answer arrives when the test says so, as
+ * an answer slowed by a loaded machine arrives after later ones.
+ */
+function slowAnswers(queue: MemoryDnsClaimQueue, server: string) {
+  const fast = queue.forServer(server);
+  const held: Array<() => void> = [];
+  const view: DnsClaimQueue = {
+    ...fast,
+    claim: async (max) => {
+      const answer = await fast.claim(max);
+      await new Promise<void>((resolve) => held.push(resolve));
+      return answer;
+    },
+  };
+  const deliver = async () => {
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const resolve of held.splice(0)) resolve();
+  };
+  return { view, deliver };
+}
+
+const forwardAddsOf = (dns: FakeDnsZones) => dns.messages.filter((m) => m.updates.some((u) => u.kind === 'add' && u.record.type === 'A'));
+
+test('a claim pass that read the queue before a change was finished does not hand that change to the worker again', async (t) => {
+  const { clock, queue } = setup();
+  const dns = new FakeDnsZones();
+  const { view, deliver } = slowAnswers(queue, 'srv-a');
+  const claims = new ClaimKeeper(view, clock, SETTINGS);
+  const worker = new DdnsWorker({ ddns: testDdnsConfig(zones), store: sharedStore(queue, 'srv-a'), updater: dns, logger: silentLogger, clock, claims, paused: true });
+  queue.add(change('a.lab.leasehold.test'));
+  const first = claims.claim(10);
+  await deliver();
+  worker.enqueue(await first);
+  // A second pass (another commit's, or the poll timer's) reads the row, still queued and ours...
+  const second = claims.claim(10);
+  // ...the worker sends the change and dequeues it while that pass's answer is on its way...
+  worker.resume();
+  await worker.idle();
+  t.is(queue.rows.length, 0);
+  t.is(forwardAddsOf(dns).length, 1);
+  // ...and then the answer arrives: what it names was finished meanwhile.
+  await deliver();
+  worker.enqueue(await second);
+  t.deepEqual(seqs(await second), [], 'a change finished while the pass was out is not fresh');
+  t.is(claims.held, 0);
+  await worker.idle();
+  t.is(forwardAddsOf(dns).length, 1, 'sent once');
+  await worker.stop();
+});
+
+/** The A-record operations sent for `fqdn`, in wire order: "add 198.18.1.10", "delete-name", … */
+function aOperations(dns: FakeDnsZones, fqdn: string): string[] {
+  return dns.messages
+    .flatMap((m) => m.updates)
+    .filter((u) => u.name === fqdn && (u.kind === 'delete-name' || ('record' in u && u.record.type === 'A') || (u.kind === 'delete-rrset' && u.type === 'A')))
+    .map((u) => ('record' in u ? `${u.kind} ${u.record.data}` : u.kind));
+}
+
+/** Two servers, each with its claim keeper and worker, on one queue and one zone. */
+function twoServers(queue: MemoryDnsClaimQueue, clock: ManualClock) {
+  const dns = new FakeDnsZones();
+  const ddns = testDdnsConfig(zones);
+  const server = (name: string) => {
+    const claims = new ClaimKeeper(queue.forServer(name), clock, SETTINGS);
+    const worker = new DdnsWorker({ ddns, store: sharedStore(queue, name), updater: dns, logger: silentLogger, clock, claims, batch: { maxParts: 1, maxBytes: 65_000 } });
+    /** One claim pass, as the poll timer makes it, and the worker's sends of what it claimed. */
+    const pass = async () => {
+      const fresh = await claims.claim(10);
+      worker.enqueue(fresh);
+      await worker.idle();
+      return seqs(fresh);
+    };
+    return { claims, worker, pass };
+  };
+  return { dns, a: server('srv-a'), b: server('srv-b') };
+}
+
+test("a name's changes committed by two servers go out in queue order: the later one waits while the other server holds the earlier", async (t) => {
+  const { clock, queue } = setup();
+  const { dns, a, b } = twoServers(queue, clock);
+  const fqdn = 'x.lab.leasehold.test';
+  // Bound through srv-a, which claims the add as it commits it; the add is not sent yet.
+  queue.add(change(fqdn, 'add', '198.18.1.10'), 'srv-a');
+  const heldByA = await a.claims.claim(10);
+  t.deepEqual(seqs(heldByA), [1]);
+  // Released through srv-a, then bound again through srv-b, each claimed by its writer.
+  queue.add(change(fqdn, 'remove', '198.18.1.10'), 'srv-a');
+  queue.add(change(fqdn, 'add', '198.18.1.11'), 'srv-b');
+  t.deepEqual(await b.pass(), [], "srv-b's own change is not its name's head");
+  // srv-b's writer claim runs out, srv-a keeps renewing the head: srv-b still waits.
+  for (let i = 0; i < 4; i++) {
+    clock.advance(SETTINGS.claimMs / 3);
+    await a.claims.renew();
+    t.deepEqual(await b.pass(), [], 'the head is claimed by srv-a');
+  }
+  t.deepEqual(aOperations(dns, fqdn), [], 'nothing sent for the name yet');
+  a.worker.enqueue(heldByA);
+  await a.worker.idle();
+  t.deepEqual(queue.rows.map((r) => r.change.seq), [2, 3], 'srv-a sent the head it holds');
+  // srv-a's own claim on the removal ran out while it waited (nobody renews what is not yet a head):
+  // whoever claims next sends it, and the add still waits behind it.
+  t.deepEqual(await b.pass(), [2], 'the removal is the head now');
+  t.deepEqual(await b.pass(), [3], "only now srv-b's add");
+  t.is(queue.rows.length, 0);
+  t.deepEqual(aOperations(dns, fqdn), ['add 198.18.1.10', 'delete-record 198.18.1.10', 'add 198.18.1.11']);
+  t.deepEqual(dns.get(fqdn, 'A'), ['198.18.1.11']);
+  await Promise.all([a.worker.stop(), b.worker.stop()]);
+});
+
+test("a name's earlier change held by a server that died is taken over and sent before the survivor's later change", async (t) => {
+  const { clock, queue } = setup();
+  const { dns, a, b } = twoServers(queue, clock);
+  const fqdn = 'x.lab.leasehold.test';
+  queue.add(change(fqdn, 'add', '198.18.1.10'), 'srv-a');
+  t.deepEqual(seqs(await a.claims.claim(10)), [1], 'claimed by srv-a, which dies before sending it');
+  queue.add(change(fqdn, 'remove', '198.18.1.10'), 'srv-b');
+  queue.add(change(fqdn, 'add', '198.18.1.11'), 'srv-b');
+  clock.advance(SETTINGS.claimMs - 1);
+  t.deepEqual(await b.pass(), [], "srv-a's claim has not run out");
+  clock.advance(1);
+  t.deepEqual(await b.pass(), [1], "the dead server's change first, once its claim ran out");
+  t.deepEqual(await b.pass(), [2]);
+  t.deepEqual(await b.pass(), [3]);
+  t.deepEqual(aOperations(dns, fqdn), ['add 198.18.1.10', 'delete-record 198.18.1.10', 'add 198.18.1.11']);
+  await Promise.all([a.worker.stop(), b.worker.stop()]);
+});
+
+test('a claim that stops being trusted between two messages of one change stops the change there; the server taking it over sends it whole', async (t) => {
+  const { clock, queue, keeper } = setup();
+  const dns = new FakeDnsZones();
+  const ddns = testDdnsConfig([...zones, { name: '18.198.in-addr.arpa', servers: [{ address: '198.18.0.2', port: 53 }] }]);
+  // The forward UPDATE is slow: the claim is past its trusted part when the answer comes (the database was out of reach, no renewal).
+  const slowForward: DnsUpdater = {
+    update: async (zone, req) => {
+      if (zone.name === 'leasehold.test') clock.advance(SETTINGS.claimMs - SETTINGS.marginMs);
+      return dns.update(zone, req);
+    },
+  };
+  const a = keeper('srv-a');
+  const worker = new DdnsWorker({ ddns, store: sharedStore(queue, 'srv-a'), updater: slowForward, logger: silentLogger, clock, claims: a });
+  queue.add(change('a.lab.leasehold.test'));
+  worker.enqueue(await a.claim(10));
+  await worker.idle();
+  const ptrMessages = () => dns.messages.filter((m) => m.updates.some((u) => 'record' in u && u.record.type === 'PTR')).length;
+  t.is(forwardAddsOf(dns).length, 1);
+  t.is(ptrMessages(), 0, 'no PTR UPDATE started without a trusted claim');
+  t.is(queue.rows.length, 1, 'the change stays queued for whoever holds it next');
+  t.is(a.held, 0);
+  clock.advance(SETTINGS.marginMs);
+  const b = keeper('srv-b');
+  const other = new DdnsWorker({ ddns, store: sharedStore(queue, 'srv-b'), updater: dns, logger: silentLogger, clock, claims: b });
+  other.enqueue(await b.claim(10));
+  await other.idle();
+  t.is(queue.rows.length, 0);
+  t.is(ptrMessages(), 1);
+  t.deepEqual(dns.get('10.1.18.198.in-addr.arpa', 'PTR'), ['a.lab.leasehold.test']);
+  await Promise.all([worker.stop(), other.stop()]);
 });
