@@ -1,5 +1,7 @@
 import type { Clock } from '../../lib/core/clock.ts';
+import { IdleCollector } from '../../lib/core/idle-collector.ts';
 import { IntervalLog } from '../../lib/core/interval-log.ts';
+import { fullGarbageCollection } from './full-gc.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { Dhcp4Engine, type Outcome, type RequestContext } from '../dhcp4/dhcp4-engine.ts';
@@ -50,10 +52,20 @@ export interface Dhcp4ServiceDeps {
    * request is answered.
    */
   loadBalance?: (grantedByUs: (ip: string) => boolean) => LoadBalanceView;
+  /** A full garbage collection, run once a busy spell is over (default: V8's; tests count calls). */
+  collectGarbage?: () => void;
 }
 
 /** Drops, evictions and send failures are logged at most once per interval per kind, not per packet (the counters have every one). */
 const DROP_LOG_INTERVAL_MS = 10_000;
+/** How often the service looks whether it has gone idle after a busy spell. */
+const IDLE_CHECK_MS = 5_000;
+/**
+ * Datagrams and held offers dropped since the last collection that make one
+ * worth its pause (tens of ms for a heap of a few tens of MB), and at most
+ * this many in IDLE_CHECK_MS that count as idle: a few clients a second.
+ */
+const IDLE_COLLECT_LIMITS = { busyWork: 5_000, idleWork: 50 };
 
 /**
  * The DHCPv4 server: the thin I/O edge around the engine — sockets in,
@@ -90,6 +102,9 @@ export class Dhcp4Service implements Service {
    * peer now.
    */
   readonly #ackedByUs = new Set<string>();
+  readonly #idleCollector = new IdleCollector(IDLE_COLLECT_LIMITS);
+  #idleTimer: NodeJS.Timeout | undefined;
+  #offersAtIdleCheck = 0;
 
   constructor(
     config: ServerConfig,
@@ -237,6 +252,9 @@ export class Dhcp4Service implements Service {
     deps.logger.info('dhcp4-sockets', { kind: this.#transport.kind, interfaces: links.map((l) => l.link.name) });
     this.#reclaimTimer = setInterval(() => void this.#reclaim(), config.expiredReclaimIntervalSeconds * 1000);
     this.#reclaimTimer.unref();
+    const collect = deps.collectGarbage ?? fullGarbageCollection();
+    this.#idleTimer = setInterval(() => this.#collectIfIdle(collect), IDLE_CHECK_MS);
+    this.#idleTimer.unref();
     await this.#reclaim();
     if (isSharedStore(config.leaseStore) && isSharedQueueStore(store)) {
       await this.#refreshShared(store);
@@ -270,6 +288,7 @@ export class Dhcp4Service implements Service {
   async stop(): Promise<void> {
     clearInterval(this.#reclaimTimer);
     clearInterval(this.#sharedTimer);
+    clearInterval(this.#idleTimer);
     this.#draining = true;
     if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve));
     await this.#transport?.close();
@@ -284,6 +303,7 @@ export class Dhcp4Service implements Service {
   #onDatagram(d: ReceivedDatagram, ctx: RequestContext | undefined): void {
     const { counters } = this.deps;
     if (this.#draining) return;
+    this.#idleCollector.note();
     // Every datagram is counted once, by its type once it is decoded; what is dropped before decoding counts as `unknown`.
     if (!ctx) {
       counters.inc('packets_received', { interface: d.interfaceName, type: 'unknown' });
@@ -398,6 +418,31 @@ export class Dhcp4Service implements Service {
   #countDrop(counter: 'requests_dropped' | 'replies_dropped', event: string, reason: string): void {
     this.deps.counters.inc(counter, { reason });
     this.#dropLog?.warn(event, { reason });
+  }
+
+  /**
+   * Once a flood is over, V8 keeps its garbage (and a young generation grown
+   * to its maximum) until JavaScript allocates again, which an idle server
+   * does not: one full collection gives the memory back (IdleCollector).
+   * Held offers dropped count as work: their expiry, 30 s after the flood,
+   * frees a second heap's worth.
+   */
+  #collectIfIdle(collect: () => void): void {
+    const offers = this.offersHeld;
+    this.#idleCollector.note(Math.abs(offers - this.#offersAtIdleCheck));
+    this.#offersAtIdleCheck = offers;
+    if (!this.#idleCollector.due()) return;
+    const before = process.memoryUsage();
+    const started = performance.now();
+    collect();
+    const after = process.memoryUsage();
+    const mb = (bytes: number) => Math.round(bytes / 104857.6) / 10;
+    this.deps.logger.info('heap-collected', {
+      ms: Math.round(performance.now() - started),
+      heapUsedMb: [mb(before.heapUsed), mb(after.heapUsed)],
+      heapTotalMb: [mb(before.heapTotal), mb(after.heapTotal)],
+      rssMbBefore: mb(before.rss),
+    });
   }
 
   async #reclaim(): Promise<void> {

@@ -61,7 +61,7 @@ interface Options {
 const USAGE = [
   'usage: node --import=tsx test/bench/flood-bench.ts [options]',
   '  --only kea|leasehold   measure one server only',
-  '  --floods LIST          floods to run, COUNT@RATE frames/s, comma-separated (default 20000@1100,100000@1100)',
+  '  --floods LIST          floods to run, COUNT@RATE frames/s, comma-separated (default 20000@1000,60000@3000,100000@10000)',
   `  --after S              seconds the probe goes on after each flood (default 40; offers are held 30 s)`,
   `  --mix LIST             kind=weight,... (default ${DEFAULT_MIX})`,
   '  --quick                one flood of 3000@1000, 35 s after it',
@@ -233,7 +233,7 @@ async function oneFlood(bench: Bench, hosts: { srv: Host; fld: Host; prb: Host }
 runBench<Options>({
   name: 'flood-bench',
   usage: USAGE,
-  defaults: { floods: '20000@1100,100000@1100', after: 40, mix: DEFAULT_MIX },
+  defaults: { floods: '20000@1000,60000@3000,100000@10000', after: 40, mix: DEFAULT_MIX },
   flags: {
     '--only': { key: 'only', choices: SERVER_NAMES },
     '--floods': { key: 'floods', text: true },
