@@ -6,6 +6,7 @@ import { changesNeedingRestart } from '../config/reload-scope.ts';
 import { subnetDdnsById, type SubnetDdnsConfig } from '../ddns/ddns-config.ts';
 import type { CommitObserver, LeaseStore } from '../leases/lease-store.ts';
 import { openLeaseStore } from '../leases/open-lease-store.ts';
+import { isSharedStore } from '../leases/lease-store-config.ts';
 import { metricFamilies, type ApplianceGauges, type MetricFamily } from '../ops/metric-catalog.ts';
 import { Counters } from './counters.ts';
 import { DdnsService, type DdnsServiceDeps } from './ddns-service.ts';
@@ -75,7 +76,7 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
         subnets: subnetNaming,
         store: () => store.store,
         leases: () => dhcp4.leases(),
-        sharedQueue: initial.leaseStore.type === 'postgresql' && initial.leaseStore.shared,
+        sharedQueue: isSharedStore(initial.leaseStore),
         clock,
         logger,
         counters,

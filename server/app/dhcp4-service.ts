@@ -10,6 +10,7 @@ import { Dhcp4MessageType, Opt } from '../../lib/dhcp4/option-defs.ts';
 import { linkLayerTarget, SERVER_PORT } from '../dhcp4/reply-destination.ts';
 import { shouldAnswer, type LoadBalanceView } from '../dhcp4/load-balance.ts';
 import type { LeaseStore } from '../leases/lease-store.ts';
+import { isSharedStore } from '../leases/lease-store-config.ts';
 import type { Lease } from '../leases/lease.ts';
 import { reservationId, type ReservationKey, type StoredReservation } from '../leases/reservation.ts';
 import { listReservations, reservationConflict, withStoredReservations, type SourcedReservation } from '../dhcp4/reservation-rules.ts';
@@ -207,7 +208,7 @@ export class Dhcp4Service implements Service {
       declineQuarantineSeconds: config.declineQuarantineSeconds,
       serverAddresses: [...contexts.values()].map((c) => c.serverAddress),
       registrar: deps.registrar(),
-      conditionalCommits: config.leaseStore.type === 'postgresql' && config.leaseStore.shared,
+      conditionalCommits: isSharedStore(config.leaseStore),
       holdLimits: { percentOfPool: config.protection.heldOffersPercentOfPool, max: config.protection.heldOffersMax },
       counters: deps.counters,
       floodLog: this.#dropLog,
@@ -235,7 +236,7 @@ export class Dhcp4Service implements Service {
     this.#reclaimTimer = setInterval(() => void this.#reclaim(), config.expiredReclaimIntervalSeconds * 1000);
     this.#reclaimTimer.unref();
     await this.#reclaim();
-    if (config.leaseStore.type === 'postgresql' && config.leaseStore.shared && isSharedQueueStore(store)) {
+    if (isSharedStore(config.leaseStore) && isSharedQueueStore(store)) {
       await this.#refreshShared(store);
       this.#sharedTimer = setInterval(() => void this.#refreshShared(store), SHARED_REFRESH_MS);
       this.#sharedTimer.unref();

@@ -42,6 +42,11 @@ export interface PostgresLeaseStoreConfig {
   shared: boolean;
 }
 
+/** Several servers write this store at once (only a PostgreSQL store can be shared). */
+export function isSharedStore(config: LeaseStoreConfig): boolean {
+  return config.type === 'postgresql' && config.shared;
+}
+
 /** `--store PATH`: another SQLite file for one run. PostgreSQL has no path to override. */
 export function withSqlitePath(config: LeaseStoreConfig, path: string): LeaseStoreConfig {
   if (config.type !== 'sqlite') throw new Error(`--store names an SQLite file, but leaseStore.type is ${config.type}`);
