@@ -60,8 +60,14 @@ test('docker-compose up on a Leasehold network: both services get leases and res
     if (r.code !== 0) throw new Error(`docker-compose ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
     return r.stdout.trim();
   };
+  // Runs before the lab's teardown (AVA runs them last first), so the watch
+  // still serves the driver; what `down` leaves (it stops at its first
+  // error) is removed by the project's label and the network's name.
   t.teardown(async () => {
     await runCommand(['docker-compose', '-p', driver, '-f', file, 'down', '-t', '1'], { timeoutMs: 120_000 });
+    const left = await runCommand(['docker', 'ps', '-aq', '--filter', `label=com.docker.compose.project=${driver}`], { timeoutMs: 30_000 });
+    for (const id of left.stdout.split('\n').filter(Boolean)) await runCommand(['docker', 'rm', '-f', id], { timeoutMs: 60_000 });
+    await runCommand(['docker', 'network', 'rm', `${driver}_lan`], { timeoutMs: 60_000 });
   });
   await lab.startWatch(['--worker', `${PREFIX}-${randomBytes(4).toString('hex')}`, '--plugin', driver]);
   await pollUntil('the plugin socket', () => existsSync(pluginSocketPath(driver)), { timeoutMs: 5000 });
@@ -72,6 +78,7 @@ test('docker-compose up on a Leasehold network: both services get leases and res
   const ips: Record<string, string> = {};
   for (const service of ['web', 'client'] as const) {
     const id = await compose(['ps', '-q', service]);
+    lab.track(id); // its netns name is removed with the lab, also when the agent never recorded it
     names[service] = `${id.slice(0, 12)}.compose.leasehold.test`;
     const record = await pollUntil(`${service} adopted`, async () => await lab.record(`docker-${id.slice(0, 12)}`), { timeoutMs: 20_000 });
     t.is(`${record.fqdn}.leasehold.test`, names[service], "the FQDN the client sends (option 81)");
