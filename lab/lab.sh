@@ -115,6 +115,67 @@ wait_attached() {
   return 1
 }
 
+# --- Docker networks: one Leasehold network per worker ----------------------
+# Each worker's agent serves the driver leasehold-<worker> (lab/roles.sh);
+# its network P-wN-net puts containers on that worker's br0. DRIVER_DEMO is
+# started through P-w1-net (`docker run --network`), next to the labelled
+# containers, and its name must resolve from the client on the other worker.
+DRIVER_DEMO=$P-drv
+docker_network() { echo "$1-net"; }
+
+up_docker_networks() {
+  local w net
+  for w in "${WORKERS[@]}"; do
+    net=$(docker_network "$w")
+    step "docker: network $net (driver leasehold-$w, br0 in $w)"
+    docker network inspect "$net" >/dev/null 2>&1 ||
+      docker network create -d "leasehold-$w" --ipam-driver null -o leasehold.bridge=br0 -o "leasehold.bridge-netns=$w" \
+        -o leasehold.app=lab --label "leasehold.lab=$P" "$net" >/dev/null || die "docker network create $net failed"
+    ok
+  done
+}
+
+# up_driver_demo: DRIVER_DEMO through the first worker's network; its name
+# looked up from CLIENT (the second worker) and its page fetched by name.
+up_driver_demo() {
+  local net id json fqdn ip addr=''
+  net=$(docker_network "${WORKERS[0]}")
+  step "demo: $DRIVER_DEMO by docker run --network $net"
+  if [ "$(docker inspect -f '{{.State.Running}}' "$DRIVER_DEMO" 2>/dev/null)" != true ]; then
+    docker rm -f "$DRIVER_DEMO" >/dev/null 2>&1 || true
+    docker run -d --network "$net" --name "$DRIVER_DEMO" --label "leasehold.lab=$P" leasehold/httpd:latest >/dev/null || die "docker run --network $net failed"
+  fi
+  id=$(docker inspect -f '{{.Id}}' "$DRIVER_DEMO")
+  json=$(wait_attached "${WORKERS[0]}" "$id") || die "$DRIVER_DEMO not adopted with IPv4 and IPv6 after 30 s (see $RUN/agent-${WORKERS[0]}.log)"
+  IFS=$'\x1f' read -r fqdn ip < <(json_fields NetworkSettings.FQDN NetworkSettings.IPAddress <<<"$json")
+  ok
+  step "demo: $CLIENT on ${WORKERS[1]} resolves $fqdn"
+  for _ in $(seq 100); do
+    addr=$(docker exec "$CLIENT" nslookup -type=A "$fqdn" 2>&1 | awk '/^Address: /{a=$2} END{print a}')
+    [ "$addr" = "$ip" ] && break
+    sleep 0.1
+  done
+  [ "$addr" = "$ip" ] || die "$CLIENT resolved $fqdn to '$addr', expected $ip"
+  fetch "http://$fqdn/" || die "wget http://$fqdn/ failed: $page"
+  ok
+}
+
+status_docker_networks() {
+  echo "docker networks (driver leasehold-<worker>):"
+  docker network ls --filter "label=leasehold.lab=$P" --format '  {{.Name}} {{.Driver}}' 2>/dev/null || echo "  (docker does not answer)"
+  if docker inspect "$DRIVER_DEMO" >/dev/null 2>&1; then
+    echo "  demo container $DRIVER_DEMO: $(docker inspect -f '{{.State.Status}} {{.Id}}' "$DRIVER_DEMO" | cut -c1-20) on $(docker_network "${WORKERS[0]}")"
+  fi
+}
+
+# down_docker_networks: after the containers, while the agents (the drivers) still run.
+down_docker_networks() {
+  local ids
+  ids=$(docker network ls -q --filter "label=leasehold.lab=$P" 2>/dev/null || true)
+  # shellcheck disable=SC2086  # one id per word
+  [ -z "$ids" ] || docker network rm $ids >/dev/null 2>&1 || echo "lab: docker network rm failed for: $ids" >&2
+}
+
 up() {
   local demo=true store=${LAB_STORE:-sqlite}
   while [ $# -gt 0 ]; do
@@ -171,11 +232,17 @@ up() {
 
   up_prometheus
 
-  $demo || { echo "lab: up (no demo); Prometheus at $PROMETHEUS_URL (from a lab netns: ip netns exec $MON …)"; return 0; }
+  if ! $demo; then
+    # The networks need the engine; without the demo it is the caller's (the e2e suite starts it).
+    if docker info >/dev/null 2>&1; then up_docker_networks; fi
+    echo "lab: up (no demo); Prometheus at $PROMETHEUS_URL (from a lab netns: ip netns exec $MON …)"
+    return 0
+  fi
 
   step "docker: engine and local images"
   out=$("$ROOT/lab/docker-engine.sh" start 2>&1 && "$ROOT/lab/images/build.sh" 2>&1) || die "$out"
   ok
+  up_docker_networks
 
   step "demo: web container $WEB on ${WORKERS[0]}"
   run_container "$WEB" "${WORKERS[0]}" web leasehold/httpd:latest || die "docker run $WEB failed"
@@ -217,6 +284,8 @@ up() {
     fetch "$url" || die "wget $url failed: $page"
     ok
   done
+
+  up_driver_demo
 
   echo
   summary "$web_json" "$client_json"
@@ -439,6 +508,8 @@ status() {
       grep -E '^(STATISTIC|pkt4-(received|ack-sent|nak-sent|parse-failed|receive-drop)|subnet\[.*\]\.(total|assigned|declined)-addresses|update-(sent|error)) ' | sed 's/^/  /' || echo "  (the server did not answer on its control socket)"
   fi
   echo
+  status_docker_networks
+  echo
   status_prometheus
 }
 
@@ -460,6 +531,7 @@ down() {
       done
     done
   fi
+  down_docker_networks
   for w in "${WORKERS[@]}"; do
     stop_daemon "agent-$w"
     # Anything the watcher did not get to: detach it (release, veth, netns).

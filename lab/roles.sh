@@ -179,7 +179,9 @@ role_appliance() {
 
 # role_worker NS UPLINK V4/LEN NAME: bridge br0 with UPLINK as a port and the
 # worker's address on it (the MAC scheme takes its last three octets), and
-# `agent watch` attaching the containers labelled for worker NAME.
+# `agent watch` attaching the containers labelled for worker NAME and
+# serving the Docker network driver leasehold-NAME (the workers share one
+# engine, and a driver's name is its socket's in /run/docker/plugins).
 role_worker() {
   local ns=$1 uplink=$2 v4=$3 name=$4
   nsip "$ns" link show br0 >/dev/null 2>&1 || nsip "$ns" link add br0 type bridge
@@ -193,6 +195,6 @@ role_worker() {
   # Stable MACs (from the container id): a restarted container presents the
   # same chaddr, as well as the same client-id, and gets its address back.
   daemon "agent-$name" "" "$ROOT/bin/agent" --run-dir "$RUN/agent-$name" --default-app lab \
-    watch ${ns:+--bridge-netns "$ns"} --worker "$name" --mac-scheme "${LAB_MAC_SCHEME:-stable}" --interval 5
+    watch ${ns:+--bridge-netns "$ns"} --worker "$name" --plugin "leasehold-$name" --mac-scheme "${LAB_MAC_SCHEME:-stable}" --interval 5
   wait_log "agent-$name" '"event":"watching"' 15
 }

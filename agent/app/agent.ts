@@ -451,6 +451,9 @@ export class Agent {
   /** Releases one container's attachment (a Docker die/destroy event). */
   async releaseContainer(containerId: string, reason: string): Promise<boolean> {
     const key = stateKey({ kind: 'docker', id: containerId });
+    // Nothing recorded, nothing to release and nothing to lock: an event for
+    // a container never attached here, or one after the run dir went away.
+    if (!(await this.store.read(key))) return false;
     const unlock = await this.store.lock(key);
     try {
       const a = await this.store.read(key);

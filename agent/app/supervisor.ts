@@ -32,11 +32,11 @@ export class Supervisor {
     const { network, clients, clock, engine } = this.agent.edges;
     const { attachments, broken } = await store.list();
     for (const b of broken) log.error('broken-state-record', b);
-    let running: Set<string> | undefined;
+    let live: Set<string> | undefined;
     let labelled: { id: string; bridge: string }[] = [];
     if (attachments.some((a) => a.kind === 'docker') || opts.autoAttach) {
       try {
-        running = await engine.runningIds();
+        live = await engine.liveIds();
         if (opts.autoAttach) labelled = await engine.labelled(opts.worker);
       } catch (err) {
         // Without the engine we cannot tell a dead container from a live one:
@@ -59,7 +59,7 @@ export class Supervisor {
         attachment: a,
         targetAlive:
           a.kind === 'docker'
-            ? running === undefined || (running.has(a.targetId) && (await network.netnsExists(a.netns)))
+            ? live === undefined || (live.has(a.targetId) && (await network.netnsExists(a.netns)))
             : await network.netnsExists(a.netns),
         clientAlive: clients.isRunning(a.client),
         vethPresent: (await linksIn(a.bridgeNetns)).has(a.hostVeth),

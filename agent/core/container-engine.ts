@@ -5,8 +5,13 @@
 export interface ContainerEngine {
   /** A name, a full id or an unambiguous id prefix. */
   inspect(ref: string): Promise<ContainerFacts>;
-  /** Ids of the running containers. */
-  runningIds(): Promise<Set<string>>;
+  /**
+   * Ids of the containers running, or being started. Docker records a
+   * container as running only once its start has finished, and a network
+   * driver's container is adopted before that (between Join and the end of
+   * the start): read as gone, its attachment would be released at once.
+   */
+  liveIds(): Promise<Set<string>>;
   /** Running containers that carry the attach label (for `worker`, when given). */
   labelled(worker?: string): Promise<{ id: string; bridge: string }[]>;
   /**

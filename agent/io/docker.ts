@@ -46,9 +46,14 @@ export class DockerEngine implements ContainerEngine {
     };
   }
 
-  /** Ids of the running containers. */
-  async runningIds(): Promise<Set<string>> {
-    const list = await (await this.docker).listContainers({ all: false });
+  /**
+   * Ids of the running (or paused) containers and of those in `created`:
+   * a container being started is `created` until its start returns, which
+   * is after the network driver's Join and so after an adoption. A
+   * container that never started has no attachment to keep.
+   */
+  async liveIds(): Promise<Set<string>> {
+    const list = await (await this.docker).listContainers({ all: true, filters: { status: ['running', 'paused', 'created'] } });
     return new Set(list.map((c) => c.Id));
   }
 

@@ -200,7 +200,14 @@ export class StateStore {
           await rm(file, { force: true });
         };
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        // The locks dir removed under a running daemon (a cleaned /run or
+        // /tmp): made again, as init() made it.
+        if (code === 'ENOENT') {
+          await mkdir(this.locksDir, { recursive: true, mode: 0o755 });
+          continue;
+        }
+        if (code !== 'EEXIST') throw err;
       }
       const holder = Number(await readFile(file, 'utf8').catch(() => ''));
       // Empty: a writer is between open and write (or died there); give it

@@ -227,6 +227,34 @@ test.serial('containers on two workers get IPv4 from the server, IPv6 by SLAAC, 
   await l.waitForExactlyPublished(jsons.map(publishedBy), DNS_MS);
 });
 
+
+test.serial('docker run --network on the first worker\'s Leasehold network: a lease and a name in BIND, resolved and fetched from the other worker\'s container', async (t) => {
+  diagnoseOnFailure(t);
+  const l = theLab();
+  const worker = l.workers[0];
+  // lab.sh up made one network per worker, served by that worker's driver (leasehold-<worker>); no attach label here.
+  const container = await startNetNoneContainer({
+    image: TEST_IMAGES.httpd,
+    name: `${l.prefix}-drv-${Math.random().toString(36).slice(2, 6)}`,
+    labels: { 'leasehold.lab': l.prefix },
+    network: `${worker}-net`,
+  });
+  const box: Box = { container, worker, app: 'lab' };
+  removeAfter(t, box);
+  const j = await attached(box);
+  const n = j.NetworkSettings;
+  t.true(inLabPool(n.IPAddress), `${n.IPAddress} is in the lab's pool`);
+  t.is(n.FQDN, `${container.shortId}.lab.${LAB.domain}`, 'named by its short id under the network\'s app');
+  t.like(await l.waitForLease(n.IPAddress, 'bound', (x) => x?.state === 'bound', RELEASE_MS), { state: 'bound', hwAddress: n.HWAddr });
+  await waitPublished(t, j);
+  const seen = await pollUntil(`${client.container.name} resolving ${n.FQDN}`, async () => {
+    const a = await resolveIn(client, n.FQDN, 'A');
+    return a.includes(n.IPAddress) && a;
+  }, { timeoutMs: DNS_MS, intervalMs: 250 });
+  t.deepEqual(seen, [n.IPAddress], `${n.FQDN} from ${client.worker}`);
+  t.true((await fetchIn(client, `http://${n.FQDN}/`)).includes(WELCOME), 'its page by name from the other worker');
+});
+
 test.serial('HTTP by name works across workers over IPv4 and IPv6', async (t) => {
   diagnoseOnFailure(t);
   const w = (await attached(web)).NetworkSettings;

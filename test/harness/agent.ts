@@ -16,6 +16,7 @@ import type { ExecutionContext } from 'ava';
 import type { Attachment, InspectJson } from '../../agent/core/attachment.ts';
 import { dockerClient, OWNER_LABEL, RUN_LABEL, TEST_LABEL, testRunId } from './docker.ts';
 import { createSegment, execIn, listNamespaces, SYSTEM_PATH, type Host, type Segment } from './netns.ts';
+import { startBind, type BindServer } from './bind.ts';
 import { pollUntil } from './poll.ts';
 import { labRa, prepareRouter } from './ra-lab.ts';
 import { ServerProcess } from './server-process.ts';
@@ -80,6 +81,8 @@ export interface AgentServerOptions {
   ra?: boolean;
   pool?: { start: string; end: string };
   leaseTime?: number;
+  /** DDNS to these zones (BIND at 198.18.0.2, the lab's DNS server), names `<host>.<app>.leasehold.test`. */
+  ddnsZones?: ReadonlyArray<{ name: string; key: object }>;
 }
 
 /** Our server with the lab's options, and RAs when asked (the harness's LeaseholdServer has no `ra`). */
@@ -103,7 +106,14 @@ export class AgentLabServer extends ServerProcess {
           pools: [this.options.pool ?? POOL],
           leaseTime: this.options.leaseTime ?? LEASE_SECONDS,
           options: LAB_OPTIONS,
+          ...(this.options.ddnsZones && { ddns: { domain: LAB_OPTIONS.domainName, defaultApp: 'lab' } }),
         }],
+        ...(this.options.ddnsZones && {
+          ddns: {
+            zones: this.options.ddnsZones.map(({ name, key }) => ({ name, servers: [{ address: LAB_OPTIONS.dnsServers[0] }], key })),
+            retry: { initialMs: 200, maxMs: 1000 },
+          },
+        }),
         leaseStore: { type: 'sqlite', path: join(dir, 'leases.sqlite') },
         log: { level: 'debug' },
         ...(this.options.ra && { ra: { interfaces: [labRa(host.ifname, { solicitedResponse: 'immediate' })] } }),
@@ -171,6 +181,8 @@ export interface AgentLabOptions extends AgentServerOptions {
    * attaching ours: it has no such bridge).
    */
   bridge?: string;
+  /** Real BIND on the segment at the lab's DNS server address, and the server updating it (`lab.bind`). */
+  dns?: boolean;
 }
 
 export class AgentLab {
@@ -184,6 +196,7 @@ export class AgentLab {
     readonly server: AgentLabServer,
     readonly bridge: string,
     runDir: string,
+    readonly bind?: BindServer,
   ) {
     this.runDir = runDir;
   }
@@ -312,6 +325,7 @@ export class AgentLab {
   async destroy(): Promise<void> {
     try {
       await this.cleanup();
+      await this.bind?.stop();
     } finally {
       await this.segment.destroy();
     }
@@ -335,6 +349,8 @@ export async function createAgentLab(prefix: string, options: AgentLabOptions = 
   const segment = await createSegment(prefix);
   try {
     const serverHost = await segment.addHost('srv', { ipv4: `${SERVER_IP}/${PREFIX_LEN}` });
+    // Hosts join the segment's bridge by its first name: before the rename.
+    const bind = options.dns ? await startBind(await segment.addHost('dns', { ipv4: `${LAB_OPTIONS.dnsServers[0]}/${PREFIX_LEN}` })) : undefined;
     let bridge = 'br0';
     if (options.bridge) {
       await segment.ip(segment.coreNetns, 'link', 'set', 'dev', 'br0', 'name', options.bridge);
@@ -343,7 +359,8 @@ export async function createAgentLab(prefix: string, options: AgentLabOptions = 
     await segment.ip(segment.coreNetns, 'addr', 'add', `${WORKER_IP}/${PREFIX_LEN}`, 'dev', bridge);
     if (options.ra) await prepareRouter(serverHost);
     const runDir = await mkdtemp(join(segment.tmpDir, 'agent-run-'));
-    const lab = new AgentLab(segment, serverHost, new AgentLabServer(options), bridge, runDir);
+    const ddnsZones = bind?.zones.map((z) => ({ name: z.name, key: { name: bind.key.name, algorithm: bind.key.algorithm, secretFile: join(bind.dir, 'keys.conf') } }));
+    const lab = new AgentLab(segment, serverHost, new AgentLabServer({ ...options, ddnsZones }), bridge, runDir, bind);
     await lab.server.start(serverHost, { interface: serverHost.ifname, subnets: [] });
     return lab;
   } catch (error) {

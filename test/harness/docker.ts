@@ -114,6 +114,8 @@ export interface NetNoneContainerSpec {
   env?: Record<string, string>;
   /** Default: this process's testRunId(). */
   runId?: string;
+  /** A Docker network to run on instead of `none` (a Leasehold driver's network: `docker run --network`). */
+  network?: string;
 }
 
 export interface ContainerExecResult {
@@ -155,7 +157,7 @@ export async function startNetNoneContainer(spec: NetNoneContainerSpec): Promise
     [OWNER_LABEL]: await ownerIdentity(),
   };
   let container = new GenericContainer(spec.image)
-    .withNetworkMode('none')
+    .withNetworkMode(spec.network ?? 'none')
     .withName(spec.name ?? `lt-ct-${randomBytes(3).toString('hex')}`)
     .withLabels(labels)
     .withPullPolicy({ shouldPull: () => false });

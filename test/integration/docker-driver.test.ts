@@ -13,7 +13,7 @@ import test, { type ExecutionContext } from 'ava';
 import type { Attachment } from '../../agent/core/attachment.ts';
 import { generateMac } from '../../agent/core/mac.ts';
 import { pluginSocketPath } from '../../agent/io/plugin-server.ts';
-import { LAB_OPTIONS, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab } from '../harness/agent.ts';
+import { LAB_OPTIONS, startTicks, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab } from '../harness/agent.ts';
 import { OWNER_LABEL, RUN_LABEL, TEST_IMAGES, TEST_LABEL, testRunId } from '../harness/docker.ts';
 import { sweepAround } from '../harness/fixture.ts';
 import { pollUntil } from '../harness/poll.ts';
@@ -137,4 +137,37 @@ test('docker network create refuses bad options with a clear message', async (t)
     t.not(r.code, 0, what);
     t.regex(r.stderr, message, what);
   }
+});
+
+test('the driver killed (SIGKILL) and started again: running containers keep MAC, address, lease and client; docker run works after; a container removed meanwhile is released', async (t) => {
+  const { lab, driver, network } = await driverLab(t);
+  const kept = await run(network);
+  const removed = await run(network);
+  const before = await adopted(lab, kept);
+  const gone = await adopted(lab, removed);
+  const client = before.record.client;
+  t.true(client.pid > 0, 'a supervised client');
+
+  await lab.watches[0]!.kill9();
+  // The engine cannot reach the driver now: removing a container still works (its Leave fails after Docker's retries).
+  await docker(['rm', '-f', removed], 90_000);
+  t.is(startTicks(client.pid), client.startTicks, 'the client of the running container survives the driver');
+
+  await lab.startWatch(['--worker', `${PREFIX}-${randomBytes(4).toString('hex')}`, '--plugin', driver]);
+  const after = await adopted(lab, kept);
+  t.is(after.record.mac, before.record.mac, 'same MAC');
+  t.is(after.ip, before.ip, 'same address');
+  t.is(after.record.client.pid, client.pid, 'the same supervised client, not a new one');
+  t.is(startTicks(client.pid), client.startTicks);
+  t.is((await lab.waitForServerLease(before.ip, 'bound')).hwAddress, before.record.mac);
+
+  // The container removed while the driver was down: released and its record gone once the driver is back.
+  await lab.waitForServerLease(gone.ip, 'released', 15_000);
+  await pollUntil('the removed container\'s record gone', async () => !(await lab.record(gone.record.key)), { timeoutMs: 10_000 });
+  t.false((await lab.bridgeLinks()).includes(gone.record.hostVeth), 'its veth is gone from the bridge');
+
+  const fresh = await run(network);
+  const third = await adopted(lab, fresh);
+  t.not(third.ip, before.ip);
+  await lab.waitForServerLease(third.ip, 'bound');
 });

@@ -5,7 +5,7 @@
 // but not as wanted is the error it always was, with nothing touched; a
 // release finds what is gone already done.
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { LeaseholdError } from '../../lib/core/errors.ts';
@@ -364,6 +364,15 @@ test('a release finds what is gone already done: veth, netns name and client gon
   const pending = JSON.parse(await readFile(join(w.runDir, 'releases', `${KEY}.json`), 'utf8'));
   t.like(pending, { attempts: 0, nextAtMs: w.clock.now() });
   t.false(await w.agent.releaseContainer(ID, 'container destroy'), 'a second release has nothing to do');
+});
+
+test('a container event after the run dir went away: nothing to release, no error, nothing made again', async (t) => {
+  const w = await createWorld(t);
+  await addContainer(w);
+  await w.agent.attach(request());
+  await rm(w.runDir, { recursive: true, force: true });
+  t.false(await w.agent.releaseContainer(ID, 'container die'));
+  t.false(existsSync(w.runDir), 'the run dir is not made again by a release');
 });
 
 test('a new attach of a released target cancels the release still being repeated', async (t) => {

@@ -31,3 +31,15 @@ test('watchLease: woken by the hook\'s rename of the lease file, not by other fi
   await new Promise((r) => setTimeout(r, 100));
   t.true(await settled(changes.next(), 50), 'a change that came before next() resolves it at once');
 });
+
+test('lock: a locks dir removed under a running daemon is made again, and the lock works', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'lt-agent-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const store = new StateStore(dir);
+  await store.init();
+  await rm(join(dir, 'locks'), { recursive: true, force: true });
+  const unlock = await store.lock('docker-abc');
+  await t.throwsAsync(store.lock('docker-abc', 100), { message: /docker-abc is locked by process \d+/ }, 'held');
+  await unlock();
+  await (await store.lock('docker-abc', 100))();
+});

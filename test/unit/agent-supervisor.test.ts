@@ -102,6 +102,21 @@ test('what has no target is released: a container gone, a netns gone, a veth som
   t.deepEqual(await new Supervisor(w.agent).reconcile(), [], 'a second pass has nothing to do');
 });
 
+test('a container being started (a network driver adopts it before Docker lists it as running) is not released', async (t) => {
+  const w = await createWorld(t);
+  const c = addContainer(w, ids[0], 'web1');
+  await w.agent.attach({ ...base, container: ids[0] });
+  // Docker's `created` state until the start returns, after the driver's Join.
+  c.running = false;
+  c.starting = true;
+  const supervisor = new Supervisor(w.agent);
+  t.deepEqual(await supervisor.reconcile(), []);
+  t.is((await w.agent.inspectAll()).length, 1);
+  // The start failed, or it exited: gone.
+  c.starting = false;
+  t.deepEqual(kinds(await supervisor.reconcile()), ['release']);
+});
+
 test('an engine that cannot be asked: container attachments are left alone, not released', async (t) => {
   const w = await createWorld(t);
   addContainer(w, ids[0], 'web1');

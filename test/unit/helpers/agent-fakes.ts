@@ -221,11 +221,12 @@ export class FakeNetwork implements HostNetwork {
 }
 
 export class FakeEngine implements ContainerEngine {
-  readonly containers: ContainerFacts[] = [];
+  /** `starting`: created, its start not finished (Docker's `created` state during a start). */
+  readonly containers: (ContainerFacts & { starting?: boolean })[] = [];
   unreachable = false;
 
-  add(facts: Partial<ContainerFacts> & { id: string; name: string; pid: number }): ContainerFacts {
-    const c: ContainerFacts = { running: true, networkMode: 'none', labels: {}, ...facts };
+  add(facts: Partial<ContainerFacts> & { id: string; name: string; pid: number }): ContainerFacts & { starting?: boolean } {
+    const c: ContainerFacts & { starting?: boolean } = { running: true, networkMode: 'none', labels: {}, ...facts };
     this.containers.push(c);
     return c;
   }
@@ -241,9 +242,9 @@ export class FakeEngine implements ContainerEngine {
     return c;
   }
 
-  async runningIds(): Promise<Set<string>> {
+  async liveIds(): Promise<Set<string>> {
     this.check();
-    return new Set(this.containers.filter((c) => c.running).map((c) => c.id));
+    return new Set(this.containers.filter((c) => c.running || c.starting).map((c) => c.id));
   }
 
   async labelled(worker?: string): Promise<{ id: string; bridge: string }[]> {
