@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .PHONY: help deps build typecheck lint test test-unit docker docker-down lab-up lab-down lab-status bench bench-dhcp4 bench-flood bench-ddns bench-ra bench-agent bench-ha clean
 
 help:
-	@echo "make lab-up     bring up the lab (appliance, BIND, two workers with agents) and run the demo"
+	@echo "make lab-up     bring up the lab (PostgreSQL, two appliances, BIND, two workers with agents) and run the demo; LAB_STORE=sqlite: one appliance"
 	@echo "make install    build, link agent and leasehold-server into /usr/local/bin, the CNI plugin into /usr/lib/cni and /opt/cni/bin (root)"
 	@echo "make lab-status show the lab and its lease table"
 	@echo "make lab-down   remove everything the lab made"

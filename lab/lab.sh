@@ -4,7 +4,9 @@
 # (the same ones lab/provision.sh gives the Vagrant VMs):
 #
 #   netns P-core: bridge "spine"
-#     ├── P-appliance  198.18.0.1/16 fd00:198:18::1/64  leasehold server (DHCPv4, RA, DDNS)
+#     ├── P-appliance  198.18.0.1/16 fd00:198:18::1/64  leasehold server appliance-1 (DHCPv4, RA, DDNS)
+#     ├── P-appliance2 198.18.0.3/16 fd00:198:18::3/64  leasehold server appliance-2 (the same)
+#     ├── P-db         198.18.0.4/16                    PostgreSQL, the two servers' shared lease database
 #     ├── P-dns        198.18.0.2/16 fd00:198:18::2/64  BIND (named)
 #     ├── P-w1  br0    198.18.0.11/16                   agent watch --worker P-w1
 #     ├── P-w2  br0    198.18.0.12/16                   agent watch --worker P-w2
@@ -17,20 +19,23 @@
 # nothing touches the host's own interfaces. Safe to run twice: each step
 # checks before it makes.
 #
-#   lab/lab.sh up [--no-demo] [--store sqlite|postgresql] | status | down
+#   lab/lab.sh up [--no-demo] [--store postgresql|sqlite] | status | down
 #
-# --store postgresql (or LAB_STORE=postgresql) adds the high-availability
-# pair: PostgreSQL in P-db (198.18.0.4, a cluster under $RUN/pg) and a
-# second appliance P-app2 (198.18.0.3); both appliances serve DHCPv4 from
-# the one shared database and send the same RAs. Several servers on one
-# database do not send DNS updates yet, so that lab has no names in BIND
-# and runs without the demo. sqlite (the default) is the single appliance.
+# --store postgresql (the default; or LAB_STORE=postgresql) is the
+# high-availability pair: PostgreSQL in P-db (a cluster under $RUN/pg,
+# listening on 198.18.0.4 and a socket under $RUN only) and two appliances
+# serving DHCPv4 from the one shared database, splitting the clients into
+# RFC 3074 buckets by heartbeat, both sending DNS updates (the shared
+# queue's claims decide which one sends each change) and the same RAs.
+# --store sqlite (LAB_STORE=sqlite) is the single appliance on its
+# embedded SQLite file $RUN/leases.db, without P-db and P-appliance2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 P=${LAB_PREFIX:-lh}
 # Interface names are at most 15 characters and the longest we make is
-# "$P-appliance"; namespaces get the same limit so they read well.
+# "$P-app20" (the spine port of $P-appliance2); namespace names have no
+# such limit but are kept near it so they read well.
 [ ${#P} -le 5 ] || { echo "lab: LAB_PREFIX '$P' is longer than 5 characters" >&2; exit 2; }
 RUN=${LAB_RUN:-$ROOT/lab/run}
 # The server's config is built by lab/server-config.ts; this file, if
@@ -177,7 +182,7 @@ down_docker_networks() {
 }
 
 up() {
-  local demo=true store=${LAB_STORE:-sqlite}
+  local demo=true store=${LAB_STORE:-postgresql}
   while [ $# -gt 0 ]; do
     case "$1" in
       --no-demo) demo=false ;;
@@ -186,8 +191,7 @@ up() {
     esac
     shift
   done
-  case "$store" in sqlite|postgresql) ;; *) echo "lab: --store takes sqlite or postgresql, not '$store'" >&2; exit 2 ;; esac
-  [ "$store" = sqlite ] || demo=false
+  case "$store" in sqlite|postgresql) ;; *) echo "lab: --store takes postgresql or sqlite, not '$store'" >&2; exit 2 ;; esac
   if [ -n "${LEASEHOLD_LAB_CONFIG:-}" ]; then
     echo "lab: LEASEHOLD_LAB_CONFIG is no longer read: the lab builds its server config (lab/server-config.ts);" \
       "put changes in a file of dotted.path: value lines and name it in LEASEHOLD_LAB_CONFIG_EDITS" >&2
@@ -212,15 +216,7 @@ up() {
   out=$(role_dns "$DNS" eth0 "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME") || die "$out"
   ok
 
-  if [ "$store" = postgresql ]; then
-    ha_up
-  else
-    step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*}"
-    ensure_netns "$APPLIANCE"
-    ensure_spine_port "$APPLIANCE" "$P-app0" eth0
-    out=$(role_appliance "$APPLIANCE" eth0 "$APPLIANCE_V4" "$APPLIANCE_V6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS") || die "$out"
-    ok
-  fi
+  if [ "$store" = postgresql ]; then ha_up; else single_appliance_up; fi
 
   for w in "${WORKERS[@]}"; do
     step "worker: $w, br0 ${WORKER_V4[$w]%/*}, agent watch"
@@ -289,23 +285,35 @@ up() {
 
   echo
   summary "$web_json" "$client_json"
+  local servers_more=''
+  [ "$store" = sqlite ] || servers_more=" and $APPLIANCE2 (log $RUN/server2.log),
+PostgreSQL in $DB ${DB_V4%/*} (cluster $PG_DIR, log $PG_DIR/postgres.log)"
   cat <<MSG
 
-Lab is up: spine $SPINE in netns $CORE; server in $APPLIANCE (log $RUN/server.log),
+Lab is up: spine $SPINE in netns $CORE; server in $APPLIANCE (log $RUN/server.log)$servers_more,
 BIND in $DNS (zone $DOMAIN, key $RUN/ddns.key), agents in $RUN/agent-*.log.
 Prometheus at $PROMETHEUS_URL in $MON (reached from the lab's namespaces, e.g.
   ip netns exec $MON node -e 'fetch("$PROMETHEUS_URL/api/v1/query?query=up").then(r=>r.text()).then(console.log)')
-  make lab-status                          attachments and leases
+  make lab-status                          servers (buckets, heartbeats), attachments and leases
   docker exec -it $CLIENT sh                  a shell in the client container
   bin/agent --run-dir $RUN/agent-${WORKERS[0]} inspect --all
   make lab-down                            remove everything
 MSG
 }
 
+# The SQLite lab: one appliance on its own file.
+single_appliance_up() {
+  step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*}"
+  ensure_netns "$APPLIANCE"
+  ensure_spine_port "$APPLIANCE" "$P-app0" eth0
+  out=$(role_appliance "$APPLIANCE" eth0 "$APPLIANCE_V4" "$APPLIANCE_V6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS") || die "$out"
+  ok
+}
+
 # --- High availability: PostgreSQL and two appliances on it -----------------
 
 DB=$P-db DB_V4=198.18.0.4/16
-APPLIANCE2=$P-app2 APPLIANCE2_V4=198.18.0.3/16 APPLIANCE2_V6=fd00:198:18::3/64
+APPLIANCE2=$P-appliance2 APPLIANCE2_V4=198.18.0.3/16 APPLIANCE2_V6=fd00:198:18::3/64
 PG_NAME=leasehold PG_DIR=$RUN/pg
 HA_STORE_FLAGS=(--pg-host "${DB_V4%/*}" --pg-database "$PG_NAME" --pg-user "$PG_NAME" --pg-password-file "$RUN/pg.password")
 # The packaged server programs (postgresql-15), not /usr/local/bin's links.
@@ -344,12 +352,13 @@ ha_postgres_up() {
   fi
 }
 
-# Both appliances, from the same lab parameters but their own addresses.
+# Both appliances, from the same lab parameters but their own addresses
+# and ha.serverName (SERVER_NAME: appliance-1, appliance-2).
 ha_appliance() {
-  local ns=$1 name=$2 v4=$3 v6=$4 port=$5
+  local ns=$1 name=$2 v4=$3 v6=$4 port=$5 server_name=$6
   ensure_netns "$ns"
   ensure_spine_port "$ns" "$port" eth0
-  role_appliance "$ns" eth0 "$v4" "$v6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS" "$name" "${HA_STORE_FLAGS[@]}"
+  role_appliance "$ns" eth0 "$v4" "$v6" "$DNS_V4" "$DNS_V6" "$DDNS_KEY_NAME" "$CONFIG_EDITS" "$name" "${HA_STORE_FLAGS[@]}" --ha-server-name "$server_name"
 }
 
 ha_up() {
@@ -360,37 +369,55 @@ ha_up() {
   # (the database's lab address is local there), with the appliances' store.
   step "postgresql: schema"
   ensure_control_token || die "no control token"
-  out=$(node "$ROOT/dist/lab/server-config.js" --key-file "$RUN/ddns.key" --token-file "$RUN/control.token" "${HA_STORE_FLAGS[@]}" "$RUN/db.yaml" 2>&1) || die "$out"
+  out=$(node "$ROOT/dist/lab/server-config.js" --key-file "$RUN/ddns.key" --token-file "$RUN/control.token" "${HA_STORE_FLAGS[@]}" --ha-server-name lab-admin "$RUN/db.yaml" 2>&1) || die "$out"
   if ! ip netns exec "$DB" node "$ROOT/dist/server/cli/main.js" db version --config "$RUN/db.yaml" >/dev/null 2>&1; then
     out=$(ip netns exec "$DB" node "$ROOT/dist/server/cli/main.js" db init --config "$RUN/db.yaml" 2>&1) || die "$out"
   fi
   ok
   step "appliance: leasehold server in $APPLIANCE ${APPLIANCE_V4%/*} (shared store)"
-  out=$(ha_appliance "$APPLIANCE" server "$APPLIANCE_V4" "$APPLIANCE_V6" "$P-app0" 2>&1) || die "$out"
+  out=$(ha_appliance "$APPLIANCE" server "$APPLIANCE_V4" "$APPLIANCE_V6" "$P-app0" appliance-1 2>&1) || die "$out"
   ok
   step "appliance: leasehold server in $APPLIANCE2 ${APPLIANCE2_V4%/*} (shared store)"
-  out=$(ha_appliance "$APPLIANCE2" server2 "$APPLIANCE2_V4" "$APPLIANCE2_V6" "$P-app20" 2>&1) || die "$out"
+  out=$(ha_appliance "$APPLIANCE2" server2 "$APPLIANCE2_V4" "$APPLIANCE2_V6" "$P-app20" appliance-2 2>&1) || die "$out"
   ok
   PROMETHEUS_SERVERS+=("appliance2=${APPLIANCE2_V4%/*}:8000")
 }
 
 # What each server says about itself: status-get over its control API (the
-# HTTP endpoint on its lab address, with the lab's token), printing every
-# field it has (buckets and heartbeat age too, once servers report them).
+# HTTP endpoint on its lab address, with the lab's token): whether it is
+# healthy or fenced, and from its `ha` part every server on the database
+# with the RFC 3074 buckets it answers (a count and the ranges) and how old
+# its heartbeat is.
 ha_status() {
   local ns v4
   for ns in "$APPLIANCE:$APPLIANCE_V4" "$APPLIANCE2:$APPLIANCE2_V4"; do
     v4=${ns#*:} ns=${ns%%:*}
     have_netns "$ns" || continue
-    printf '%s %s: ' "$ns" "${v4%/*}"
     # shellcheck disable=SC2016  # JavaScript, not shell
     ip netns exec "$ns" node -e '
-      const [url, tokenFile] = process.argv.slice(1);
+      const [url, tokenFile, ns] = process.argv.slice(1);
       const token = require("node:fs").readFileSync(tokenFile, "utf8").trim();
+      const head = `  ${ns} ${new URL(url).hostname}:`;
       fetch(url, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify({ command: "status-get" }) })
-        .then((r) => r.json()).then((j) => { const r = Array.isArray(j) ? j[0] : j; console.log(r.text + " " + JSON.stringify(r.arguments ?? {})); })
-        .catch((e) => console.log("no answer (" + e.message + ")"));' "http://${v4%/*}:8000/" "$RUN/control.token"
+        .then((r) => r.json()).then((j) => {
+          const a = (Array.isArray(j) ? j[0] : j).arguments ?? {}, ha = a.ha;
+          if (!ha) return console.log(`${head} ${a.healthy ? "healthy" : "unhealthy"}, no ha part`);
+          console.log(`${head} ${ha["server-name"]}, ${ha.fenced ? "FENCED (" + ha["fence-reason"] + ")" : "serving"}, live: ${ha.live.join(" ")}, own heartbeat ${ha["heartbeat-age-ms"]} ms ago`);
+          for (const s of ha.servers) {
+            const ranges = s["bucket-ranges"].length > 60 ? s["bucket-ranges"].slice(0, 57) + "..." : s["bucket-ranges"];
+            console.log(`    ${s["server-name"].padEnd(12)} ${s.state.padEnd(8)} heartbeat ${String((s["heartbeat-age-ms"] / 1000).toFixed(1)).padStart(6)} s ago  ${String(s.buckets).padStart(3)} buckets ${ranges}`);
+          }
+        })
+        .catch((e) => console.log(`${head} no answer (${e.cause?.code ?? e.message})`));' "http://${v4%/*}:8000/" "$RUN/control.token" "$ns"
   done
+}
+
+# status_ha: the HA lab's second server, the database, and what each server says.
+status_ha() {
+  if pid=$(daemon_pid server2); then echo "server2 ($APPLIANCE2): running (pid $pid)"; else echo "server2 ($APPLIANCE2): not running"; fi
+  if pg_running; then echo "postgresql ($DB ${DB_V4%/*}): running (pid $(head -n 1 "$PG_DIR/data/postmaster.pid"))"; else echo "postgresql ($DB): not running"; fi
+  echo "servers (status-get of each; buckets of 256, RFC 3074):"
+  ha_status
 }
 
 ha_down() {
@@ -483,8 +510,8 @@ down_prometheus() {
 
 status() {
   echo "namespaces: $(ip netns list | awk -v p="^$P-" '$1 ~ p {print $1}' | xargs echo)"
-  if pid=$(daemon_pid server); then echo "server: running (pid $pid)"; else echo "server: not running"; fi
-  if pid=$(daemon_pid server2); then echo "server2: running (pid $pid), postgresql: $(pg_running && echo running || echo 'not running')"; ha_status; fi
+  if pid=$(daemon_pid server); then echo "server ($APPLIANCE): running (pid $pid)"; else echo "server ($APPLIANCE): not running"; fi
+  [ -f "$RUN/server2.yaml" ] && status_ha
   if pid=$(named_pid); then echo "named: running (pid $pid)"; else echo "named: not running"; fi
   echo
   echo "attachments:"
@@ -500,6 +527,10 @@ status() {
     echo
     echo "leases:"
     node "$ROOT/dist/server/cli/main.js" leases --config "$RUN/leasehold.yaml" --store "$RUN/leases.db"
+  elif [ -f "$RUN/server2.yaml" ] && pg_running; then
+    echo
+    echo "leases (the shared table, read from $APPLIANCE: the database is reached only inside the lab):"
+    ip netns exec "$APPLIANCE" node "$ROOT/dist/server/cli/main.js" leases --config "$RUN/leasehold.yaml" || echo "  (could not read the database)"
   fi
   if daemon_pid server >/dev/null && [ -f "$RUN/leases.db" ]; then
     echo
@@ -550,5 +581,5 @@ case "${1:-}" in
   up) shift; up "$@" ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: lab/lab.sh up [--no-demo] [--store sqlite|postgresql] | status | down" >&2; exit 2 ;;
+  *) echo "usage: lab/lab.sh up [--no-demo] [--store postgresql|sqlite] | status | down" >&2; exit 2 ;;
 esac

@@ -6,7 +6,8 @@
  *   node dist/lab/server-config.js [--interface IF] [--address V4/LEN]
  *     [--address6 V6/LEN] [--dns V4] [--dns6 V6] [--key-name NAME]
  *     [--key-file PATH] [--token-file PATH] [--pg-host H --pg-database DB
- *     --pg-user U --pg-password-file PATH [--pg-port N]] [--edits FILE] OUT
+ *     --pg-user U --pg-password-file PATH [--pg-port N] --ha-server-name NAME]
+ *     [--edits FILE] OUT
  *
  * and the server reads OUT (YAML). Flags left out keep the lab's values
  * (`LAB_SERVER_PARAMS`). `--edits` names a YAML or JSON mapping of changes,
@@ -63,6 +64,8 @@ export interface LabServerParams {
    * appliance (its path is given on the server's command line).
    */
   sharedStore?: LabSharedStore;
+  /** With `sharedStore`: this appliance's `ha.serverName` (unique among the lab's appliances). */
+  haServerName?: string;
 }
 
 /** The lab's PostgreSQL database, as every appliance reaches it. */
@@ -74,6 +77,16 @@ export interface LabSharedStore {
   user: string;
   passwordFile: string;
 }
+
+/**
+ * T1 and T2 with several servers (README, "Several servers"): a client of
+ * a server that died renews at T1 in vain (unicast to it, RFC 2131
+ * §4.4.5), then rebinds at T2 by broadcast and the survivor ACKs it from
+ * the shared table (§4.3.2). T2 at 0.75 of the 3600 s lease, not the
+ * default 0.875, moves it 7.5 minutes earlier and leaves 900 s of
+ * rebinding retries before the lease would lapse.
+ */
+export const HA_LEASE_TIMERS = { renewTime: 1800, rebindTime: 2700 } as const;
 
 /** The lab of ARCHITECTURE.md ("The lab"), as lab/lab.sh and lab/provision.sh set it up. */
 export const LAB_SERVER_PARAMS: Readonly<LabServerParams> = {
@@ -103,6 +116,8 @@ export function labServerConfig(p: LabServerParams): RawConfig {
   const [server] = p.address.split('/');
   const slaacPrefix = ipv6Network(p.address6, 'address6');
   const key = { name: p.key.name, algorithm: 'hmac-sha256', secretFile: p.key.file };
+  if (p.sharedStore && p.haServerName === undefined) throw new LabConfigError('a shared PostgreSQL store needs --ha-server-name (ha.serverName) as well');
+  if (!p.sharedStore && p.haServerName !== undefined) throw new LabConfigError('--ha-server-name needs the shared PostgreSQL store (--pg-*)');
   return {
     interfaces: [{ name: p.interface, address: server }],
     subnets: [
@@ -112,6 +127,7 @@ export function labServerConfig(p: LabServerParams): RawConfig {
         interface: p.interface,
         pools: [{ ...p.pool }],
         leaseTime: p.leaseTime,
+        ...(p.sharedStore && HA_LEASE_TIMERS),
         options: {
           routers: [server],
           dnsServers: [p.dns],
@@ -123,10 +139,9 @@ export function labServerConfig(p: LabServerParams): RawConfig {
     ],
     declineQuarantineSeconds: 600,
     ...(p.sharedStore && { leaseStore: { type: 'postgresql', ...p.sharedStore, shared: true } }),
+    // RFC 3074 buckets split between the appliances by heartbeat; the other takes a dead one's after ha.partnerDownAfterMs.
+    ...(p.haServerName !== undefined && { ha: { serverName: p.haServerName } }),
     ddns: {
-      // Several servers on one database do not send DNS updates yet (the
-      // config is refused with both): the zones stay, ready for when they do.
-      ...(p.sharedStore && { enabled: false }),
       zones: p.zones.map((name) => ({ name, servers: [{ address: p.dns }], key: { ...key } })),
     },
     ra: {
@@ -235,7 +250,8 @@ export function readConfigEdits(file: string): ConfigEdits {
 
 const USAGE = `usage: server-config [--interface IF] [--address V4/LEN] [--address6 V6/LEN] [--dns V4] [--dns6 V6]
                      [--key-name NAME] [--key-file PATH] [--token-file PATH]
-                     [--pg-host H --pg-database DB --pg-user U --pg-password-file PATH [--pg-port N]] [--edits FILE] OUT`;
+                     [--pg-host H --pg-database DB --pg-user U --pg-password-file PATH [--pg-port N] --ha-server-name NAME]
+                     [--edits FILE] OUT`;
 
 const HEADER = '# Written by lab/server-config.ts for this lab; config/leasehold.example.yaml explains every field.\n';
 
@@ -262,6 +278,7 @@ export function serverConfigMain(argv: readonly string[], stderr: (line: string)
     ...(values.dns6 !== undefined && { dns6: values.dns6 }),
     key: { name: values['key-name'] ?? LAB_SERVER_PARAMS.key.name, file: values['key-file'] ?? LAB_SERVER_PARAMS.key.file },
     control: { ...LAB_SERVER_PARAMS.control, ...(values['token-file'] !== undefined && { tokenFile: values['token-file'] }) },
+    ...(values['ha-server-name'] !== undefined && { haServerName: values['ha-server-name'] }),
   };
   try {
     const sharedStore = sharedStoreFlags(values);
@@ -297,7 +314,7 @@ function parseFlags(argv: readonly string[]) {
     allowPositionals: true,
     options: {
       interface: text, address: text, address6: text, dns: text, dns6: text, 'key-name': text, 'key-file': text, 'token-file': text, edits: text,
-      'pg-host': text, 'pg-port': text, 'pg-database': text, 'pg-user': text, 'pg-password-file': text,
+      'pg-host': text, 'pg-port': text, 'pg-database': text, 'pg-user': text, 'pg-password-file': text, 'ha-server-name': text,
     },
   });
 }

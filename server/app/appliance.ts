@@ -5,6 +5,7 @@ import type { ServerConfig } from '../config/config.ts';
 import { changesNeedingRestart } from '../config/reload-scope.ts';
 import { subnetDdnsById, type SubnetDdnsConfig } from '../ddns/ddns-config.ts';
 import type { CommitObserver, LeaseStore } from '../leases/lease-store.ts';
+import type { ServerRegistry } from '../leases/pg/pg-server-registry.ts';
 import { openLeaseStore } from '../leases/open-lease-store.ts';
 import { isSharedStore } from '../leases/lease-store-config.ts';
 import { metricFamilies, type ApplianceGauges, type MetricFamily } from '../ops/metric-catalog.ts';
@@ -39,6 +40,8 @@ export interface ApplianceOptions {
   withoutOps?: boolean;
   /** Test seams of the ops service. */
   ops?: Pick<OpsServiceDeps, 'httpPort'>;
+  /** The `servers` heartbeat table (default: on the PostgreSQL store `leaseStore` names). */
+  openServerRegistry?: () => Promise<ServerRegistry>;
 }
 
 /**
@@ -83,7 +86,7 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
         ...opts.ddns,
       })
     : undefined;
-  const cluster = clusterService(initial, logger);
+  const cluster = clusterService(initial, logger, opts.openServerRegistry);
   const dhcp4: Dhcp4Service = new Dhcp4Service(initial, {
     store: () => store.store,
     registrar: () => ddns?.registrar,
@@ -136,6 +139,7 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
     store,
     ddns,
     dhcp4,
+    cluster,
     ra,
     ops: undefined,
     services: [],
@@ -159,14 +163,14 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
 }
 
 /** With `ha` (a shared PostgreSQL store, validated so): heartbeats and buckets. */
-function clusterService(config: ServerConfig, logger: Logger): ClusterService | undefined {
+function clusterService(config: ServerConfig, logger: Logger, openRegistry: ApplianceOptions['openServerRegistry']): ClusterService | undefined {
   const ha = config.ha;
   const leaseStore = config.leaseStore;
   if (ha === undefined || leaseStore.type !== 'postgresql') return undefined;
   return new ClusterService({
     config: ha,
     // Loaded only with PostgreSQL, as the store itself (open-lease-store.ts).
-    openRegistry: async () => (await import('../leases/pg/pg-server-registry.ts')).openServerRegistry(leaseStore),
+    openRegistry: openRegistry ?? (async () => (await import('../leases/pg/pg-server-registry.ts')).openServerRegistry(leaseStore)),
     addresses: () => [config.serverId, ...config.interfaces.map((i) => i.address)].filter((a): a is string => a !== undefined),
     logger,
   });

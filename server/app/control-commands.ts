@@ -2,6 +2,7 @@ import type { Clock } from '../../lib/core/clock.ts';
 import { reasonOf } from '../../lib/core/errors.ts';
 import type { ConfigIssue } from '../../lib/config/field-reader.ts';
 import { ipToInt } from '../../lib/wire/ipv4.ts';
+import type { ClusterStatus } from '../cluster/cluster-service.ts';
 import type { ServerConfig } from '../config/config.ts';
 import { ConfigError } from '../config/config-error.ts';
 import { changesNeedingRestart } from '../config/reload-scope.ts';
@@ -80,6 +81,7 @@ const HANDLERS: Handlers = {
       subnets: appliance.dhcp4.usage().map((u) => ({ 'subnet-id': u.subnetId, 'total-addresses': u.total, 'assigned-addresses': u.assigned, 'declined-addresses': u.declined })),
       leases: appliance.dhcp4.leases().length,
       ...(appliance.ddns && { ddns: appliance.ddns.queueState() }),
+      ...(appliance.cluster && { ha: haStatus(appliance.cluster.status()) }),
     });
   },
 
@@ -195,6 +197,29 @@ const HANDLERS: Handlers = {
     return outcome === 'removed' ? success('Host deleted.') : empty('Host not deleted (not found).');
   },
 };
+
+/**
+ * The `ha` part of status-get, in the hyphenated style of the rest (and of
+ * Kea's HA status, whose `age` is in seconds; ours is in ms, as the `ha`
+ * timers are): who is live, each server's buckets and heartbeat age.
+ */
+function haStatus(s: ClusterStatus): Record<string, unknown> {
+  return {
+    'server-name': s.serverName,
+    fenced: s.fenced,
+    ...(s.fenceReason !== undefined && { 'fence-reason': s.fenceReason }),
+    live: s.live,
+    'heartbeat-age-ms': s.ownHeartbeatAgeMs ?? null,
+    servers: s.servers.map((p) => ({
+      'server-name': p.serverName,
+      state: p.state,
+      addresses: p.addresses,
+      'heartbeat-age-ms': p.heartbeatAgeMs,
+      buckets: p.buckets,
+      'bucket-ranges': p.bucketRanges,
+    })),
+  };
+}
 
 function validated(load: () => ServerConfig): { ok: true; config: ServerConfig } | { ok: false; issues: readonly ConfigIssue[] } {
   try {

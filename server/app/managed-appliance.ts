@@ -1,4 +1,5 @@
 import type { ConfigIssue } from '../../lib/config/field-reader.ts';
+import type { ClusterStatus } from '../cluster/cluster-service.ts';
 import type { ServerConfig } from '../config/config.ts';
 import type { MetricFamily } from '../ops/metric-catalog.ts';
 import type { Counters } from './counters.ts';
@@ -17,6 +18,8 @@ export interface ManagedAppliance {
   readonly counters: Counters;
   readonly ddns: DdnsService | undefined;
   readonly dhcp4: Dhcp4Service;
+  /** With `ha`: this server among the others on the shared database. */
+  readonly cluster?: { status(): ClusterStatus } | undefined;
   /** The configuration running now (the last one a reload applied). */
   readonly config: ServerConfig;
   /** When `config` was loaded or last reloaded (ms). */

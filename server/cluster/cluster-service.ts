@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { LeaseholdError, reasonOf } from '../../lib/core/errors.ts';
 import type { Logger } from '../../lib/core/logger.ts';
 import type { LoadBalanceView } from '../dhcp4/load-balance.ts';
-import type { HeartbeatResult, ServerRegistry } from '../leases/pg/pg-server-registry.ts';
+import type { HeartbeatResult, HeartbeatRow, ServerRegistry } from '../leases/pg/pg-server-registry.ts';
 import type { HaConfig } from './ha-config.ts';
-import { computeMembership, fenceDecision, type FenceDecision, type Membership } from './membership.ts';
+import { bucketRanges, computeMembership, fenceDecision, type FenceDecision, type Membership } from './membership.ts';
 
 /**
  * This server among several on one PostgreSQL database: claims its name
@@ -33,6 +33,32 @@ export class ServerNameTakenError extends LeaseholdError {
   readonly code = 'E_SERVER_NAME_TAKEN';
 }
 
+/** One server as this one last read it from `servers` (the control API's status-get). */
+export interface ClusterPeerStatus {
+  serverName: string;
+  state: HeartbeatRow['state'];
+  addresses: string[];
+  /** How old its heartbeat is now: the database's age at our last read, plus the time since. */
+  heartbeatAgeMs: number;
+  /** How many of the 256 RFC 3074 buckets it answers as we split them (0 when it is not live). */
+  buckets: number;
+  /** Those buckets as ranges, `0-2,5,9-11`. */
+  bucketRanges: string;
+}
+
+/** This server's view of the cluster, for status-get. */
+export interface ClusterStatus {
+  serverName: string;
+  fenced: boolean;
+  fenceReason?: string;
+  /** The live servers, sorted by name. */
+  live: string[];
+  /** When our own heartbeat was last written (ms ago, local monotonic clock); undefined before the first. */
+  ownHeartbeatAgeMs: number | undefined;
+  /** Every row of `servers`, ourselves included, sorted by name. */
+  servers: ClusterPeerStatus[];
+}
+
 export class ClusterService {
   readonly name = 'cluster';
   readonly #deps: ClusterServiceDeps;
@@ -51,6 +77,9 @@ export class ClusterService {
   #skewWarnedAt = -Infinity;
   #membership: Membership;
   #lastDecision: FenceDecision = { fenced: true, reason: 'not started' };
+  /** The rows of the last heartbeat's read, and when (local monotonic ms) it answered. */
+  #rows: readonly HeartbeatRow[] = [];
+  #rowsReadAt = 0;
 
   constructor(deps: ClusterServiceDeps) {
     this.#deps = deps;
@@ -78,6 +107,34 @@ export class ClusterService {
 
   get membership(): Membership {
     return this.#membership;
+  }
+
+  /** Who is live, who answers which buckets, and how old each heartbeat is, as of now. */
+  status(): ClusterStatus {
+    const decision = this.#decide();
+    const now = this.#now();
+    const m = this.#membership;
+    const servers = this.#rows
+      .map((row): ClusterPeerStatus => {
+        const index = m.live.indexOf(row.serverName);
+        return {
+          serverName: row.serverName,
+          state: row.state,
+          addresses: [...row.addresses],
+          heartbeatAgeMs: Math.max(0, Math.round(row.ageMs + now - this.#rowsReadAt)),
+          buckets: index < 0 ? 0 : m.owners.reduce((n, o) => (o === index ? n + 1 : n), 0),
+          bucketRanges: index < 0 ? '' : bucketRanges(m.owners, index),
+        };
+      })
+      .sort((a, b) => (a.serverName < b.serverName ? -1 : a.serverName > b.serverName ? 1 : 0));
+    return {
+      serverName: this.#deps.config.serverName,
+      fenced: decision.fenced,
+      ...(decision.fenced && { fenceReason: decision.reason }),
+      live: [...m.live],
+      ownHeartbeatAgeMs: this.#lastOkAt === undefined ? undefined : Math.round(now - this.#lastOkAt),
+      servers,
+    };
   }
 
   async start(): Promise<void> {
@@ -157,6 +214,8 @@ export class ClusterService {
         logger.warn('clock-skew', { skewMs: this.#skewMs, maxClockSkewMs: config.maxClockSkewMs });
       }
       this.#lastOkAt = sentAt;
+      this.#rows = result.rows;
+      this.#rowsReadAt = receivedAt;
       const before = this.#membership;
       this.#membership = computeMembership(result.rows, { serverName: config.serverName, active: this.#active }, config);
       if (before.live.join(',') !== this.#membership.live.join(',')) {

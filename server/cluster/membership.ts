@@ -136,3 +136,21 @@ export function fenceDecision(
   }
   return { fenced: false };
 }
+
+/**
+ * The buckets `owners` gives to live server `index`, as ranges:
+ * `0-2,5,9-11` (empty when it has none). For status output: rendezvous
+ * hashing scatters a server's buckets, so a count alone hides which
+ * clients it answers.
+ */
+export function bucketRanges(owners: Uint8Array, index: number): string {
+  const ranges: string[] = [];
+  for (let b = 0; b < owners.length; b++) {
+    if (owners[b] !== index) continue;
+    let end = b;
+    while (end + 1 < owners.length && owners[end + 1] === index) end++;
+    ranges.push(end === b ? String(b) : `${b}-${end}`);
+    b = end;
+  }
+  return ranges.join(',');
+}

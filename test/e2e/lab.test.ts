@@ -1,9 +1,10 @@
 // End to end, on a lab of our own: lab/lab.sh brings up the spine, BIND,
-// the appliance (leasehold server) and two workers with `agent watch`, under
-// a random prefix and in a temp run dir; containers started with
-// `--net none` and the agent's labels get an address, a name and a page
-// served across workers; then the server and BIND are killed mid-run and
-// what they hold must survive. Needs root, `make build` and `make docker`.
+// the appliance (one leasehold server on SQLite, `--store sqlite`) and two
+// workers with `agent watch`, under a random prefix and in a temp run dir;
+// containers started with `--net none` and the agent's labels get an
+// address, a name and a page served across workers; then the server and
+// BIND are killed mid-run and what they hold must survive. Needs root,
+// `make build` and `make docker`.
 //
 // The tests share one lab and run in order (each leaves it as the next
 // expects: web and client attached, nothing else). Every wait is a poll
@@ -109,12 +110,7 @@ function removeAfter(t: ExecutionContext, box: Box): void {
 /** The expected A/AAAA/DHCID/PTR answers of one attachment, polled until BIND gives them. */
 async function waitPublished(t: ExecutionContext, j: InspectJson): Promise<void> {
   const p = publishedBy(j);
-  const want = { a: [p.ip], aaaa: [expandIpv6(p.ipv6)], dhcid: 1, ptr4: [`${p.fqdn}.`], ptr6: [`${p.fqdn}.`] };
-  let last: unknown;
-  await pollUntil(`BIND to publish ${p.fqdn}`, async () => {
-    last = await theLab().lookup(p);
-    return JSON.stringify(last) === JSON.stringify(want);
-  }, { timeoutMs: DNS_MS, intervalMs: 250, describe: () => `want ${JSON.stringify(want)}\nlast ${JSON.stringify(last)}` });
+  const { want, last } = await theLab().waitForPublished(p, DNS_MS);
   t.deepEqual(last, want, `${p.fqdn}: A, AAAA, DHCID and both PTRs`);
 }
 
@@ -173,7 +169,10 @@ test.before(async () => {
   // What crashed runs left: their containers, then their labs.
   await sweepTestContainers();
   await sweepStaleLabs();
-  lab = await Lab.start({ prefix: randomLabPrefix(), configEdits: CONFIG_EDITS });
+  // The single appliance on SQLite (lab.sh --store sqlite): what one server
+  // does alone, down to "no lease while it is down". The two-server lab of
+  // the default is lab-ha.test.ts's.
+  lab = await Lab.start({ prefix: randomLabPrefix(), configEdits: CONFIG_EDITS, store: 'sqlite' });
   web = await startOn(lab.workers[0], 'web', TEST_IMAGES.httpd);
   client = await startOn(lab.workers[1], 'lab', TEST_IMAGES.busybox, SLEEP);
 });

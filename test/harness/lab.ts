@@ -69,7 +69,7 @@ export interface LabOptions {
   configEdits?: ConfigEdits;
   /** For `lab.sh up`; default 180 s (a loaded machine, named and two agents). */
   upTimeoutMs?: number;
-  /** `postgresql`: the two appliances on one PostgreSQL database (lab.sh's LAB_STORE); default the single SQLite one. */
+  /** lab.sh's LAB_STORE: `postgresql` (the default) the two appliances on one PostgreSQL database, `sqlite` the single appliance. */
   store?: LabStore;
 }
 
@@ -93,7 +93,7 @@ export class Lab {
     readonly prefix: string,
     readonly runDir: string,
     readonly configEditsPath: string,
-    readonly store: LabStore = 'sqlite',
+    readonly store: LabStore = 'postgresql',
   ) {
     this.workers = [`${prefix}-w1`, `${prefix}-w2`];
   }
@@ -209,7 +209,7 @@ export class Lab {
     return this.killByPidFile(join(this.runDir, 'server.pid'), 'leasehold server');
   }
 
-  /** Kills the second appliance's server (the PostgreSQL lab's lh-app2). */
+  /** Kills the second appliance's server (the PostgreSQL lab's `<prefix>-appliance2`). */
   killServer2(): Promise<number> {
     return this.killByPidFile(join(this.runDir, 'server2.pid'), 'second leasehold server');
   }
@@ -273,6 +273,20 @@ export class Lab {
         return ['A', 'AAAA', 'PTR', 'DHCID'].includes(type) && !staticOwners.has(owner);
       })
       .sort();
+  }
+
+  /**
+   * Polls BIND until it gives the five records of `p` (A, AAAA, DHCID and
+   * both PTRs); returns the last lookup either way, for the test to assert.
+   */
+  async waitForPublished(p: Published, timeoutMs: number): Promise<{ want: Awaited<ReturnType<Lab['lookup']>>; last: Awaited<ReturnType<Lab['lookup']>> | undefined }> {
+    const want = { a: [p.ip], aaaa: [expandIpv6(p.ipv6)], dhcid: 1, ptr4: [`${p.fqdn}.`], ptr6: [`${p.fqdn}.`] };
+    let last: Awaited<ReturnType<Lab['lookup']>> | undefined;
+    await pollUntil(`BIND to publish ${p.fqdn}`, async () => {
+      last = await this.lookup(p);
+      return JSON.stringify(last) === JSON.stringify(want);
+    }, { timeoutMs, intervalMs: 250, describe: () => `want ${JSON.stringify(want)}\nlast ${JSON.stringify(last)}` });
+    return { want, last };
   }
 
   /** Polls the three zones until DDNS has published exactly `expected` (the records of those attachments, nothing else). */
@@ -380,6 +394,7 @@ export class Lab {
   async diagnostics(lines = 15): Promise<string> {
     const logs = [
       'server.log',
+      ...(this.store === 'postgresql' ? ['server2.log', join('pg', 'postgres.log')] : []),
       ...this.workers.map((w) => `agent-${w}.log`),
       join('named', 'named.log'),
     ];

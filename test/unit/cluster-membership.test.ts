@@ -1,5 +1,5 @@
 import test from 'ava';
-import { assignBuckets, computeMembership, fenceDecision, liveServers, type ServerRow } from '../../server/cluster/membership.ts';
+import { assignBuckets, bucketRanges, computeMembership, fenceDecision, liveServers, type ServerRow } from '../../server/cluster/membership.ts';
 
 // Which servers are live, how the 256 RFC 3074 buckets are split among
 // them, and when a server fences itself: all judged from heartbeat ages
@@ -103,4 +103,18 @@ test('a server cut off fences before its peer takes over (the defaults leave a h
   t.is(computeMembership([row('b', 0), row('a', fencedAt)], { serverName: 'b', active: true }, TIMERS).live.length, 2, 'peer not yet taken over when it fences');
   t.is(computeMembership([row('b', 0), row('a', takenAt)], { serverName: 'b', active: true }, TIMERS).live.length, 1);
   t.true(takenAt - fencedAt >= heartbeat);
+});
+
+test('bucketRanges: a server\'s buckets as ranges, single ones alone, none as empty', (t) => {
+  const owners = new Uint8Array(256);
+  for (const b of [0, 1, 2, 5, 9, 10, 11, 255]) owners[b] = 1;
+  t.is(bucketRanges(owners, 1), '0-2,5,9-11,255');
+  t.is(bucketRanges(owners, 0), '3-4,6-8,12-254');
+  t.is(bucketRanges(owners, 2), '');
+  const two = assignBuckets(['appliance-1', 'appliance-2']);
+  const covered = [0, 1].flatMap((i) => bucketRanges(two, i).split(',')).flatMap((r) => {
+    const [a, b = a] = r.split('-').map(Number);
+    return Array.from({ length: b - a + 1 }, (_, k) => a + k);
+  });
+  t.deepEqual(covered.sort((x, y) => x - y), Array.from({ length: 256 }, (_, k) => k), 'every bucket once');
 });

@@ -144,22 +144,27 @@ test('a misspelt edit is caught by the server\'s validator, naming the field', (
   t.throws(() => validateConfig(config), { message: /ddns\.retry\.intialMs/ });
 });
 
-test('two appliances on the shared PostgreSQL store: each its own address, the same subnet, store and RAs', (t) => {
+test('two appliances on the shared PostgreSQL store: each its own address and ha.serverName, the same subnet, store, DDNS and RAs', (t) => {
   const dir = tempDir(t);
   const store = ['--pg-host', '198.18.0.4', '--pg-database', 'leasehold', '--pg-user', 'leasehold', '--pg-password-file', '/run/lab/pg.password'];
   const outs = ['198.18.0.1/16', '198.18.0.3/16'].map((address, i) => {
     const out = join(dir, `appliance${i + 1}.yaml`);
     const address6 = `fd00:198:18::${i === 0 ? 1 : 3}/64`;
-    const r = runScript(['--address', address, '--address6', address6, ...store, out]);
+    const r = runScript(['--address', address, '--address6', address6, ...store, '--ha-server-name', `appliance-${i + 1}`, out]);
     t.is(r.code, 0, r.stderr);
     return loadConfigFile(out);
   });
   const [one, two] = outs;
   for (const config of outs) {
     t.like(config.leaseStore, { type: 'postgresql', host: '198.18.0.4', port: 5432, database: 'leasehold', user: 'leasehold', shared: true });
-    // Refused together today (several servers do not share DNS updates yet).
-    t.false(config.ddns?.enabled);
+    // DNS updates from both: the shared queue's claims decide which one sends each change.
+    t.true(config.ddns?.enabled);
+    // The HA lease timers: T2 at 0.75 of the lease, so a dead server's clients rebind to the other sooner.
+    t.like(config.subnets[0], { leaseTime: 3600, renewTime: 1800, rebindTime: 2700 });
   }
+  t.is(one.ha?.serverName, 'appliance-1');
+  t.is(two.ha?.serverName, 'appliance-2');
+  t.deepEqual(one.ddns, two.ddns);
   t.deepEqual(one.interfaces.map((i) => i.address), ['198.18.0.1']);
   t.deepEqual(two.interfaces.map((i) => i.address), ['198.18.0.3']);
   // One subnet and pool for both; consistent RAs (RFC 4861 §6.2.7): the same prefixes, RDNSS and DNSSL.
@@ -175,6 +180,12 @@ test('the --pg-* flags come all together or not at all; a bad port is named', (t
   const badPort = runScript(['--pg-host', 'h', '--pg-database', 'd', '--pg-user', 'u', '--pg-password-file', 'f', '--pg-port', 'x', out]);
   t.is(badPort.code, 1);
   t.regex(badPort.stderr, /--pg-port "x": not a port number/);
+  const noName = runScript(['--pg-host', 'h', '--pg-database', 'd', '--pg-user', 'u', '--pg-password-file', 'f', out]);
+  t.is(noName.code, 1);
+  t.is(noName.stderr, 'server-config: a shared PostgreSQL store needs --ha-server-name (ha.serverName) as well');
+  const nameAlone = runScript(['--ha-server-name', 'appliance-1', out]);
+  t.is(nameAlone.code, 1);
+  t.regex(nameAlone.stderr, /--ha-server-name needs the shared PostgreSQL store/);
   // Without them: the single appliance's SQLite lab, as before.
   t.is(runScript([out]).code, 0);
   t.not(loadConfigFile(out).leaseStore.type, 'postgresql');

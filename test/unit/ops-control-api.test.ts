@@ -14,12 +14,13 @@ import { silentLogger } from '../../lib/core/logger.ts';
 import type { Dhcp4Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4Message as Message } from '../../lib/dhcp4/message.ts';
 import { Dhcp4MessageType as T, Opt } from '../../lib/dhcp4/option-defs.ts';
-import { buildAppliance, type Appliance } from '../../server/app/appliance.ts';
+import { buildAppliance, type Appliance, type ApplianceOptions } from '../../server/app/appliance.ts';
 import { sendCommand } from '../../server/cli/control-client.ts';
 import type { ServerConfig } from '../../server/config/config.ts';
 import { ConfigError } from '../../server/config/config-error.ts';
 import { validateConfig } from '../../server/config/validate.ts';
 import { MemoryLeaseStore } from '../../server/leases/memory-lease-store.ts';
+import type { HeartbeatRow, ServerRegistry } from '../../server/leases/pg/pg-server-registry.ts';
 import type { TransportHandlers } from '../../server/net/dhcp4-transport.ts';
 import type { ControlResponse } from '../../server/ops/control-protocol.ts';
 import { clientRequest, testMac } from './helpers/dhcp4-requests.ts';
@@ -63,7 +64,7 @@ interface Rig {
   failStore: { on: boolean };
 }
 
-async function rig(t: ExecutionContext, over: Record<string, unknown> = {}): Promise<Rig> {
+async function rig(t: ExecutionContext, over: Record<string, unknown> = {}, seams: Pick<ApplianceOptions, 'openServerRegistry'> = {}): Promise<Rig> {
   const dir = mkdtempSync(join(tmpdir(), 'lt-ops-'));
   writeFileSync(join(dir, 'token'), `${TOKEN}\n`);
   const clock = new ManualClock(Date.now());
@@ -97,6 +98,7 @@ async function rig(t: ExecutionContext, over: Record<string, unknown> = {}): Pro
       }
     },
     ops: { httpPort: 0 },
+    ...seams,
   });
   await appliance.start();
   t.teardown(async () => {
@@ -333,4 +335,57 @@ test('config-get hides inline TSIG secrets; status-get reports the subnets and h
   const status = (await r.command('status-get')).arguments as Record<string, unknown>;
   t.like(status, { healthy: true, pid: process.pid, leases: 0 });
   t.deepEqual(status.subnets, [{ 'subnet-id': 'lab', 'total-addresses': 191, 'assigned-addresses': 0, 'declined-addresses': 0 }]);
+});
+
+test('status-get with ha: every server on the shared database, the buckets each answers and how old its heartbeat is', async (t) => {
+  // The `servers` table as the database would answer a heartbeat: us, a
+  // live peer and one whose heartbeat is older than partnerDownAfterMs.
+  const peers: HeartbeatRow[] = [
+    { serverName: 'appliance-2', state: 'active', addresses: ['198.18.0.3'], ageMs: 800, serving: '' },
+    { serverName: 'appliance-3', state: 'active', addresses: ['198.18.0.5'], ageMs: 60_000, serving: '' },
+  ];
+  const registry: ServerRegistry = {
+    claim: async () => undefined,
+    heartbeat: async (name, _incarnation, state) => ({ dbMs: Date.now(), rows: [{ serverName: name, state, addresses: [SERVER], ageMs: 0, serving: '' }, ...peers] }),
+    close: async () => {},
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'lt-ops-pw-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'pw'), 'secret\n', { mode: 0o600 });
+  const r = await rig(t, {
+    subnets: [{ id: 'lab', subnet: '198.18.0.0/16', interface: 'lo', pools: [{ start: '198.18.1.10', end: '198.18.1.200' }], leaseTime: 600 }],
+    leaseStore: { type: 'postgresql', host: '198.18.0.4', database: 'leasehold', user: 'leasehold', passwordFile: join(dir, 'pw'), shared: true },
+    ha: { serverName: 'appliance-1' },
+  }, { openServerRegistry: async () => registry });
+  type Ha = { 'server-name': string; fenced: boolean; live: string[]; 'heartbeat-age-ms': number; servers: Array<Record<string, unknown>> };
+  // Active once every service started: the next heartbeat reads the split with us in it.
+  const ha = await pollHa(r, (h) => h.live.includes('appliance-1'));
+  t.like(ha, { 'server-name': 'appliance-1', fenced: false, live: ['appliance-1', 'appliance-2'] });
+  t.true(ha['heartbeat-age-ms'] >= 0 && ha['heartbeat-age-ms'] < 3000, `own heartbeat ${ha['heartbeat-age-ms']} ms ago`);
+  t.deepEqual(ha.servers.map((s) => s['server-name']), ['appliance-1', 'appliance-2', 'appliance-3']);
+  const [me, peer, dead] = ha.servers as Array<{ buckets: number; 'bucket-ranges': string; 'heartbeat-age-ms': number; state: string; addresses: string[] }>;
+  t.is(me.buckets + peer.buckets, 256, 'the two live servers answer every bucket between them');
+  t.true(me.buckets > 0 && peer.buckets > 0);
+  t.like(dead, { buckets: 0, 'bucket-ranges': '', state: 'active', addresses: ['198.18.0.5'] });
+  t.true(dead['heartbeat-age-ms'] >= 60_000, 'the dead one\'s age keeps growing from the database\'s figure');
+  t.true(peer['heartbeat-age-ms'] >= 800);
+  // The ranges name exactly the buckets counted.
+  const count = (ranges: string) => ranges.split(',').reduce((n, r) => { const [a, b = a] = r.split('-').map(Number); return n + b - a + 1; }, 0);
+  t.is(count(me['bucket-ranges']), me.buckets);
+  t.is(count(peer['bucket-ranges']), peer.buckets);
+
+  async function pollHa(rg: Rig, accept: (h: Ha) => boolean): Promise<Ha> {
+    for (let i = 0; ; i++) {
+      // Over HTTP: with a PostgreSQL store the control socket is not beside a lease file.
+      const answer = await rg.http('POST', '/', { body: JSON.stringify({ command: 'status-get' }), auth: bearer });
+      const h = (JSON.parse(answer.body) as { arguments: { ha: Ha } }).arguments.ha;
+      if (accept(h) || i > 100) return h;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  }
+});
+
+test('status-get without ha has no ha part', async (t) => {
+  const r = await rig(t);
+  t.false('ha' in ((await r.command('status-get')).arguments as object));
 });
