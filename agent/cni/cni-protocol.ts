@@ -293,8 +293,7 @@ export function cniKey(config: LeaseholdCniConfig, env: CniEnvironment): CniKey 
 }
 
 /** ADD for the agent. A pod's namespace is its app unless the config names one (the config is the operator's choice). */
-export function addRequest(config: LeaseholdCniConfig, env: CniEnvironment): CniAddRequest {
-  const pod = podIdentity(env.args);
+export function addRequest(config: LeaseholdCniConfig, env: CniEnvironment, pod: PodIdentity = podIdentity(env.args)): CniAddRequest {
   return {
     ...cniKey(config, env),
     netnsPath: env.netns!,

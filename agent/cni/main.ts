@@ -62,10 +62,10 @@ async function main(): Promise<number> {
         // Checked here too, to answer with the spec's code for it (3) before anything is asked or made.
         if (!existsSync(env.netns!)) throw new CniError(CNI_ERRORS.unknownContainer, `CNI_NETNS ${env.netns} does not exist`);
         // Built first: a bad K8S_POD_NAMESPACE is refused before the agent is asked anything.
-        const request = addRequest(config, env);
+        const pod = podIdentity(env.args);
+        const request = addRequest(config, env, pod);
         // The runtime logs a plugin's stderr: say why a pod is not under its own name.
-        const { note } = podIdentity(env.args);
-        if (note) process.stderr.write(`leasehold: ${note}\n`);
+        if (pod.note) process.stderr.write(`leasehold: ${pod.note}\n`);
         const status = await ask<{ problems: string[] }>({ op: 'cni-status', request: { bridge: config.bridge, bridgeNetns: config.bridgeNetns } }, STATUS_TIMEOUT_MS);
         if (status.problems.length > 0) throw new CniError(CNI_ERRORS.invalidConfig, status.problems.join('; '));
         const attachment = await ask<CniAttachment>({ op: 'cni-add', request }, config.timeoutMs + 5000);

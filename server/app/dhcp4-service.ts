@@ -61,7 +61,7 @@ const DROP_LOG_INTERVAL_MS = 10_000;
 /** How often the service looks whether it has gone idle after a busy spell. */
 const IDLE_CHECK_MS = 5_000;
 /**
- * Datagrams and held offers dropped since the last collection that make one
+ * Datagrams and changes in the held-offer count since the last collection that make one
  * worth its pause (tens of ms for a heap of a few tens of MB), and at most
  * this many in IDLE_CHECK_MS that count as idle: a few clients a second.
  */
@@ -424,7 +424,7 @@ export class Dhcp4Service implements Service {
    * Once a flood is over, V8 keeps its garbage (and a young generation grown
    * to its maximum) until JavaScript allocates again, which an idle server
    * does not: one full collection gives the memory back (IdleCollector).
-   * Held offers dropped count as work: their expiry, 30 s after the flood,
+   * A change in the held-offer count is work too: their expiry, 30 s after the flood,
    * frees a second heap's worth.
    */
   #collectIfIdle(collect: () => void): void {
