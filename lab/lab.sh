@@ -148,7 +148,10 @@ up_driver_demo() {
   step "demo: $DRIVER_DEMO by docker run --network $net"
   if [ "$(docker inspect -f '{{.State.Running}}' "$DRIVER_DEMO" 2>/dev/null)" != true ]; then
     docker rm -f "$DRIVER_DEMO" >/dev/null 2>&1 || true
-    docker run -d --network "$net" --name "$DRIVER_DEMO" --label "leasehold.lab=$P" leasehold/httpd:latest >/dev/null || die "docker run --network $net failed"
+    # Captured: Docker warns that the host does not forward IPv4, which this
+    # lab never needs (it routes inside its own namespaces).
+    local out
+    out=$(docker run -d --network "$net" --name "$DRIVER_DEMO" --label "leasehold.lab=$P" leasehold/httpd:latest 2>&1) || die "docker run --network $net failed: $out"
   fi
   id=$(docker inspect -f '{{.Id}}' "$DRIVER_DEMO")
   json=$(wait_attached "${WORKERS[0]}" "$id") || die "$DRIVER_DEMO not adopted with IPv4 and IPv6 after 30 s (see $RUN/agent-${WORKERS[0]}.log)"

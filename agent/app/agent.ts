@@ -32,6 +32,7 @@ import { AttachError } from './attach-error.ts';
 import {
   ensureClient,
   ensureInterfaceSysctls,
+  interfaceSysctls,
   ensureNetnsName,
   ensureRecord,
   ensureResolvConfBackup,
@@ -446,6 +447,12 @@ export class Agent {
     };
     await this.store.write(a);
     this.log.warn('client-restarted', { container: a.name, pid: a.client.pid, restarts: a.client.restarts, ip: lease?.ip });
+  }
+
+  /** Sets a container's interface IPv6 settings again (something else in its netns changed them: DockerEndpoints). */
+  async reapplyInterfaceSysctls(containerId: string): Promise<void> {
+    const a = await this.store.read(stateKey({ kind: 'docker', id: containerId }));
+    if (a) await this.edges.network.setSysctls(a.netns, interfaceSysctls(a.ifname, a.ipv6));
   }
 
   /** Releases one container's attachment (a Docker die/destroy event). */

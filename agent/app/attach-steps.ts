@@ -1,7 +1,7 @@
 import type { Attachment } from '../core/attachment.ts';
 import type { DhcpClients } from '../core/dhcp-clients.ts';
 import type { BridgeFacts, HostNetwork, NetnsSource } from '../core/host-network.ts';
-import type { AttachRequest } from '../core/requests.ts';
+import type { AttachRequest, Ipv6Mode } from '../core/requests.ts';
 import type { Undo } from '../core/rollback.ts';
 import type { StateStore } from '../io/state-store.ts';
 import { AttachError } from './attach-error.ts';
@@ -71,17 +71,16 @@ export async function ensureVeth(network: HostNetwork, plan: AttachPlan): Promis
  * settings go with the interface, and lo up is what every netns wants.
  */
 export async function ensureInterfaceSysctls(network: HostNetwork, plan: AttachPlan): Promise<Undo | undefined> {
-  const dev = `net.ipv6.conf.${plan.req.ifname}`;
-  await Promise.all([
-    network.setSysctls(
-      plan.netns,
-      plan.req.ipv6 === 'slaac'
-        ? { [`${dev}.disable_ipv6`]: 0, [`${dev}.accept_ra`]: 1, [`${dev}.autoconf`]: 1, [`${dev}.addr_gen_mode`]: 0, [`${dev}.use_tempaddr`]: 0 }
-        : { [`${dev}.disable_ipv6`]: 1 },
-    ),
-    network.setLinkUp(plan.netns, 'lo'),
-  ]);
+  await Promise.all([network.setSysctls(plan.netns, interfaceSysctls(plan.req.ifname, plan.req.ipv6)), network.setLinkUp(plan.netns, 'lo')]);
   return undefined;
+}
+
+/** The container interface's IPv6 settings for `ipv6` (see ensureInterfaceSysctls). */
+export function interfaceSysctls(ifname: string, ipv6: Ipv6Mode): Record<string, number> {
+  const dev = `net.ipv6.conf.${ifname}`;
+  return ipv6 === 'slaac'
+    ? { [`${dev}.disable_ipv6`]: 0, [`${dev}.accept_ra`]: 1, [`${dev}.autoconf`]: 1, [`${dev}.addr_gen_mode`]: 0, [`${dev}.use_tempaddr`]: 0 }
+    : { [`${dev}.disable_ipv6`]: 1 };
 }
 
 /** The record goes to disk before the client starts: a crash in between leaves a record gc can act on, never an untracked process. */

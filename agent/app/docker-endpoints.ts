@@ -19,6 +19,8 @@ import type { Agent } from './agent.ts';
 
 export interface SandboxProbe {
   owner(sandboxKey: string): Promise<{ pid: number; cgroup: string } | undefined>;
+  /** Whether the sandbox's process runs the container's program (Docker's hooks are done). */
+  started(pid: number): Promise<boolean>;
 }
 
 export interface AdoptionSettings {
@@ -97,5 +99,24 @@ export class DockerEndpoints implements EndpointLifecycle {
       existsSync(resolvConf) ? resolvConf : undefined,
     );
     this.log.info('driver-adopted', { endpoint: endpoint.endpointId.slice(0, 12), container: found.containerId.slice(0, 12), ip: json.NetworkSettings.IPAddress, mac: json.NetworkSettings.HWAddr });
+    if (network.ipv6 === 'slaac') await this.keepIpv6(found, deadline, signal);
+  }
+
+  /**
+   * Docker configures the sandbox in its OCI hook, while runc's init waits,
+   * and the adoption runs then too: for a network without Docker's own IPv6
+   * (always, with the null IPAM driver) it turns IPv6 off for every
+   * interface of the sandbox, ours included, sometimes after we turned it
+   * on. So once the container's program runs (the hooks are done) the
+   * interface's IPv6 settings are set again; turning IPv6 on starts SLAAC
+   * on the link that is up by then (RFC 4862 §5.3: a Router Solicitation).
+   */
+  private async keepIpv6(found: { pid: number; containerId: string }, deadline: number, signal: AbortSignal): Promise<void> {
+    while (!(await this.probe.started(found.pid))) {
+      if (signal.aborted) return;
+      if (this.clock.now() > deadline) break;
+      await this.clock.sleep(POLL_MS);
+    }
+    if (!signal.aborted) await this.agent.reapplyInterfaceSysctls(found.containerId);
   }
 }

@@ -88,11 +88,11 @@ async function serveDockerDriver(agent: Agent, globals: GlobalSettings, request:
   const { DriverStore } = await import('../io/driver-store.ts');
   const { DockerDriver } = await import('../plugin/docker-driver.ts');
   const { DockerEndpoints } = await import('../app/docker-endpoints.ts');
-  const { sandboxOwner } = await import('../io/sandbox-watch.ts');
+  const { sandboxOwner, processStarted } = await import('../io/sandbox-watch.ts');
   const { servePlugin, pluginSocketPath } = await import('../io/plugin-server.ts');
   const store = new DriverStore(globals.runDir);
   await store.init();
-  const endpoints = new DockerEndpoints(agent, store, { owner: sandboxOwner }, agent.edges.clock, {
+  const endpoints = new DockerEndpoints(agent, store, { owner: sandboxOwner, started: processStarted }, agent.edges.clock, {
     attach: request.attach,
     dockerRoot: request.dockerRoot,
     sandboxTimeoutMs: request.attach.timeoutMs,

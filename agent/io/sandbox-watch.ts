@@ -27,3 +27,19 @@ export async function sandboxOwner(sandboxKey: string): Promise<{ pid: number; c
   }
   return undefined;
 }
+
+/**
+ * Whether process `pid` has left runc's init, i.e. the container's own
+ * program runs: by then the OCI hooks, where Docker configures the sandbox,
+ * are done. A process that is gone counts as started (nothing to wait for).
+ */
+export async function processStarted(pid: number): Promise<boolean> {
+  try {
+    return (await readFile(`/proc/${pid}/comm`, 'utf8')).trim() !== RUNC_INIT_COMM;
+  } catch {
+    return true;
+  }
+}
+
+/** The name runc's init process runs under until it execs the container's program. */
+const RUNC_INIT_COMM = 'runc:[2:INIT]';

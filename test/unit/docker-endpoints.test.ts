@@ -21,12 +21,16 @@ const SETTINGS = {
   sandboxTimeoutMs: 300,
 };
 
-function setup(owners: ({ pid: number; cgroup: string } | undefined)[]) {
+function setup(owners: ({ pid: number; cgroup: string } | undefined)[], startedAfterLooks = 0) {
   const attached: { req: AttachRequest; pid: number; resolvConf?: string }[] = [];
   const released: string[] = [];
+  /** What happened, in order: attach, started looks, sysctls set again. */
+  const events: string[] = [];
   const agent = {
+    reapplyInterfaceSysctls: async (id: string) => void events.push(`reapply ${id}`),
     attachSandbox: async (req: AttachRequest, pid: number, resolvConf: string | undefined) => {
       attached.push({ req, pid, resolvConf });
+      events.push('attach');
       return { NetworkSettings: { IPAddress: '198.18.1.2', HWAddr: '12:00:0b:00:00:01' } };
     },
     releaseContainer: async (id: string) => {
@@ -40,11 +44,19 @@ function setup(owners: ({ pid: number; cgroup: string } | undefined)[]) {
     writeEndpoint: async (e: DriverEndpoint) => void endpoints.set(e.endpointId, e),
   } as unknown as DriverRecords;
   let looks = 0;
-  const probe: SandboxProbe = { owner: async () => owners[Math.min(looks++, owners.length - 1)] };
+  let startedLooks = 0;
+  const probe: SandboxProbe = {
+    owner: async () => owners[Math.min(looks++, owners.length - 1)],
+    started: async () => {
+      const started = startedLooks++ >= startedAfterLooks;
+      events.push(started ? 'started' : 'in runc init');
+      return started;
+    },
+  };
   const clock: AgentClock = systemAgentClock;
   const lines: string[] = [];
   const lifecycle = new DockerEndpoints(agent, records, probe, clock, SETTINGS, createLogger({ level: 'info', write: (l) => void lines.push(l) }));
-  return { lifecycle, attached, released, endpoints, lines };
+  return { lifecycle, attached, released, endpoints, lines, events };
 }
 
 test('adoption waits for the container\'s process (not one outside its cgroup yet), then attaches with the network\'s settings', async (t) => {
@@ -80,4 +92,16 @@ test('no container in the sandbox within the timeout: logged, nothing attached',
   await lifecycle.settle();
   t.deepEqual(attached, []);
   t.true(lines.some((l) => l.includes('driver-adopt-failed') && l.includes('no container in sandbox /var/run/docker/netns/1234')), lines.join('\n'));
+});
+
+test('a SLAAC network: once the container runs its program (Docker\'s hooks done), its interface IPv6 settings are set again; without IPv6, nothing more', async (t) => {
+  const owner = { pid: 42, cgroup: `0::/docker/${ID}\n` };
+  const slaac = setup([owner], 2);
+  slaac.lifecycle.adopt({ ...NETWORK, ipv6: 'slaac' }, ENDPOINT);
+  await slaac.lifecycle.settle();
+  t.deepEqual(slaac.events, ['attach', 'in runc init', 'in runc init', 'started', `reapply ${ID}`]);
+  const off = setup([owner], 2);
+  off.lifecycle.adopt(NETWORK, ENDPOINT);
+  await off.lifecycle.settle();
+  t.deepEqual(off.events, ['attach']);
 });
