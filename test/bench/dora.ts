@@ -236,13 +236,12 @@ export interface DoraLoad {
 }
 
 /**
- * One perfdhcp run inside `netns`, acting as a relay on `iface` (it
+ * perfdhcp's argv (without a namespace), acting as a relay on `iface` (it
  * broadcasts from its address, port 67, with that address as giaddr, and the
  * server answers by unicast): full DORAs at `rate` for `seconds`.
  */
-export async function runPerfdhcp(netns: string, rate: number, seconds: number, load: DoraLoad): Promise<PerfResult> {
-  const args = [
-    'netns', 'exec', netns,
+export function perfdhcpArgv(rate: number, seconds: number, load: DoraLoad): string[] {
+  return [
     ...(load.cpu !== undefined ? ['taskset', '-c', String(load.cpu)] : []),
     'perfdhcp', '-4',
     '-l', IFACE,
@@ -256,6 +255,19 @@ export async function runPerfdhcp(netns: string, rate: number, seconds: number, 
     ...(load.timestamps ? ['-x', 't'] : []),
     ...(load.extraArgs ?? []),
   ];
+}
+
+/** perfdhcp's statistics of one run from its output; exit 0 (all completed) and 3 (some did not) both carry them. */
+export function perfdhcpResult(code: number | null, out: string, err: string): PerfResult {
+  if (code !== 0 && code !== 3) {
+    throw new Error(`perfdhcp failed (exit ${code}): ${(err || out).trim().split('\n').slice(-5).join(' / ')}`);
+  }
+  return { doStats: parsePair(out, 'DISCOVER-OFFER'), raStats: parsePair(out, 'REQUEST-ACK') };
+}
+
+/** One perfdhcp run inside `netns` (perfdhcpArgv). */
+export async function runPerfdhcp(netns: string, rate: number, seconds: number, load: DoraLoad): Promise<PerfResult> {
+  const args = ['netns', 'exec', netns, ...perfdhcpArgv(rate, seconds, load)];
   // Not a harness TrackedProcess: that keeps only the last 1 MiB of output,
   // and the timestamps of a long run are more.
   const child = track(spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -268,11 +280,7 @@ export async function runPerfdhcp(netns: string, rate: number, seconds: number, 
     child.once('error', rej);
     child.once('close', (c) => res(c));
   });
-  // 0: all exchanges completed, 3: some were not (drops) -- both carry statistics.
-  if (code !== 0 && code !== 3) {
-    throw new Error(`perfdhcp failed (exit ${code}): ${(err || out).trim().split('\n').slice(-5).join(' / ')}`);
-  }
-  return { doStats: parsePair(out, 'DISCOVER-OFFER'), raStats: parsePair(out, 'REQUEST-ACK') };
+  return perfdhcpResult(code, out, err);
 }
 
 // ---------------------------------------------------------------------------

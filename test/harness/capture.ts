@@ -1,4 +1,4 @@
-import type { Host } from './netns.ts';
+import type { Host, Segment } from './netns.ts';
 import { pollUntil } from './poll.ts';
 import type { TrackedProcess } from './tracked-process.ts';
 
@@ -17,13 +17,19 @@ export interface CapturedDhcp {
   requestedIp: string;
   /** Relay agent information (option 82), circuit-id sub-option, as hex. */
   circuitId: string;
+  /** The transaction id, `0x…`: a reply carries its request's. */
+  xid: string;
+  /** When it was captured, ms since the epoch. */
+  timeMs: number;
+  /** The capture interface (a bridge port with startPortCapture). */
+  interface: string;
 }
 
 // tshark -e fields, in the order parseLine reads them.
 const FIELDS = [
   'eth.dst', 'ip.src', 'ip.dst', 'dhcp.option.dhcp', 'dhcp.hw.mac_addr', 'dhcp.ip.client', 'dhcp.ip.your',
   'dhcp.ip.relay', 'dhcp.option.dhcp_server_id', 'dhcp.option.requested_ip_address',
-  'dhcp.option.agent_information_option.agent_circuit_id',
+  'dhcp.option.agent_information_option.agent_circuit_id', 'dhcp.id', 'frame.time_epoch', 'frame.interface_name',
 ];
 
 function parseLine(line: string): CapturedDhcp {
@@ -41,6 +47,9 @@ function parseLine(line: string): CapturedDhcp {
     serverId: cell(8),
     requestedIp: cell(9),
     circuitId: cell(10),
+    xid: cell(11),
+    timeMs: Number(cell(12)) * 1000,
+    interface: cell(13),
   };
 }
 
@@ -69,12 +78,27 @@ export class DhcpCapture {
 }
 
 export async function startDhcpCapture(host: Host): Promise<DhcpCapture> {
-  const child = host.segment.spawnIn(
-    host.netns,
-    ['tshark', '-i', host.ifname, '-l', '-n', '-f', 'udp port 67 or udp port 68', '-Y', 'dhcp', '-T', 'fields', '-E', 'occurrence=f',
+  return capture(host.segment, host.netns, [host.ifname], {});
+}
+
+/**
+ * tshark in the segment's core on the bridge ports of `hosts`: every DHCP
+ * packet those hosts send or receive, in one time-ordered stream, and it
+ * keeps capturing when a host's processes die (a server killed with SIGKILL).
+ * `outputLimit` (characters) for a capture under load: the default keeps only the last 1 MiB.
+ */
+export async function startPortCapture(segment: Segment, hosts: readonly Host[], options: { outputLimit?: number } = {}): Promise<DhcpCapture> {
+  return capture(segment, segment.coreNetns, hosts.map((h) => segment.portOf(h)), options);
+}
+
+async function capture(segment: Segment, netns: string, ifnames: readonly string[], options: { outputLimit?: number }): Promise<DhcpCapture> {
+  const child = segment.spawnIn(
+    netns,
+    // -f before the first -i: the capture filter of every interface (after one, of that one only).
+    ['tshark', '-f', 'udp port 67 or udp port 68', ...ifnames.flatMap((i) => ['-i', i]), '-l', '-n', '-Y', 'dhcp', '-T', 'fields', '-E', 'occurrence=f',
       ...FIELDS.flatMap((field) => ['-e', field])],
     // dumpcap's ring file goes to TMPDIR: keep it in the segment's temp dir.
-    { label: `tshark@${host.netns}`, env: { TMPDIR: host.segment.tmpDir, HOME: host.segment.tmpDir } },
+    { label: `tshark@${netns}`, env: { TMPDIR: segment.tmpDir, HOME: segment.tmpDir }, outputLimit: options.outputLimit },
   );
   await child.waitForOutput(/Capturing on/, 20_000);
   return new DhcpCapture(child);

@@ -50,6 +50,8 @@ export interface SpawnOptions {
   cwd?: string;
   /** The whole environment (PATH is added); default: ours. */
   env?: NodeJS.ProcessEnv;
+  /** Output kept, in characters (default 1 MiB: the last part is kept). */
+  outputLimit?: number;
 }
 
 export interface ExecResult {
@@ -205,8 +207,8 @@ export class Segment {
     // Created from inside the core, with the peer born in the host namespace:
     // the root namespace never sees either end.
     await ipBatch(this.coreNetns, hosts.flatMap((h) => [
-      `link add v-${h.name} type veth peer name ${h.ifname} address ${h.mac} netns ${h.netns}`,
-      `link set v-${h.name} master ${BRIDGE} up`,
+      `link add ${this.portOf(h)} type veth peer name ${h.ifname} address ${h.mac} netns ${h.netns}`,
+      `link set ${this.portOf(h)} master ${BRIDGE} up`,
     ]));
     await mapLimit(hosts, 32, (h) => ipBatch(h.netns, [
       'link set lo up',
@@ -214,6 +216,11 @@ export class Segment {
       ...(h.ipv4 ? [`addr add ${h.ipv4} dev ${h.ifname}`] : []),
     ]));
     return hosts;
+  }
+
+  /** The bridge port (in coreNetns) of a host's link: every frame the host sends or receives passes it. */
+  portOf(host: Host): string {
+    return `v-${host.name}`;
   }
 
   /** `ip -n <netns> …`: iproute2 inside a namespace without a mount namespace per call. */
@@ -227,6 +234,7 @@ export class Segment {
     const child = new TrackedProcess(options.label ?? `${argv[0]}@${netns}`, ['ip', 'netns', 'exec', netns, ...argv], {
       cwd: options.cwd,
       env: { ...(options.env ?? process.env), PATH: SYSTEM_PATH },
+      outputLimit: options.outputLimit,
     });
     this.#processes.push(child);
     return child;

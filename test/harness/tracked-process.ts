@@ -7,7 +7,7 @@ export interface ExitStatus {
 }
 
 // Enough for a server's log over a whole test, bounded so 200 clients cannot
-// exhaust memory.
+// exhaust memory. A packet capture under load asks for more (outputLimit).
 const OUTPUT_LIMIT = 1 << 20;
 
 /**
@@ -23,8 +23,9 @@ export class TrackedProcess {
   constructor(
     readonly label: string,
     argv: readonly string[],
-    options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+    options: { cwd?: string; env?: NodeJS.ProcessEnv; outputLimit?: number } = {},
   ) {
+    const limit = options.outputLimit ?? OUTPUT_LIMIT;
     const child = spawn(argv[0], argv.slice(1), {
       cwd: options.cwd,
       env: options.env,
@@ -32,7 +33,7 @@ export class TrackedProcess {
     });
     const append = (chunk: Buffer) => {
       this.#output += chunk.toString('utf8');
-      if (this.#output.length > OUTPUT_LIMIT) this.#output = this.#output.slice(-OUTPUT_LIMIT);
+      if (this.#output.length > limit) this.#output = this.#output.slice(-limit);
     };
     child.stdout?.on('data', append);
     child.stderr?.on('data', append);

@@ -6,13 +6,13 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { STATIC_PRINTER_ADDRESS } from '../../lab/bind-config.ts';
 import { startBind, type BindServer } from '../harness/bind.ts';
 import { startDhcpCapture } from '../harness/capture.ts';
 import { startUdhcpc } from '../harness/clients.ts';
 import { publishedAddresses, waitForDnsToMatch } from '../harness/ddns-lab.ts';
+import { stoppedCounters, zoneARecords } from '../harness/ha-lab.ts';
 import { mapLimit } from '../harness/map-limit.ts';
-import { createSegment, execIn, sweepStale, type Host, type Segment } from '../harness/netns.ts';
+import { createSegment, sweepStale, type Host, type Segment } from '../harness/netns.ts';
 import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
 import { REPO_ROOT } from '../harness/run-command.ts';
 import { CLI, cli } from '../harness/server-cli.ts';
@@ -83,19 +83,6 @@ async function boundNames(db: TestDatabase): Promise<Map<string, string>> {
   return new Map(rows.map((r) => [r.fqdn, r.ip]));
 }
 
-/** Every A record of the forward zone but the zone file's static one, by zone transfer: name → addresses. */
-async function zoneARecords(bind: BindServer): Promise<Map<string, string[]>> {
-  const { stdout } = await execIn(bind.host.netns, ['dig', `@${bind.address}`, '-p', String(bind.port), '+noall', '+answer', '-y', `${bind.key.algorithm}:${bind.key.name}:${bind.key.secret.toString('base64')}`, ZONE, 'AXFR']);
-  const records = new Map<string, string[]>();
-  for (const line of stdout.split('\n')) {
-    const [name, , , type, data] = line.split(/\s+/);
-    if (type !== 'A' || !name.endsWith(`.lab.${ZONE}.`) || data === STATIC_PRINTER_ADDRESS) continue;
-    const fqdn = name.replace(/\.$/, '');
-    records.set(fqdn, [...(records.get(fqdn) ?? []), data]);
-  }
-  return records;
-}
-
 /** The DNS updates a server logged as done (`ddns-updated`), one per zone a change updated: "action fqdn zone". */
 function updatesDone(server: TrackedProcess): string[] {
   return server.output
@@ -103,11 +90,6 @@ function updatesDone(server: TrackedProcess): string[] {
     .filter((l) => l.includes('"event":"ddns-updated"'))
     .map((l) => JSON.parse(l) as { action: string; fqdn: string; zone: string })
     .map((u) => `${u.action} ${u.fqdn} ${u.zone}`);
-}
-
-function stoppedCounters(server: TrackedProcess): Record<string, number> {
-  const line = server.output.split('\n').find((l) => l.includes('"event":"stopped"'));
-  return (JSON.parse(line ?? '{}') as { counters?: Record<string, number> }).counters ?? {};
 }
 
 const CLIENTS = 24;
@@ -122,7 +104,7 @@ test.serial(`two servers, one database, DDNS on: ${CLIENTS} clients named in BIN
   await waitForDnsToMatch(lab.bind, [...expected.keys()], expected, 15_000);
   // Settled: the queue is empty, and the zone holds the lease table's names, each once.
   await pollEmptyQueue(lab.db);
-  const zone = await zoneARecords(lab.bind);
+  const zone = await zoneARecords(lab.bind, ZONE);
   t.deepEqual([...zone].sort(), [...expected].map(([n, ip]) => [n, [ip]] as [string, string[]]).sort(), 'AXFR equals the lease table');
 
   await Promise.all(servers.map((s) => s.stop()));
@@ -203,7 +185,7 @@ test.serial("a client bound through one server, released, then bound through the
   t.is(expected.size, 1);
   await waitForDnsToMatch(lab.bind, [...expected.keys()], expected, claimSeconds * 1000 + 10_000);
   await pollEmptyQueue(lab.db);
-  t.deepEqual([...(await zoneARecords(lab.bind))], [...expected].map(([n, ip]) => [n, [ip]]), 'AXFR equals the lease table');
+  t.deepEqual([...(await zoneARecords(lab.bind, ZONE))], [...expected].map(([n, ip]) => [n, [ip]]), 'AXFR equals the lease table');
   await second.stop();
   const forward = updatesDone(second).filter((u) => u.endsWith(` ${ZONE}`)).map((u) => u.split(' ')[0]);
   t.deepEqual(forward, ['add', 'remove', 'add'], 'the other server took the earlier changes over and sent them first');

@@ -1,14 +1,12 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { loadBalanceHash } from '../../lib/dhcp4/load-balance-hash.ts';
-import { assignBuckets } from '../../server/cluster/membership.ts';
-import { startUdhcpc } from '../harness/clients.ts';
+import { startDhclient, startUdhcpc } from '../harness/clients.ts';
+import { boundRows, HA_NAMES as NAMES, expectServedAtRebind, macsOwnedBy, ownerOfRow, startHaServers, stoppedCounters, waitAlone } from '../harness/ha-lab.ts';
 import { mapLimit } from '../harness/map-limit.ts';
 import { createSegment, sweepStale, type Host, type Segment } from '../harness/netns.ts';
 import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
-import { REPO_ROOT } from '../harness/run-command.ts';
-import { CLI, cli } from '../harness/server-cli.ts';
+import { cli } from '../harness/server-cli.ts';
 import type { TrackedProcess } from '../harness/tracked-process.ts';
 
 // Two servers on one PostgreSQL, splitting the clients by RFC 3074 buckets:
@@ -21,33 +19,11 @@ test.before(() => sweepStale(PREFIX));
 test.after.always(() => sweepStale(PREFIX));
 const cluster = usePostgres(test, PREFIX);
 
-const NAMES = ['ha-1', 'ha-2'] as const;
 const DB_ADDRESS = '198.18.0.4';
 const SUBNET = { cidr: '198.18.0.0/22', start: '198.18.0.10', end: '198.18.2.250' };
 /** Short timers so a failover is seconds (the README recommends 3600/1800/2700). */
 const HA_TIMERS = { heartbeatIntervalMs: 300, fenceAfterMs: 1000, partnerDownAfterMs: 1600 };
 const CLIENTS = Number(process.env.LEASEHOLD_TEST_HA_CLIENTS ?? 200);
-
-const OWNERS = assignBuckets([...NAMES]);
-/** The server that owns a client's bucket when both are live (udhcpc sends option 61 = 01 + MAC). */
-function ownerOfMac(mac: string): string {
-  const key = Buffer.from(`01${mac.replaceAll(':', '')}`, 'hex');
-  return NAMES[OWNERS[loadBalanceHash(key)]];
-}
-function ownerOfRow(row: { client_id: string | null; hw_address: string }): string {
-  const key = Buffer.from(row.client_id ?? row.hw_address.replaceAll(':', ''), 'hex');
-  return NAMES[OWNERS[loadBalanceHash(key)]];
-}
-
-/** Locally administered MACs whose bucket is `owner`'s. */
-function macsOwnedBy(owner: string, count: number, tag: number): string[] {
-  const out: string[] = [];
-  for (let i = 0; out.length < count; i++) {
-    const mac = `02:4c:${tag.toString(16).padStart(2, '0')}:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}:01`;
-    if (ownerOfMac(mac) === owner) out.push(mac);
-  }
-  return out;
-}
 
 interface Rig {
   segment: Segment;
@@ -102,27 +78,26 @@ async function rig(t: ExecutionContext, name: string, subnetTimes: { leaseTime: 
       return path;
     }),
   );
-  const servers = hosts.map((h, i) => segment.spawnIn(h.netns, ['node', ...CLI, '--config', configs[i]], { cwd: REPO_ROOT, label: `leasehold@${NAMES[i]}` }));
-  await Promise.all(servers.map((s) => s.waitForOutput(/"event":"ready"/, 30_000)));
-  // Both see each other (each logs the live set when it changes).
-  await Promise.all(servers.map((s) => s.waitForOutput(/"event":"ha-membership".*"live":\["ha-1","ha-2"\]/, 10_000)));
+  const servers = await startHaServers(segment, hosts, configs);
   return { segment, db, hosts, servers, configs };
 }
 
-function stoppedCounters(server: TrackedProcess): Record<string, number> {
-  const line = server.output.split('\n').find((l) => l.includes('"event":"stopped"'));
-  return (JSON.parse(line ?? '{}') as { counters?: Record<string, number> }).counters ?? {};
-}
-
-type LeaseRow = { ip: string; hw_address: string; client_id: string | null; granted_by: string };
-const boundRows = (db: TestDatabase) =>
-  db.sql<LeaseRow>("SELECT host(ip) AS ip, hw_address, client_id, granted_by FROM leases WHERE state = 'bound' ORDER BY ip");
-
-test.serial(`two servers, ${CLIENTS} udhcpc clients: distinct addresses, each granted by its bucket's owner`, async (t) => {
+test.serial(`two servers, ${CLIENTS} clients (udhcpc and ISC dhclient): distinct addresses, each granted by its bucket's owner`, async (t) => {
   // Service delay off: every answer must come from the bucket's owner.
   const { segment, db, servers } = await rig(t, 'lb', { leaseTime: 600 }, { loadBalanceMaxSecs: 0 });
   const clients = await segment.addHosts(Array.from({ length: CLIENTS }, (_, i) => ({ name: `c${i}` })));
-  const granted = await mapLimit(clients, 100, async (host) => {
+  // Every other client is dhclient: it sends no option 61, so its bucket is
+  // its chaddr's, where udhcpc's is its client id's (01 + MAC). dhclient
+  // runs on our own config file and hook script (clients.ts), never
+  // dhclient-script, and stays running until the table is checked.
+  const running: Array<{ stop(): Promise<void> }> = [];
+  t.teardown(() => Promise.all(running.map((c) => c.stop())));
+  const granted = await mapLimit(clients, 100, async (host, i) => {
+    if (i % 2 === 1) {
+      const client = await startDhclient(host);
+      running.push(client);
+      return (await client.waitFor('BOUND', 120_000)).new_ip_address;
+    }
     const client = await startUdhcpc(host, { oneShot: true, discoverTries: 30 });
     const bound = await client.waitFor('bound', 120_000);
     await client.process.exited;
@@ -138,6 +113,8 @@ test.serial(`two servers, ${CLIENTS} udhcpc clients: distinct addresses, each gr
   const split = NAMES.map((n) => rows.filter((r) => r.granted_by === n).length);
   t.log(`bindings by server: ${split.join(' + ')}`);
   t.true(split.every((n) => n > 0), 'both servers answered');
+  const dhclients = rows.filter((r) => r.client_id === null).length;
+  t.is(dhclients, Math.floor(CLIENTS / 2), 'the dhclient half bound without a client id');
   await Promise.all(servers.map((s) => s.stop()));
   const counters = servers.map(stoppedCounters);
   t.true(counters.every((c) => (c.replies_ack ?? 0) > 0));
@@ -153,11 +130,8 @@ test.serial('SIGKILL of one server: its client keeps its address and is served b
   t.deepEqual(before, [{ granted_by: 'ha-1' }]);
 
   await servers[0].kill9();
-  await servers[1].waitForOutput(/"event":"ha-membership".*"live":\["ha-2"\]/, 5_000);
+  await waitAlone(servers[1], 'ha-2', 5_000);
   // T1 (4 s): unicast RENEW to the dead server, unanswered; T2 (8 s): broadcast REBIND, the survivor ACKs.
-  const renewed = await client.waitFor('renew', 30_000);
-  t.is(renewed.ip, bound.ip, 'same address after the failover');
-  const after = await db.sql<{ granted_by: string; state: string }>('SELECT granted_by, state FROM leases WHERE host(ip) = $1', [bound.ip]);
-  t.deepEqual(after, [{ granted_by: 'ha-2', state: 'bound' }]);
+  await expectServedAtRebind(t, client, bound, db, 'ha-2');
   await servers[1].stop();
 });
