@@ -86,7 +86,8 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
         ...opts.ddns,
       })
     : undefined;
-  const cluster = clusterService(initial, logger, opts.openServerRegistry);
+  // dhcp4 is created below; the cluster calls into it only once running.
+  const cluster = clusterService(initial, logger, opts.openServerRegistry, () => dhcp4.learnSharedBindings());
   const dhcp4: Dhcp4Service = new Dhcp4Service(initial, {
     store: () => store.store,
     registrar: () => ddns?.registrar,
@@ -163,7 +164,12 @@ export function buildAppliance(initial: ServerConfig, opts: ApplianceOptions): A
 }
 
 /** With `ha` (a shared PostgreSQL store, validated so): heartbeats and buckets. */
-function clusterService(config: ServerConfig, logger: Logger, openRegistry: ApplianceOptions['openServerRegistry']): ClusterService | undefined {
+function clusterService(
+  config: ServerConfig,
+  logger: Logger,
+  openRegistry: ApplianceOptions['openServerRegistry'],
+  beforeTakeover: () => Promise<void>,
+): ClusterService | undefined {
   const ha = config.ha;
   const leaseStore = config.leaseStore;
   if (ha === undefined || leaseStore.type !== 'postgresql') return undefined;
@@ -173,5 +179,6 @@ function clusterService(config: ServerConfig, logger: Logger, openRegistry: Appl
     openRegistry: openRegistry ?? (async () => (await import('../leases/pg/pg-server-registry.ts')).openServerRegistry(leaseStore)),
     addresses: () => [config.serverId, ...config.interfaces.map((i) => i.address)].filter((a): a is string => a !== undefined),
     logger,
+    beforeTakeover,
   });
 }

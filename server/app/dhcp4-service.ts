@@ -263,6 +263,20 @@ export class Dhcp4Service implements Service {
     }
   }
 
+  /**
+   * Learns the bindings other servers wrote (all of them: one read of the
+   * lease table), before this server takes over a partner's buckets
+   * (ClusterService's `beforeTakeover`). Not started, or not on a shared
+   * store: nothing to learn (the engine reads the store when it starts).
+   */
+  async learnSharedBindings(): Promise<void> {
+    const engine = this.#engine;
+    const store = engine && this.deps.store();
+    if (!engine || !store || !isSharedStore(this.#config.leaseStore) || !isSharedQueueStore(store)) return;
+    const learnt = engine.learnBindings(await store.readLeases());
+    this.deps.logger.info('dhcp4-bindings-learnt', { leases: learnt });
+  }
+
   /** Learns the quarantines and reservations other servers wrote (a failing store: tried again next time). */
   async #refreshShared(store: SharedQueueStore): Promise<void> {
     const engine = this.#engine;

@@ -4,7 +4,7 @@ import type { Logger } from '../../lib/core/logger.ts';
 import type { LoadBalanceView } from '../dhcp4/load-balance.ts';
 import type { HeartbeatResult, HeartbeatRow, ServerRegistry } from '../leases/pg/pg-server-registry.ts';
 import type { HaConfig } from './ha-config.ts';
-import { bucketRanges, computeMembership, fenceDecision, type FenceDecision, type Membership } from './membership.ts';
+import { bucketRanges, computeMembership, fenceDecision, gainsBuckets, type FenceDecision, type Membership } from './membership.ts';
 
 /**
  * This server among several on one PostgreSQL database: claims its name
@@ -26,6 +26,15 @@ export interface ClusterServiceDeps {
   monotonicNow?: () => number;
   /** Wall-clock ms since the epoch (the skew against the database's clock). */
   wallNow?: () => number;
+  /**
+   * Awaited before this server answers buckets it did not (a partner's
+   * heartbeat ran out, or its own first share): the DHCPv4 service learns
+   * the bindings the others wrote, so their clients get their own
+   * addresses back (RFC 2131 §4.3.1) instead of a new offer the database
+   * refuses and a NAK. A failure is logged; the takeover goes ahead (the
+   * database still decides every binding).
+   */
+  beforeTakeover?: () => Promise<void>;
 }
 
 /** Another process runs under our `ha.serverName`. */
@@ -217,7 +226,11 @@ export class ClusterService {
       this.#rows = result.rows;
       this.#rowsReadAt = receivedAt;
       const before = this.#membership;
-      this.#membership = computeMembership(result.rows, { serverName: config.serverName, active: this.#active }, config);
+      const next = computeMembership(result.rows, { serverName: config.serverName, active: this.#active }, config);
+      if (this.#deps.beforeTakeover && gainsBuckets(before, next)) {
+        await this.#deps.beforeTakeover().catch((err: unknown) => logger.warn('ha-takeover-read-failed', { error: reasonOf(err) }));
+      }
+      this.#membership = next;
       if (before.live.join(',') !== this.#membership.live.join(',')) {
         logger.info('ha-membership', { live: this.#membership.live, buckets: this.#membership.ourShare });
       }

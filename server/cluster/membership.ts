@@ -107,6 +107,12 @@ export function computeMembership(rows: readonly ServerRow[], self: { serverName
   };
 }
 
+/** Whether `after` has this server answer a bucket `before` did not (a takeover, or its first share). */
+export function gainsBuckets(before: Membership, after: Membership): boolean {
+  for (let b = 0; b < after.owners.length; b++) if (after.servesBucket(b) && !before.servesBucket(b)) return true;
+  return false;
+}
+
 export interface FenceTimers {
   /** Our own heartbeat not written for this long → answer nothing. */
   fenceAfterMs: number;

@@ -569,12 +569,30 @@ export class Dhcp4Engine {
    * disagrees, our next write is judged by the database and loses.
    */
   learnQuarantined(declined: readonly Lease[]): number {
+    return this.learnRows(declined, 'declined');
+  }
+
+  /**
+   * Bindings read from a shared store, learnt before this server answers
+   * clients another server bound (it takes a dead partner's RFC 3074
+   * buckets): a DISCOVER from such a client is then offered the address it
+   * holds (RFC 2131 §4.3.1), and an INIT-REBOOT REQUEST is answered, where
+   * a table that did not know them would offer a new address the database
+   * then refuses (one binding per client), NAK the REQUEST, and stay silent
+   * on INIT-REBOOT. A live record of our own at the address stays: it may
+   * be a write still on its way; if it disagrees, the database judges it.
+   */
+  learnBindings(rows: readonly Lease[]): number {
+    return this.learnRows(rows, 'bound');
+  }
+
+  /** The rows in `state` not yet over, learnt where this server's table has no live record of its own; how many. */
+  private learnRows(rows: readonly Lease[], state: 'bound' | 'declined'): number {
     const now = this.opts.clock.now();
     let learnt = 0;
-    for (const lease of declined) {
-      if (lease.state !== 'declined' || lease.expiresAt <= now) continue;
-      const ip = ipToInt(lease.ip);
-      const current = this.table.leaseAt(ip);
+    for (const lease of rows) {
+      if (lease.state !== state || lease.expiresAt <= now) continue;
+      const current = this.table.leaseAt(ipToInt(lease.ip));
       if (current !== undefined && !leaseIsReusable(current, now)) continue;
       this.table.put({ ...lease });
       learnt++;

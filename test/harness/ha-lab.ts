@@ -6,6 +6,7 @@ import type { BindServer } from './bind.ts';
 import type { UdhcpcClient } from './clients.ts';
 import type { ClientEvent } from './event-log.ts';
 import { execIn, type Host, type Segment } from './netns.ts';
+import { pollUntil } from './poll.ts';
 import type { TestDatabase } from './postgres.ts';
 import { REPO_ROOT } from './run-command.ts';
 import { CLI } from './server-cli.ts';
@@ -62,9 +63,17 @@ export async function startHaServers(segment: Segment, hosts: readonly Host[], c
   return servers;
 }
 
-/** Waits until `server` logs that it alone is live (its partner's heartbeat ran out). */
+/** The live sets `server` logged, oldest first (one line each time its view changes). */
+export function membershipLog(server: TrackedProcess): string[][] {
+  return server.output
+    .split('\n')
+    .filter((l) => l.includes('"event":"ha-membership"'))
+    .map((l) => (JSON.parse(l) as { live: string[] }).live);
+}
+
+/** Waits until the last live set `server` logged is itself alone (its partner's heartbeat ran out). */
 export async function waitAlone(server: TrackedProcess, name: HaName, timeoutMs: number): Promise<void> {
-  await server.waitForOutput(new RegExp(`"event":"ha-membership".*"live":\\["${name}"\\]`), timeoutMs);
+  await pollUntil(`${server.label} alone`, () => JSON.stringify(membershipLog(server).at(-1)) === JSON.stringify([name]), { timeoutMs, describe: () => server.tail() });
 }
 
 /** The counters a server logs in its `stopped` line (empty when it never stopped cleanly). */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { assignBuckets, bucketRanges, computeMembership, fenceDecision, liveServers, type ServerRow } from '../../server/cluster/membership.ts';
+import { assignBuckets, bucketRanges, computeMembership, fenceDecision, gainsBuckets, liveServers, type ServerRow } from '../../server/cluster/membership.ts';
 
 // Which servers are live, how the 256 RFC 3074 buckets are split among
 // them, and when a server fences itself: all judged from heartbeat ages
@@ -117,4 +117,15 @@ test('bucketRanges: a server\'s buckets as ranges, single ones alone, none as em
     return Array.from({ length: b - a + 1 }, (_, k) => a + k);
   });
   t.deepEqual(covered.sort((x, y) => x - y), Array.from({ length: 256 }, (_, k) => k), 'every bucket once');
+});
+
+test('gainsBuckets: a takeover and a first share gain buckets; a partner\'s return and an unchanged split do not', (t) => {
+  const self = { serverName: 'appliance-1', active: true };
+  const both = computeMembership([row('appliance-1', 0), row('appliance-2', 0)], self, TIMERS);
+  const alone = computeMembership([row('appliance-1', 0), row('appliance-2', 6000)], self, TIMERS);
+  const notYet = computeMembership([row('appliance-2', 0)], { ...self, active: false }, TIMERS);
+  t.true(gainsBuckets(both, alone), 'the partner\'s heartbeat ran out: its buckets are ours');
+  t.false(gainsBuckets(alone, both), 'the partner is back: we give buckets back, gain none');
+  t.false(gainsBuckets(both, computeMembership([row('appliance-1', 0), row('appliance-2', 400)], self, TIMERS)), 'same live set');
+  t.true(gainsBuckets(notYet, both), 'our first share');
 });

@@ -98,3 +98,23 @@ test('many clients through both servers at once: no address and no client bound 
 function ipToIntTest(ip: string): number {
   return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0);
 }
+
+test('a takeover: the survivor that learnt the dead server\'s bindings offers its client that address and ACKs it, without a NAK', async (t) => {
+  // Server a binds two clients, then dies; b answers their DISCOVERs.
+  const boundByA = async (pair: ReturnType<typeof twoServers>) => {
+    for (const mac of [testMac(8), testMac(9)]) t.is(await request(pair.a, mac, await offer(pair.a, mac)), T.Ack);
+    return pair.store.loadAll().find((l) => l.hwAddress === testMac(9))?.ip ?? 'none';
+  };
+  const stale = twoServers();
+  const held = await boundByA(stale);
+  const offered = await offer(stale.b, testMac(9));
+  t.not(offered, held, 'a table that never saw the bindings offers another address');
+  t.is(await request(stale.b, testMac(9), offered), T.Nak, 'which the store refuses');
+
+  const learnt = twoServers();
+  const ip = await boundByA(learnt);
+  t.is(learnt.b.engine.learnBindings(learnt.store.loadAll()), 2);
+  t.is(await offer(learnt.b, testMac(9)), ip, 'the client is offered the address it holds (RFC 2131 §4.3.1)');
+  t.is(await request(learnt.b, testMac(9), ip), T.Ack);
+  t.is(learnt.store.loadAll().filter((l) => l.state === 'bound').length, 2);
+});
