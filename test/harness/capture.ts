@@ -85,17 +85,24 @@ export async function startDhcpCapture(host: Host): Promise<DhcpCapture> {
  * tshark in the segment's core on the bridge ports of `hosts`: every DHCP
  * packet those hosts send or receive, in one time-ordered stream, and it
  * keeps capturing when a host's processes die (a server killed with SIGKILL).
- * `outputLimit` (characters) for a capture under load: the default keeps only the last 1 MiB.
  */
-export async function startPortCapture(segment: Segment, hosts: readonly Host[], options: { outputLimit?: number } = {}): Promise<DhcpCapture> {
+export async function startPortCapture(segment: Segment, hosts: readonly Host[], options: CaptureOptions = {}): Promise<DhcpCapture> {
   return capture(segment, segment.coreNetns, hosts.map((h) => segment.portOf(h)), options);
 }
 
-async function capture(segment: Segment, netns: string, ifnames: readonly string[], options: { outputLimit?: number }): Promise<DhcpCapture> {
+export interface CaptureOptions {
+  /** Output kept, in characters (default 1 MiB). */
+  outputLimit?: number;
+  /** dumpcap's kernel buffer per interface, MiB (default 2): more, so a loaded machine drops no packet. */
+  bufferMiB?: number;
+}
+
+async function capture(segment: Segment, netns: string, ifnames: readonly string[], options: CaptureOptions): Promise<DhcpCapture> {
+  const buffer = options.bufferMiB === undefined ? [] : ['-B', String(options.bufferMiB)];
   const child = segment.spawnIn(
     netns,
-    // -f before the first -i: the capture filter of every interface (after one, of that one only).
-    ['tshark', '-f', 'udp port 67 or udp port 68', ...ifnames.flatMap((i) => ['-i', i]), '-l', '-n', '-Y', 'dhcp', '-T', 'fields', '-E', 'occurrence=f',
+    // -f and -B before the first -i: the setting of every interface (after one, of that one only).
+    ['tshark', '-f', 'udp port 67 or udp port 68', ...buffer, ...ifnames.flatMap((i) => ['-i', i]), '-l', '-n', '-Y', 'dhcp', '-T', 'fields', '-E', 'occurrence=f',
       ...FIELDS.flatMap((field) => ['-e', field])],
     // dumpcap's ring file goes to TMPDIR: keep it in the segment's temp dir.
     { label: `tshark@${netns}`, env: { TMPDIR: segment.tmpDir, HOME: segment.tmpDir }, outputLimit: options.outputLimit },
