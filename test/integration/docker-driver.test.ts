@@ -3,10 +3,12 @@
 // `docker network create -d NAME --ipam-driver null -o leasehold.bridge=…`
 // on a harness segment with our DHCP server, `docker run --network` gets
 // what `agent attach` gives (stable MAC from the container id, a lease,
-// resolv.conf from DHCP), `docker restart` keeps MAC and address, `docker
-// rm -f` releases at once; bad network options are refused at `docker
-// network create`. The driver name is unique per run (the plugin socket
-// directory is the host's). Needs root and the Docker engine.
+// resolv.conf from DHCP, its hostname and client-id at the server),
+// `docker restart` and `docker stop`/`start` keep MAC and address, `docker
+// stop`, `docker rm -f` and disconnect release at once; bad network options
+// are refused at `docker network create`. The driver name is unique per
+// run (the plugin socket directory is the host's). Needs root and the
+// Docker engine.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
@@ -85,7 +87,9 @@ test('docker run --network: the container gets the stable MAC, a lease, resolv.c
   t.is(record.app, 'web');
   t.is(record.bridge, lab.bridge);
   const lease = await lab.waitForServerLease(ip, 'bound');
-  t.is(lease.hwAddress, record.mac);
+  // What the driver's client sent reached the server: the MAC, option 12 (the short id) and option 61.
+  t.like(lease, { hwAddress: record.mac, hostname: id.slice(0, 12), clientId: record.clientIdHex });
+  t.is(record.fqdn, `${id.slice(0, 12)}.web`, 'option 81: <host>.<app> (the compose test sees the name in BIND)');
   const mac = (await dockerOk(['exec', id, 'cat', `/sys/class/net/${record.ifname}/address`]));
   t.is(mac, record.mac);
   await pollUntil('resolv.conf from DHCP', async () => (await docker(['exec', id, 'cat', '/etc/resolv.conf'])).stdout.includes(`nameserver ${LAB_OPTIONS.dnsServers[0]}`), { timeoutMs: 5000 });
@@ -113,6 +117,26 @@ test('docker run --network: the container gets the stable MAC, a lease, resolv.c
   await lab.waitForServerLease(ip, 'released', 5000);
   await pollUntil('the record gone', async () => !(await lab.record(record.key)), { timeoutMs: 5000 });
   t.false((await lab.bridgeLinks()).includes(record.hostVeth), 'no veth left on the bridge');
+});
+
+test('docker stop releases the lease at once; docker start gives the same MAC and address back', async (t) => {
+  const { lab, network } = await driverLab(t);
+  const id = await run(network);
+  const { record, ip } = await adopted(lab, id);
+  await lab.waitForServerLease(ip, 'bound');
+
+  // Docker leaves the network and deletes the endpoint on stop (the sandbox goes with the container's processes).
+  await dockerOk(['stop', '-t', '1', id]);
+  await lab.waitForServerLease(ip, 'released', 5000);
+  await pollUntil('the record gone after docker stop', async () => !(await lab.record(record.key)), { timeoutMs: 5000 });
+  t.false((await lab.bridgeLinks()).includes(record.hostVeth), 'no veth left on the bridge');
+  await pollUntil('its DHCP client ended', () => !lab.clients().includes(record.client.pid), { timeoutMs: 5000 });
+
+  await dockerOk(['start', id]);
+  const again = await adopted(lab, id);
+  t.is(again.record.mac, record.mac, 'same MAC after docker stop/start');
+  t.is(again.ip, ip, 'same address after docker stop/start');
+  t.like(await lab.waitForServerLease(ip, 'bound'), { hwAddress: record.mac, hostname: id.slice(0, 12) });
 });
 
 test('docker network create refuses bad options with a clear message', async (t) => {
