@@ -12,10 +12,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
-import type { Attachment } from '../../agent/core/attachment.ts';
+import type { Attachment, InspectJson } from '../../agent/core/attachment.ts';
 import { generateMac } from '../../agent/core/mac.ts';
 import { pluginSocketPath } from '../../agent/io/plugin-server.ts';
-import { LAB_OPTIONS, startTicks, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab } from '../harness/agent.ts';
+import { isAlive, LAB_OPTIONS, startTicks, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab } from '../harness/agent.ts';
 import { OWNER_LABEL, RUN_LABEL, TEST_IMAGES, TEST_LABEL, testRunId } from '../harness/docker.ts';
 import { sweepAround } from '../harness/fixture.ts';
 import { pollUntil } from '../harness/poll.ts';
@@ -119,11 +119,24 @@ test('docker run --network: the container gets the stable MAC, a lease, resolv.c
   t.false((await lab.bridgeLinks()).includes(record.hostVeth), 'no veth left on the bridge');
 });
 
-test('docker stop releases the lease at once; docker start gives the same MAC and address back', async (t) => {
+test('the client stays supervised after Join (killed, restarted, same address); docker stop releases the lease at once; docker start gives the same MAC and address back', async (t) => {
   const { lab, network } = await driverLab(t);
   const id = await run(network);
-  const { record, ip } = await adopted(lab, id);
+  const { record: first, ip } = await adopted(lab, id);
   await lab.waitForServerLease(ip, 'bound');
+
+  process.kill(first.client.pid, 'SIGKILL');
+  const record = await pollUntil('the watch to restart the killed client', async () => {
+    const r = await lab.record(first.key);
+    return r && r.client.restarts === first.client.restarts + 1 && isAlive(r.client.pid) && r;
+  }, { timeoutMs: 10_000, describe: () => lab.watches[0]!.tail(20) });
+  t.not(record.client.pid, first.client.pid);
+  // It asks for the same address (udhcpc -r) and the agent sees it hold it.
+  await pollUntil('the restarted client to hold the same address', async () => {
+    const n = (JSON.parse((await lab.run(['inspect', id])).stdout) as InspectJson).NetworkSettings;
+    return n.DHCP_PID === record.client.pid && n.IPAddress === ip;
+  }, { timeoutMs: 10_000 });
+  t.like(await lab.waitForServerLease(ip, 'bound'), { hwAddress: first.mac });
 
   // Docker leaves the network and deletes the endpoint on stop (the sandbox goes with the container's processes).
   await dockerOk(['stop', '-t', '1', id]);
