@@ -3,19 +3,20 @@
 // `docker network create -d NAME --ipam-driver null -o leasehold.bridge=…`
 // on a harness segment with our DHCP server, `docker run --network` gets
 // what `agent attach` gives (stable MAC from the container id, a lease,
-// resolv.conf from DHCP, its hostname and client-id at the server),
-// `docker restart` and `docker stop`/`start` keep MAC and address, `docker
-// stop`, `docker rm -f` and disconnect release at once; bad network options
-// are refused at `docker network create`. The driver name is unique per
-// run (the plugin socket directory is the host's). Needs root and the
-// Docker engine.
+// resolv.conf from DHCP, its hostname and client-id at the server, SLAAC
+// where routers advertise, a supervised client), `docker restart` and
+// `docker stop`/`start` keep MAC and address, `docker stop`, `docker rm -f`
+// and disconnect release at once; bad network options are refused at
+// `docker network create`. The driver name is unique per run (the plugin
+// socket directory is the host's). Needs root and the Docker engine.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
 import type { Attachment, InspectJson } from '../../agent/core/attachment.ts';
 import { generateMac } from '../../agent/core/mac.ts';
 import { pluginSocketPath } from '../../agent/io/plugin-server.ts';
-import { isAlive, LAB_OPTIONS, startTicks, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab } from '../harness/agent.ts';
+import { isAlive, LAB_OPTIONS, SLAAC_PREFIX, startTicks, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab, type AgentServerOptions } from '../harness/agent.ts';
+import { eui64Address } from '../harness/ra-lab.ts';
 import { OWNER_LABEL, RUN_LABEL, TEST_IMAGES, TEST_LABEL, testRunId } from '../harness/docker.ts';
 import { sweepAround } from '../harness/fixture.ts';
 import { pollUntil } from '../harness/poll.ts';
@@ -46,8 +47,8 @@ interface DriverLab {
 }
 
 /** A lab, its watch serving a driver of a unique name, one Leasehold network; containers and network removed on teardown, pass or fail. */
-async function driverLab(t: ExecutionContext): Promise<DriverLab> {
-  const lab = await useAgentLab(t, PREFIX, { bridge: uniqueBridgeName('ltdrv') });
+async function driverLab(t: ExecutionContext, options: AgentServerOptions = {}): Promise<DriverLab> {
+  const lab = await useAgentLab(t, PREFIX, { ...options, bridge: uniqueBridgeName('ltdrv') });
   const driver = `lh-t-${randomBytes(4).toString('hex')}`;
   const network = `${driver}-net`;
   const containers: string[] = [];
@@ -150,6 +151,24 @@ test('the client stays supervised after Join (killed, restarted, same address); 
   t.is(again.record.mac, record.mac, 'same MAC after docker stop/start');
   t.is(again.ip, ip, 'same address after docker stop/start');
   t.like(await lab.waitForServerLease(ip, 'bound'), { hwAddress: record.mac, hostname: id.slice(0, 12) });
+});
+
+test('a SLAAC network (the default) with router advertisements: the container gets its SLAAC address, the EUI-64 of its MAC, and keeps it once its program runs', async (t) => {
+  const { lab, network } = await driverLab(t, { ra: true });
+  const id = await run(network);
+  const { record } = await adopted(lab, id);
+  const expected = eui64Address(SLAAC_PREFIX, record.mac);
+  // Docker's sandbox hook turns IPv6 off on the interface, sometimes after the adoption (docker-endpoints.ts): the address must be there after it.
+  await pollUntil('the SLAAC address inside the container', async () => {
+    const v6 = await docker(['exec', id, 'ip', '-6', '-o', 'addr', 'show', 'dev', record.ifname, 'scope', 'global']);
+    return v6.stdout.includes(`inet6 ${expected}/64`);
+  }, { timeoutMs: 15_000, describe: () => lab.watches[0]!.tail(20) });
+  t.is(await dockerOk(['exec', id, 'cat', `/proc/sys/net/ipv6/conf/${record.ifname}/disable_ipv6`]), '0');
+  const n = await pollUntil('agent inspect to report it', async () => {
+    const j = (JSON.parse((await lab.run(['inspect', id])).stdout) as InspectJson).NetworkSettings;
+    return j.GlobalIPv6Address !== '' && j;
+  }, { timeoutMs: 5000 });
+  t.is(n.GlobalIPv6Address, expected);
 });
 
 test('docker network create refuses bad options with a clear message', async (t) => {
