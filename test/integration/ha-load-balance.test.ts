@@ -161,3 +161,29 @@ test.serial('SIGKILL of one server: its client keeps its address and is served b
   t.deepEqual(after, [{ granted_by: 'ha-2', state: 'bound' }]);
   await servers[1].stop();
 });
+
+test.serial('a server SIGKILLed and started again under its ha.serverName is accepted at once; a second live one is refused', async (t) => {
+  // A peer is dead only after a minute here: the restart must not wait for its old heartbeat row to age.
+  const { segment, db, hosts, servers, configs } = await rig(t, 'rs', { leaseTime: 600 }, { partnerDownAfterMs: 60_000 });
+  const second = await cli(['--config', configs[0]], hosts[0].netns);
+  t.is(second.code, 1, second.stderr);
+  t.regex(second.stderr.trim(), /^leasehold-server: ha\.serverName ha-1 is in use by a running server \(last seen \d+\.\d s ago\)$/);
+
+  await servers[0].kill9();
+  const restarted = segment.spawnIn(hosts[0].netns, ['node', ...CLI, '--config', configs[0]], { cwd: REPO_ROOT, label: 'leasehold@ha-1-again' });
+  t.teardown(() => restarted.stop());
+  // Refused, it would exit with "is in use by a running server" (waitForOutput throws with its output).
+  await restarted.waitForOutput(/"event":"ready"/, 30_000);
+  await restarted.waitForOutput(/"event":"ha-membership".*"live":\["ha-1","ha-2"\]/, 10_000);
+  // …and it serves its own buckets again.
+  const [host] = await segment.addHosts([{ name: 'r0', mac: macsOwnedBy('ha-1', 1, 0x31)[0] }]);
+  const client = await startUdhcpc(host, { oneShot: true, discoverTries: 30 });
+  const bound = await client.waitFor('bound', 30_000);
+  t.deepEqual(await db.sql('SELECT granted_by FROM leases WHERE host(ip) = $1', [bound.ip]), [{ granted_by: 'ha-1' }]);
+  // The name is still refused to a second process while the restarted one lives.
+  const third = await cli(['--config', configs[0]], hosts[0].netns);
+  t.is(third.code, 1, third.stderr);
+  t.regex(third.stderr, /ha\.serverName ha-1 is in use by a running server/);
+  await Promise.all([restarted.stop(), servers[1].stop()]);
+  t.true((stoppedCounters(restarted).replies_ack ?? 0) >= 1);
+});
