@@ -2,9 +2,11 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { loadBalanceHash } from '../../lib/dhcp4/load-balance-hash.ts';
+import { sendCommand } from '../../server/cli/control-client.ts';
 import { assignBuckets } from '../../server/cluster/membership.ts';
 import { startUdhcpc } from '../harness/clients.ts';
 import { mapLimit } from '../harness/map-limit.ts';
+import { pollUntil } from '../harness/poll.ts';
 import { createSegment, sweepStale, type Host, type Segment } from '../harness/netns.ts';
 import { usePostgres, type TestDatabase } from '../harness/postgres.ts';
 import { REPO_ROOT } from '../harness/run-command.ts';
@@ -98,7 +100,7 @@ async function rig(t: ExecutionContext, name: string, subnetTimes: { leaseTime: 
         type: 'postgresql', host: DB_ADDRESS, port: 5432, database: db.name, user: db.user, passwordFile: db.passwordFile,
         shared: true, connectTimeoutMs: 1000, statementTimeoutMs: 1000, lockTimeoutMs: 500,
       };
-      await writeFile(path, JSON.stringify(body(store, { serverName, ...HA_TIMERS, ...haExtra })));
+      await writeFile(path, JSON.stringify({ ...body(store, { serverName, ...HA_TIMERS, ...haExtra }), control: { socket: controlSocket(segment, serverName) } }));
       return path;
     }),
   );
@@ -107,6 +109,17 @@ async function rig(t: ExecutionContext, name: string, subnetTimes: { leaseTime: 
   // Both see each other (each logs the live set when it changes).
   await Promise.all(servers.map((s) => s.waitForOutput(/"event":"ha-membership".*"live":\["ha-1","ha-2"\]/, 10_000)));
   return { segment, db, hosts, servers, configs };
+}
+
+/** Where a server's control API listens (a database store has no lease file to put it beside). */
+const controlSocket = (segment: Segment, serverName: string) => join(segment.tmpDir, `${serverName}.sock`);
+
+/** status-get's usage figures and lease count, and statistic-get-all's assigned-addresses, from one server. */
+async function usageOf(segment: Segment, serverName: string): Promise<{ assigned: unknown; leases: unknown; statistic: unknown }> {
+  const socket = controlSocket(segment, serverName);
+  const status = (await sendCommand(socket, 'status-get'))?.arguments as { subnets: Array<Record<string, unknown>>; leases: number } | undefined;
+  const stats = (await sendCommand(socket, 'statistic-get-all'))?.arguments as Record<string, Array<[number, string]>> | undefined;
+  return { assigned: status?.subnets[0]?.['assigned-addresses'], leases: status?.leases, statistic: stats?.['subnet[lan].assigned-addresses']?.[0]?.[0] };
 }
 
 function stoppedCounters(server: TrackedProcess): Record<string, number> {
@@ -138,6 +151,14 @@ test.serial(`two servers, ${CLIENTS} udhcpc clients: distinct addresses, each gr
   const split = NAMES.map((n) => rows.filter((r) => r.granted_by === n).length);
   t.log(`bindings by server: ${split.join(' + ')}`);
   t.true(split.every((n) => n > 0), 'both servers answered');
+  // Each server's figures are the table's, not its own share of it (counted in the database every few seconds).
+  const want = { assigned: CLIENTS, leases: CLIENTS, statistic: CLIENTS };
+  for (const name of NAMES) {
+    await pollUntil(`${name}'s usage figures to count every server's leases`, async () => JSON.stringify(await usageOf(segment, name)) === JSON.stringify(want), {
+      timeoutMs: 15_000,
+      describe: async () => JSON.stringify(await usageOf(segment, name)),
+    });
+  }
   await Promise.all(servers.map((s) => s.stop()));
   const counters = servers.map(stoppedCounters);
   t.true(counters.every((c) => (c.replies_ack ?? 0) > 0));
