@@ -84,7 +84,7 @@ export async function openServerRegistry(config: PostgresLeaseStoreConfig): Prom
   /** The live heartbeat session, opened (and the lock tried) after a loss. */
   const sessionFor = async (name: string, wait: boolean): Promise<HeartbeatSession> => {
     if (current && !current.lost) {
-      if (!current.locked) current.locked = await lockName(current.session, name, false);
+      if (!current.locked) current.locked = await lockName(current, name, false);
       return current;
     }
     current?.session.release(true);
@@ -92,7 +92,7 @@ export async function openServerRegistry(config: PostgresLeaseStoreConfig): Prom
     const flags = { locked: false, lost: false };
     const opened: HeartbeatSession = Object.assign(flags, { session: await db.session(() => (flags.lost = true)) });
     try {
-      opened.locked = await lockName(opened.session, name, wait);
+      opened.locked = await lockName(opened, name, wait);
     } catch (err) {
       opened.session.release(true);
       throw err;
@@ -111,9 +111,9 @@ export async function openServerRegistry(config: PostgresLeaseStoreConfig): Prom
     }
   };
 
-  const lockName = async (session: PgSession, name: string, wait: boolean): Promise<boolean> => {
+  const lockName = async (s: HeartbeatSession, name: string, wait: boolean): Promise<boolean> => {
     try {
-      const [{ locked }] = await session.query<{ locked: boolean }>(wait ? WAIT_FOR_NAME : TRY_NAME, [LOCK_CLASS_SERVER_NAME, name]);
+      const [{ locked }] = await run<{ locked: boolean }>(s, wait ? WAIT_FOR_NAME : TRY_NAME, [LOCK_CLASS_SERVER_NAME, name]);
       return locked;
     } catch (err) {
       if (toPgError(err).sqlState === LOCK_TIMEOUT) return false;
