@@ -17,13 +17,15 @@ export interface CapturedDhcp {
   requestedIp: string;
   /** Relay agent information (option 82), circuit-id sub-option, as hex. */
   circuitId: string;
+  /** When the kernel captured it, ms since the epoch (the wall clock Date.now() reads). */
+  at: number;
 }
 
 // tshark -e fields, in the order parseLine reads them.
 const FIELDS = [
   'eth.dst', 'ip.src', 'ip.dst', 'dhcp.option.dhcp', 'dhcp.hw.mac_addr', 'dhcp.ip.client', 'dhcp.ip.your',
   'dhcp.ip.relay', 'dhcp.option.dhcp_server_id', 'dhcp.option.requested_ip_address',
-  'dhcp.option.agent_information_option.agent_circuit_id',
+  'dhcp.option.agent_information_option.agent_circuit_id', 'frame.time_epoch',
 ];
 
 function parseLine(line: string): CapturedDhcp {
@@ -41,6 +43,7 @@ function parseLine(line: string): CapturedDhcp {
     serverId: cell(8),
     requestedIp: cell(9),
     circuitId: cell(10),
+    at: Number(cell(11)) * 1000,
   };
 }
 
