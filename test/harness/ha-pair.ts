@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { loadBalanceHash } from '../../lib/dhcp4/load-balance-hash.ts';
+import { sendCommand } from '../../server/cli/control-client.ts';
 import { assignBuckets } from '../../server/cluster/membership.ts';
 import { createSegment, type Host, type Segment } from './netns.ts';
 import type { PostgresCluster, TestDatabase } from './postgres.ts';
@@ -105,7 +106,7 @@ export async function startHaPair(t: ExecutionContext, opts: HaPairOptions): Pro
         type: 'postgresql', host: DB_ADDRESS, port: 5432, database: db.name, user: db.user, passwordFile: db.passwordFile,
         shared: true, connectTimeoutMs: 1000, statementTimeoutMs: 1000, lockTimeoutMs: 500,
       };
-      await writeFile(path, JSON.stringify(body(store, { serverName, ...HA_TIMERS, ...opts.ha })));
+      await writeFile(path, JSON.stringify({ ...body(store, { serverName, ...HA_TIMERS, ...opts.ha }), control: { socket: controlSocket(segment, serverName) } }));
       return path;
     }),
   );
@@ -141,6 +142,17 @@ export async function droppedByCut(host: Host): Promise<{ out: number; in: numbe
   const { stdout } = await host.segment.exec(host.netns, ['nft', 'list table inet lhcut']);
   const packets = (chain: string) => Number(new RegExp(`chain ${chain} \\{[^}]*counter packets (\\d+)`).exec(stdout)?.[1] ?? NaN);
   return { out: packets('out'), in: packets('in') };
+}
+
+/** Where a server's control API listens (a database store has no lease file to put it beside). */
+export const controlSocket = (segment: Segment, serverName: string) => join(segment.tmpDir, `${serverName}.sock`);
+
+/** status-get's first subnet's assigned-addresses and its lease count, and statistic-get-all's assigned-addresses, from one server. */
+export async function usageOf(segment: Segment, serverName: string): Promise<{ assigned: unknown; leases: unknown; statistic: unknown }> {
+  const socket = controlSocket(segment, serverName);
+  const status = (await sendCommand(socket, 'status-get'))?.arguments as { subnets: Array<Record<string, unknown>>; leases: number } | undefined;
+  const stats = (await sendCommand(socket, 'statistic-get-all'))?.arguments as Record<string, Array<[number, string]>> | undefined;
+  return { assigned: status?.subnets[0]?.['assigned-addresses'], leases: status?.leases, statistic: stats?.['subnet[lan].assigned-addresses']?.[0]?.[0] };
 }
 
 export function stoppedCounters(server: TrackedProcess): Record<string, number> {

@@ -1,7 +1,10 @@
 import test from 'ava';
 import { startUdhcpc } from '../harness/clients.ts';
-import { boundRows, HA_NAMES, macsOwnedBy, ownerOfRow, startHaPair, stoppedCounters } from '../harness/ha-pair.ts';
+import { boundRows, HA_NAMES, macsOwnedBy, ownerOfRow, startHaPair, stoppedCounters, usageOf } from '../harness/ha-pair.ts';
 import { mapLimit } from '../harness/map-limit.ts';
+import { pollUntil } from '../harness/poll.ts';
+import { REPO_ROOT } from '../harness/run-command.ts';
+import { CLI, cli } from '../harness/server-cli.ts';
 import { sweepStale } from '../harness/netns.ts';
 import { usePostgres } from '../harness/postgres.ts';
 
@@ -36,6 +39,14 @@ test.serial(`two servers, ${CLIENTS} udhcpc clients: distinct addresses, each gr
   const split = HA_NAMES.map((n) => rows.filter((r) => r.granted_by === n).length);
   t.log(`bindings by server: ${split.join(' + ')}`);
   t.true(split.every((n) => n > 0), 'both servers answered');
+  // Each server's figures are the table's, not its own share of it (counted in the database every few seconds).
+  const want = { assigned: CLIENTS, leases: CLIENTS, statistic: CLIENTS };
+  for (const name of HA_NAMES) {
+    await pollUntil(`${name}'s usage figures to count every server's leases`, async () => JSON.stringify(await usageOf(segment, name)) === JSON.stringify(want), {
+      timeoutMs: 15_000,
+      describe: async () => JSON.stringify(await usageOf(segment, name)),
+    });
+  }
   await Promise.all(servers.map((s) => s.stop()));
   const counters = servers.map(stoppedCounters);
   t.true(counters.every((c) => (c.replies_ack ?? 0) > 0));
@@ -58,4 +69,30 @@ test.serial('SIGKILL of one server: its client keeps its address and is served b
   const after = await db.sql<{ granted_by: string; state: string }>('SELECT granted_by, state FROM leases WHERE host(ip) = $1', [bound.ip]);
   t.deepEqual(after, [{ granted_by: 'ha-2', state: 'bound' }]);
   await servers[1].stop();
+});
+
+test.serial('a server SIGKILLed and started again under its ha.serverName is accepted at once; a second live one is refused', async (t) => {
+  // A peer is dead only after a minute here: the restart must not wait for its old heartbeat row to age.
+  const { segment, db, hosts, servers, configs } = await startHaPair(t, { prefix: PREFIX, name: 'rs', cluster: cluster(), subnetTimes: { leaseTime: 600 }, ha: { partnerDownAfterMs: 60_000 } });
+  const second = await cli(['--config', configs[0]], hosts[0].netns);
+  t.is(second.code, 1, second.stderr);
+  t.regex(second.stderr.trim(), /^leasehold-server: ha\.serverName ha-1 is in use by a running server \(last seen \d+\.\d s ago\)$/);
+
+  await servers[0].kill9();
+  const restarted = segment.spawnIn(hosts[0].netns, ['node', ...CLI, '--config', configs[0]], { cwd: REPO_ROOT, label: 'leasehold@ha-1-again' });
+  t.teardown(() => restarted.stop());
+  // Refused, it would exit with "is in use by a running server" (waitForOutput throws with its output).
+  await restarted.waitForOutput(/"event":"ready"/, 30_000);
+  await restarted.waitForOutput(/"event":"ha-membership".*"live":\["ha-1","ha-2"\]/, 10_000);
+  // …and it serves its own buckets again.
+  const [host] = await segment.addHosts([{ name: 'r0', mac: macsOwnedBy('ha-1', 1, 0x31)[0] }]);
+  const client = await startUdhcpc(host, { oneShot: true, discoverTries: 30 });
+  const bound = await client.waitFor('bound', 30_000);
+  t.deepEqual(await db.sql('SELECT granted_by FROM leases WHERE host(ip) = $1', [bound.ip]), [{ granted_by: 'ha-1' }]);
+  // The name is still refused to a second process while the restarted one lives.
+  const third = await cli(['--config', configs[0]], hosts[0].netns);
+  t.is(third.code, 1, third.stderr);
+  t.regex(third.stderr, /ha\.serverName ha-1 is in use by a running server/);
+  await Promise.all([restarted.stop(), servers[1].stop()]);
+  t.true((stoppedCounters(restarted).replies_ack ?? 0) >= 1);
 });
