@@ -5,11 +5,11 @@ import { Counters, labelKey } from '../../server/app/counters.ts';
 // order they were written in, and never two label sets on one key.
 
 test('labelKey is the JSON of the [name, value] pairs sorted by name', (t) => {
-  const cases = [{}, { interface: 'eth0' }, { type: 'ack', interface: 'eth0' }, { c: '3', a: '1', b: '2' }, { 'a"b': 'x\\y', z: '\u2028é\n' }];
+  const cases: Array<Record<string, string>> = [{}, { interface: 'eth0' }, { type: 'ack', interface: 'eth0' }, { c: '3', a: '1', b: '2' }, { 'a"b': 'x\\y', z: '\u2028é\n' }];
   for (const labels of cases) {
     const pairs = Object.keys(labels)
       .sort()
-      .map((name) => [name, (labels as Record<string, string>)[name]]);
+      .map((name) => [name, labels[name]]);
     t.is(labelKey(labels), JSON.stringify(pairs));
   }
 });
