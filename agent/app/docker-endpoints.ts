@@ -19,6 +19,8 @@ import type { Agent } from './agent.ts';
 
 export interface SandboxProbe {
   owner(sandboxKey: string): Promise<{ pid: number; cgroup: string } | undefined>;
+  /** Whether the sandbox's netns is still mounted: Docker removes it when the container stops, Leave or not. */
+  mounted(sandboxKey: string): Promise<boolean>;
   /** Whether the sandbox's process runs the container's program (Docker's hooks are done). */
   started(pid: number): Promise<boolean>;
 }
@@ -61,6 +63,23 @@ export class DockerEndpoints implements EndpointLifecycle {
     }
     const current = (await this.records.endpoint(endpoint.endpointId)) ?? endpoint;
     if (current.containerId) await this.agent.releaseContainer(current.containerId, reason);
+  }
+
+  /**
+   * Containers joined to one of our networks whose sandbox still exists:
+   * they are running, or being started. Docker lists a container that is
+   * started again (`docker restart`, `docker start`) as `exited` until its
+   * start returns, which is after Join and so after the adoption; the
+   * reconcile must not take that for a dead container (supervisor.ts). A
+   * container that stopped while the driver was down (no Leave came) has
+   * no sandbox any more and is not counted.
+   */
+  async joinedContainers(): Promise<Set<string>> {
+    const joined = new Set<string>();
+    for (const e of await this.records.allEndpoints()) {
+      if (e.containerId && e.sandboxKey && (await this.probe.mounted(e.sandboxKey))) joined.add(e.containerId);
+    }
+    return joined;
   }
 
   /** Every adoption in flight, finished (for a clean stop). */

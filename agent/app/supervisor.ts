@@ -25,7 +25,15 @@ export class Supervisor {
   /** Restart back-off per attachment; an entry belongs to one attachment (its createdAt), not to its key. */
   private readonly backoff = new Map<string, { createdAt: string; backoff: RestartBackoff }>();
 
-  constructor(private readonly agent: Agent) {}
+  constructor(
+    private readonly agent: Agent,
+    /**
+     * Containers to count as live although the engine does not list them as
+     * running: those the Docker driver joined whose sandbox exists, which may
+     * be in the middle of a start (docker-endpoints.ts).
+     */
+    private readonly starting?: () => Promise<Set<string>>,
+  ) {}
 
   async reconcile(opts: ReconcileOptions = {}): Promise<ReconcileAction[]> {
     const { store, log } = this.agent;
@@ -37,6 +45,7 @@ export class Supervisor {
     if (attachments.some((a) => a.kind === 'docker') || opts.autoAttach) {
       try {
         live = await engine.liveIds();
+        if (this.starting) for (const id of await this.starting()) live.add(id);
         if (opts.autoAttach) labelled = await engine.labelled(opts.worker);
       } catch (err) {
         // Without the engine we cannot tell a dead container from a live one:

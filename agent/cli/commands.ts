@@ -62,7 +62,7 @@ export async function runWatchHere(globals: GlobalSettings, request: WatchReques
       log.info('metrics-listening', { ...where, ...(metricsServer.port !== undefined && { port: metricsServer.port }) });
       const driver = request.plugin ? await serveDockerDriver(agent, globals, request, log) : undefined;
       try {
-        await runWatch(agent, new Supervisor(agent), { ...request, metrics }, log, controller.signal);
+        await runWatch(agent, new Supervisor(agent, driver?.joinedContainers), { ...request, metrics }, log, controller.signal);
       } finally {
         await driver?.close();
       }
@@ -84,15 +84,15 @@ export async function runWatchHere(globals: GlobalSettings, request: WatchReques
  * adoption a stopped daemon left unfinished (joined, no container found
  * yet) is taken up again.
  */
-async function serveDockerDriver(agent: Agent, globals: GlobalSettings, request: WatchRequest, log: Logger): Promise<{ close(): Promise<void> }> {
+async function serveDockerDriver(agent: Agent, globals: GlobalSettings, request: WatchRequest, log: Logger): Promise<{ close(): Promise<void>; joinedContainers: () => Promise<Set<string>> }> {
   const { DriverStore } = await import('../io/driver-store.ts');
   const { DockerDriver } = await import('../plugin/docker-driver.ts');
   const { DockerEndpoints } = await import('../app/docker-endpoints.ts');
-  const { sandboxOwner, processStarted } = await import('../io/sandbox-watch.ts');
+  const { sandboxOwner, sandboxMounted, processStarted } = await import('../io/sandbox-watch.ts');
   const { servePlugin, pluginSocketPath } = await import('../io/plugin-server.ts');
   const store = new DriverStore(globals.runDir);
   await store.init();
-  const endpoints = new DockerEndpoints(agent, store, { owner: sandboxOwner, started: processStarted }, agent.edges.clock, {
+  const endpoints = new DockerEndpoints(agent, store, { owner: sandboxOwner, mounted: sandboxMounted, started: processStarted }, agent.edges.clock, {
     attach: request.attach,
     dockerRoot: request.dockerRoot,
     sandboxTimeoutMs: request.attach.timeoutMs,
@@ -108,6 +108,7 @@ async function serveDockerDriver(agent: Agent, globals: GlobalSettings, request:
       await server.close();
       await endpoints.settle();
     },
+    joinedContainers: () => endpoints.joinedContainers(),
   };
 }
 

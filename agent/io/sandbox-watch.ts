@@ -29,6 +29,21 @@ export async function sandboxOwner(sandboxKey: string): Promise<{ pid: number; c
 }
 
 /**
+ * Whether a network namespace is still bind-mounted at `sandboxKey`:
+ * Docker unmounts and removes it with the sandbox. The file alone says
+ * nothing — Docker creates it empty before the mount, and an unmounted one
+ * can be left behind — so it must be on nsfs, the device of our own netns.
+ */
+export async function sandboxMounted(sandboxKey: string): Promise<boolean> {
+  try {
+    const [file, ns] = await Promise.all([stat(sandboxKey), stat('/proc/self/ns/net')]);
+    return file.dev === ns.dev;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether process `pid` has left runc's init, i.e. the container's own
  * program runs: by then the OCI hooks, where Docker configures the sandbox,
  * are done. A process that is gone counts as started (nothing to wait for).

@@ -32,6 +32,7 @@ export interface DriverRecords {
   endpoint(id: string): Promise<DriverEndpoint | undefined>;
   writeEndpoint(e: DriverEndpoint): Promise<void>;
   removeEndpoint(id: string): Promise<void>;
+  allEndpoints(): Promise<DriverEndpoint[]>;
 }
 
 export interface EndpointLifecycle {

@@ -79,7 +79,7 @@ const HANDLERS: Handlers = {
       healthy,
       problems,
       subnets: appliance.dhcp4.usage().map((u) => ({ 'subnet-id': u.subnetId, 'total-addresses': u.total, 'assigned-addresses': u.assigned, 'declined-addresses': u.declined })),
-      leases: appliance.dhcp4.leases().length,
+      leases: appliance.dhcp4.leaseCount(),
       ...(appliance.ddns && { ddns: appliance.ddns.queueState() }),
       ...(appliance.cluster && { ha: haStatus(appliance.cluster.status()) }),
     });

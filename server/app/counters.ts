@@ -122,7 +122,20 @@ export class Counters implements CounterSink, HistogramSink {
   }
 }
 
-/** Labels in a canonical order, so { a, b } and { b, a } are one series. */
-function labelKey(labels: CounterLabels): string {
-  return JSON.stringify(Object.keys(labels).sort().map((k) => [k, labels[k]]));
+/**
+ * Labels in a canonical order, so { a, b } and { b, a } are one series: the
+ * JSON of the sorted [name, value] pairs, built by hand (several times per
+ * DHCP exchange, so no pair arrays, no sort of a single name, and a
+ * constant for no labels); the series are sorted by this key.
+ */
+export function labelKey(labels: CounterLabels): string {
+  const names = Object.keys(labels);
+  if (names.length === 0) return '[]';
+  if (names.length > 1) names.sort();
+  let key = '[';
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i];
+    key += `${i === 0 ? '' : ','}[${JSON.stringify(name)},${JSON.stringify(labels[name]) ?? 'null'}]`;
+  }
+  return `${key}]`;
 }

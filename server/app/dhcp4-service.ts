@@ -16,7 +16,8 @@ import { isSharedStore } from '../leases/lease-store-config.ts';
 import type { Lease } from '../leases/lease.ts';
 import { reservationId, type ReservationKey, type StoredReservation } from '../leases/reservation.ts';
 import { listReservations, reservationConflict, withStoredReservations, type SourcedReservation } from '../dhcp4/reservation-rules.ts';
-import { subnetUsage, type SubnetUsage } from '../dhcp4/subnet-usage.ts';
+import { subnetUsage, usageFromCounts, type SubnetUsage } from '../dhcp4/subnet-usage.ts';
+import type { LeaseCounts } from '../leases/lease-counts.ts';
 import { DecodeError } from '../../lib/wire/decode-error.ts';
 import { lookupLink, InterfaceError } from '../net/interfaces.ts';
 import { DHCP4_SOCKET_DEFAULTS, type Dhcp4SocketLimits } from '../dhcp4/dhcp4-config.ts';
@@ -33,6 +34,17 @@ import { isSharedQueueStore, type SharedQueueStore } from '../leases/dns-claims.
  * read an index or a small table.
  */
 export const SHARED_REFRESH_MS = 1000;
+
+/**
+ * On a shared store, how often the usage figures (status-get,
+ * assigned-addresses on /metrics) are counted again in the database: the
+ * lease table here holds only this server's bindings, so its counts would
+ * show one server's share (or 0). One pass over the leases table per
+ * server every 5 s, whatever the scrape rate, rather than a query per
+ * scrape or every lease of every server copied into each server's memory;
+ * 5 s is well inside Prometheus' usual 15 s scrape interval.
+ */
+export const USAGE_REFRESH_MS = 5000;
 
 export interface Dhcp4ServiceDeps {
   /** The open lease store (read at start). */
@@ -84,6 +96,8 @@ export class Dhcp4Service implements Service {
   #reclaimTimer: NodeJS.Timeout | undefined;
   #sharedTimer: NodeJS.Timeout | undefined;
   #refreshing = false;
+  /** On a shared store: every server's records counted in the database, and when (monotonic ms). */
+  #sharedCounts: { counts: LeaseCounts[]; at: number } | undefined;
   /** Bumped by every reservation change made here: a refresh read before it must not undo it. */
   #reservationChanges = 0;
   #rateLimits: RequestRateLimits | undefined;
@@ -134,9 +148,18 @@ export class Dhcp4Service implements Service {
     return this.#engine?.table.offerCount ?? 0;
   }
 
-  /** How full each served subnet is, counted from the lease table now. */
+  /** How full each served subnet is: counted from the lease table now, or on a shared store as the database last counted it. */
   usage(): SubnetUsage[] {
-    return this.#engine ? subnetUsage(this.#engine.servedSubnets, this.#engine.table, this.deps.clock.now()) : [];
+    const engine = this.#engine;
+    if (!engine) return [];
+    if (this.#sharedCounts) return usageFromCounts(engine.servedSubnets, this.#sharedCounts.counts);
+    return subnetUsage(engine.servedSubnets, engine.table, this.deps.clock.now());
+  }
+
+  /** How many lease records there are: this table's, or on a shared store the database's at its last count. */
+  leaseCount(): number {
+    if (this.#sharedCounts) return this.#sharedCounts.counts.reduce((n, c) => n + c.records, 0);
+    return this.#engine?.table.size ?? 0;
   }
 
   /** Every reservation served: the configuration's, then the API's, per subnet. */
@@ -284,7 +307,13 @@ export class Dhcp4Service implements Service {
     this.#refreshing = true;
     const changesBefore = this.#reservationChanges;
     try {
-      const [quarantined, reservations] = await Promise.all([store.readQuarantined(), store.readReservations()]);
+      const countDue = this.#sharedCounts === undefined || performance.now() - this.#sharedCounts.at >= USAGE_REFRESH_MS;
+      const [quarantined, reservations, counts] = await Promise.all([
+        store.readQuarantined(),
+        store.readReservations(),
+        countDue ? store.countLeases() : undefined,
+      ]);
+      if (counts) this.#sharedCounts = { counts, at: performance.now() };
       const learnt = engine.learnQuarantined(quarantined);
       if (learnt > 0) this.deps.logger.debug('dhcp4-quarantine-learnt', { addresses: learnt });
       const ids = (list: readonly StoredReservation[]) => JSON.stringify(list.map((r) => [reservationId(r), r.hwAddress, r.clientId, r.hostname]));

@@ -1,13 +1,15 @@
-import { leaseIsReusable } from './address-allocator.ts';
 import type { LeaseTable } from './lease-table.ts';
 import { poolSize, type ServedSubnet } from './served-subnet.ts';
+import { countLeases, type LeaseCounts } from '../leases/lease-counts.ts';
 
 /**
- * How full each subnet is, counted from the lease table at the moment of
- * asking (Kea's subnet[id].total-addresses, assigned-addresses,
- * declined-addresses). Counted, not kept as running sums: a RELEASE that
- * arrives twice, a reload or an operator's change can never make a figure
- * drift or go negative.
+ * How full each subnet is, counted at the moment of asking (Kea's
+ * subnet[id].total-addresses, assigned-addresses, declined-addresses).
+ * Counted, not kept as running sums: a RELEASE that arrives twice, a
+ * reload or an operator's change can never make a figure drift or go
+ * negative. From this server's lease table, or on a store several servers
+ * share from the database's counts (the table holds only what this server
+ * wrote or learnt), assembled here the same way.
  */
 export interface SubnetUsage {
   subnetId: string;
@@ -19,13 +21,12 @@ export interface SubnetUsage {
   declined: number;
 }
 
+/** Every served subnet, in order, with its counts (none: 0); counts of subnets not served are left out. */
+export function usageFromCounts(subnets: readonly ServedSubnet[], counts: readonly LeaseCounts[]): SubnetUsage[] {
+  const bySubnet = new Map(counts.map((c) => [c.subnetId, c]));
+  return subnets.map((s) => ({ subnetId: s.id, total: poolSize(s), assigned: bySubnet.get(s.id)?.assigned ?? 0, declined: bySubnet.get(s.id)?.declined ?? 0 }));
+}
+
 export function subnetUsage(subnets: readonly ServedSubnet[], table: LeaseTable, now: number): SubnetUsage[] {
-  const usage = new Map(subnets.map((s) => [s.id, { subnetId: s.id, total: poolSize(s), assigned: 0, declined: 0 }]));
-  for (const lease of table.all()) {
-    const entry = usage.get(lease.subnetId);
-    if (!entry || leaseIsReusable(lease, now)) continue;
-    if (lease.state === 'bound') entry.assigned++;
-    else if (lease.state === 'declined') entry.declined++;
-  }
-  return [...usage.values()];
+  return usageFromCounts(subnets, countLeases(table.all(), now));
 }

@@ -1,6 +1,7 @@
 import type { DnsChange } from './dns-change.ts';
 import type { Lease } from './lease.ts';
 import type { StoredReservation } from './reservation.ts';
+import type { LeaseCounts } from './lease-counts.ts';
 
 /**
  * Several servers sharing one DNS queue (a shared PostgreSQL store): each
@@ -172,6 +173,8 @@ export interface SharedQueueStore {
   readQuarantined(): Promise<Lease[]>;
   /** The control API's reservations as the database holds them now, whichever server added them (`loadReservations`' order). */
   readReservations(): Promise<StoredReservation[]>;
+  /** Every server's lease records counted by subnet, by the database's clock (the usage figures: status-get, /metrics). */
+  countLeases(): Promise<LeaseCounts[]>;
 }
 
 export function isSharedQueueStore(store: object): store is SharedQueueStore {

@@ -1,9 +1,9 @@
 import { at, compact, type FieldReader } from '../../lib/config/field-reader.ts';
 import { parsePostgresUrl } from './pg/postgres-target.ts';
-import { POSTGRES_DEFAULTS, POSTGRES_LIMITS, type LeaseStoreConfig, type PostgresLeaseStoreConfig } from './lease-store-config.ts';
+import { POSTGRES_DEFAULTS, POSTGRES_LIMITS, SQLITE_COMMIT_WAIT_US_MAX, type LeaseStoreConfig, type PostgresLeaseStoreConfig } from './lease-store-config.ts';
 
 const TYPES = ['sqlite', 'postgresql'] as const;
-const SQLITE_FIELDS = ['type', 'path'] as const;
+const SQLITE_FIELDS = ['type', 'path', 'commitWaitUs'] as const;
 const POSTGRES_FIELDS = [
   'type',
   'url',
@@ -39,7 +39,12 @@ export function readLeaseStore(f: FieldReader, value: unknown, path: string, def
   if (type === undefined) return undefined;
   if (type === 'sqlite') {
     const m = f.mapping(value, path, SQLITE_FIELDS);
-    return m && { type, path: f.field(m, 'path', path, (v, p) => f.string(v, p)) ?? defaults.sqlitePath };
+    if (m === undefined) return undefined;
+    return compact({
+      type,
+      path: f.field(m, 'path', path, (v, p) => f.string(v, p)) ?? defaults.sqlitePath,
+      commitWaitUs: f.field(m, 'commitWaitUs', path, (v, p) => f.integer(v, p, 0, SQLITE_COMMIT_WAIT_US_MAX)),
+    });
   }
   const m = f.mapping(value, path, POSTGRES_FIELDS);
   if (m === undefined) return undefined;

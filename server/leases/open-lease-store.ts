@@ -33,7 +33,9 @@ export function defaultServerName(): string {
  * client is loaded only when the config asks for it.
  */
 export async function openLeaseStore(config: LeaseStoreConfig, opts: OpenLeaseStoreOptions = {}): Promise<LeaseStore & { stats(): LeaseStoreStats }> {
-  if (config.type === 'sqlite') return openSqliteLeaseStore(config.path, { observer: opts.observer });
+  if (config.type === 'sqlite') {
+    return openSqliteLeaseStore(config.path, { observer: opts.observer, ...(config.commitWaitUs !== undefined && { maxCommitWaitMs: config.commitWaitUs / 1000 }) });
+  }
   const { openPgLeaseStore } = await import('./pg/pg-lease-store.ts');
   return openPgLeaseStore(config, {
     serverName: opts.serverName ?? defaultServerName(),

@@ -87,13 +87,31 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
 /** A bad command line: the bench prints usage and exits 2. */
 export class UsageError extends Error {}
 
+interface NumberSpec {
+  min: number;
+  max?: number;
+  integer?: boolean;
+}
+
+/** `v` as a number within `spec`, or a UsageError naming `flag`. */
+function flagNumber(flag: string, v: string | undefined, spec: NumberSpec): number {
+  const n = Number(v);
+  const { min, max } = spec;
+  if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < min || (max !== undefined && n > max)) {
+    throw new UsageError(`${flag} needs a number >= ${min}${max !== undefined ? ` and <= ${max}` : ''}`);
+  }
+  return spec.integer ? Math.floor(n) : n;
+}
+
 /**
  * How one command-line flag sets one option — or, a preset, other defaults
  * (`--quick`: shorter runs), which the flags given beside it still override
  * wherever it stands.
  */
 export type FlagSpec<O> =
-  | { key: keyof O; number: { min: number; max?: number; integer?: boolean } }
+  | { key: keyof O; number: NumberSpec }
+  /** Comma-separated numbers, each within the bounds (`--commit-wait-us 0,1200`). */
+  | { key: keyof O; list: NumberSpec }
   | { key: keyof O; set: boolean }
   | { key: keyof O; choices: readonly string[] }
   /** Any non-empty value (a path). */
@@ -135,12 +153,12 @@ export function parseFlags<O extends object>(argv: readonly string[], defaults: 
       o[spec.key] = v;
       continue;
     }
-    const n = Number(v);
-    const { min, max } = spec.number;
-    if (v === undefined || !Number.isFinite(n) || n < min || (max !== undefined && n > max)) {
-      throw new UsageError(`${flag} needs a number >= ${min}${max !== undefined ? ` and <= ${max}` : ''}`);
+    if ('list' in spec) {
+      if (v === undefined || v === '') throw new UsageError(`${flag} needs a comma-separated list of numbers`);
+      o[spec.key] = v.split(',').map((item) => flagNumber(flag, item, spec.list));
+      continue;
     }
-    o[spec.key] = spec.number.integer ? Math.floor(n) : n;
+    o[spec.key] = flagNumber(flag, v, spec.number);
   }
   return o as O;
 }

@@ -2,13 +2,15 @@
 // both driven by perfdhcp over the same harness segment.
 //
 //   node --import=tsx test/bench/dhcp4-bench.ts [--only kea|leasehold] [--duration S] [--quick]
-//                                               [--rates-only] [--compare-sockets]
+//                                               [--rates-only] [--compare-sockets] [--commit-wait-us LIST]
 //
 // First, at each of 1,000, 2,000 and 4,000 offered DORA/s, one timestamped
 // run per server (same run, so the figures compare at equal load), printed
 // as a table: server CPU µs/DORA, average and exact p95 latencies, drops,
 // and the CPU other processes used meanwhile. --compare-sockets adds a
-// Leasehold row on Node's dgram sockets beside the native ones.
+// Leasehold row on Node's dgram sockets beside the native ones;
+// --commit-wait-us 0,1200 adds a Leasehold row per SQLite group-commit
+// gather window (leaseStore.commitWaitUs), for the CPU/latency trade.
 //
 // For each server it searches the highest offered DORA rate at which at most
 // 0.1 % of exchanges are dropped (doubling, then bisection, every step a short
@@ -63,6 +65,7 @@ import {
   type DoraTopology,
 } from './dora.ts';
 import type { TestServerConfig } from '../harness/servers.ts';
+import { SQLITE_COMMIT_WAIT_US_MAX } from '../../server/leases/lease-store-config.ts';
 
 const PREFIX = 'lt-bench';
 
@@ -74,6 +77,8 @@ interface Options extends SearchFlagOptions {
   ratesOnly: boolean;
   /** Leasehold also on Node's dgram sockets in the per-rate table. */
   compareSockets: boolean;
+  /** Leasehold also with these gather windows (leaseStore.commitWaitUs) in the per-rate table. */
+  commitWaitUs: number[];
   /** another checkout of Leasehold, built, measured as a third server `baseline` */
   baseline?: string;
 }
@@ -95,6 +100,7 @@ const USAGE = [
   '  --no-retry             count a failing search step as failed at once (default: retry it once)',
   '  --rates-only           only the per-rate table (1,000/2,000/4,000 DORA/s), no search',
   '  --compare-sockets      the per-rate table also has Leasehold on dgram sockets (dhcp4Sockets.implementation)',
+  '  --commit-wait-us LIST  the per-rate table also has Leasehold with each of these commit gather windows (µs, comma-separated)',
   '  --quick                a rough figure in a minute or two per server: 2 s steps, 4 s confirmation,',
   '                         bisection to 25 %, no retries (other flags given still apply)',
 ].join('\n');
@@ -186,6 +192,9 @@ async function perRateTable(bench: Bench, topo: DoraTopology, servers: DoraServe
     if (server.name === 'leasehold') {
       variants.push({ label: 'leasehold', server, config: { ...benchServerConfig(), dhcp4Sockets: { implementation: 'auto' } } });
       if (o.compareSockets) variants.push({ label: 'leasehold/dgram', server, config: { ...benchServerConfig(), dhcp4Sockets: { implementation: 'dgram' } } });
+      for (const us of o.commitWaitUs) {
+        variants.push({ label: `leasehold/wait=${us}us`, server, config: { ...benchServerConfig(), dhcp4Sockets: { implementation: 'auto' }, commitWaitUs: us } });
+      }
     } else {
       variants.push({ label: server.name, server, config: benchServerConfig() });
     }
@@ -228,6 +237,7 @@ runBench<Options>({
     retry: true,
     ratesOnly: false,
     compareSockets: false,
+    commitWaitUs: [],
   },
   flags: {
     ...searchFlags<Options>(SERVER_NAMES),
@@ -236,6 +246,7 @@ runBench<Options>({
     '--rates-only': { key: 'ratesOnly', set: true },
     '--compare-sockets': { key: 'compareSockets', set: true },
     '--baseline': { key: 'baseline', text: true },
+    '--commit-wait-us': { key: 'commitWaitUs', list: { min: 0, max: SQLITE_COMMIT_WAIT_US_MAX, integer: true } },
     '--quick': { preset: { duration: 2, confirmDuration: 4, precision: 0.25, retry: false } },
   },
   check(o) {

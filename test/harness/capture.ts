@@ -19,8 +19,8 @@ export interface CapturedDhcp {
   circuitId: string;
   /** The transaction id, `0x…`: a reply carries its request's. */
   xid: string;
-  /** When it was captured, ms since the epoch. */
-  timeMs: number;
+  /** When the kernel captured it, ms since the epoch (the wall clock Date.now() reads). */
+  at: number;
   /** The capture interface (a bridge port with startPortCapture). */
   interface: string;
 }
@@ -48,7 +48,7 @@ function parseLine(line: string): CapturedDhcp {
     requestedIp: cell(9),
     circuitId: cell(10),
     xid: cell(11),
-    timeMs: Number(cell(12)) * 1000,
+    at: Number(cell(12)) * 1000,
     interface: cell(13),
   };
 }

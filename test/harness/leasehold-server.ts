@@ -69,7 +69,7 @@ function leaseholdConfig(host: Host, config: TestServerConfig, dir: string, logL
   return {
     interfaces: [{ name: config.interface, ...(address && { address }) }, ...(config.extraInterfaces ?? []).map((name) => ({ name }))],
     subnets: config.subnets.map((subnet, index) => leaseholdSubnet(subnet, index + 1, config.ddns)),
-    leaseStore: { type: 'sqlite', path: join(dir, STORE_FILE) },
+    leaseStore: { type: 'sqlite', path: join(dir, STORE_FILE), ...(config.commitWaitUs !== undefined && { commitWaitUs: config.commitWaitUs }) },
     ...(config.offerHoldSeconds !== undefined && { offerHoldSeconds: config.offerHoldSeconds }),
     ...(config.declineQuarantineSeconds !== undefined && { declineQuarantineSeconds: config.declineQuarantineSeconds }),
     log: { level: logLevel },

@@ -14,6 +14,8 @@ export interface TestServerConfig {
   subnets: TestSubnet[];
   declineQuarantineSeconds?: number;
   offerHoldSeconds?: number;
+  /** Leasehold's `leaseStore.commitWaitUs` (the SQLite group commit's gather window; Kea ignores it). */
+  commitWaitUs?: number;
   /** Leasehold's `dhcp4Sockets` section (Kea has no such thing and ignores it). */
   dhcp4Sockets?: { implementation?: 'auto' | 'native' | 'dgram'; requestDeadlineMs?: number; replyDeadlineMs?: number; maxQueuedReplies?: number };
   /** Dynamic DNS for every subnet; absent: no updates. */

@@ -76,12 +76,15 @@ export class TrackedProcess {
     return `--- ${this.label} (pid ${this.pid}) ---\n${this.#output.split('\n').slice(-lines).join('\n')}`;
   }
 
-  /** Waits until the output matches; fails early if the process exits first. */
-  async waitForOutput(pattern: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  /**
+   * Waits until the output from character `from` on matches (`output.length`
+   * taken earlier: only what came since); fails early if the process exits first.
+   */
+  async waitForOutput(pattern: RegExp, timeoutMs: number, from = 0): Promise<RegExpMatchArray> {
     return pollUntil(
       `${this.label} output ${pattern}`,
       () => {
-        const match = this.#output.match(pattern);
+        const match = this.#output.slice(from).match(pattern);
         if (match) return match;
         if (!this.running) {
           throw new Error(`${this.label} exited (${JSON.stringify(this.#status)}) before printing ${pattern}\n${this.tail()}`);

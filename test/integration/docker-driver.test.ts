@@ -3,17 +3,20 @@
 // `docker network create -d NAME --ipam-driver null -o leasehold.bridge=…`
 // on a harness segment with our DHCP server, `docker run --network` gets
 // what `agent attach` gives (stable MAC from the container id, a lease,
-// resolv.conf from DHCP), `docker restart` keeps MAC and address, `docker
-// rm -f` releases at once; bad network options are refused at `docker
-// network create`. The driver name is unique per run (the plugin socket
-// directory is the host's). Needs root and the Docker engine.
+// resolv.conf from DHCP, its hostname and client-id at the server, SLAAC
+// where routers advertise, a supervised client), `docker restart` and
+// `docker stop`/`start` keep MAC and address, `docker stop`, `docker rm -f`
+// and disconnect release at once; bad network options are refused at
+// `docker network create`. The driver name is unique per run (the plugin
+// socket directory is the host's). Needs root and the Docker engine.
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import test, { type ExecutionContext } from 'ava';
-import type { Attachment } from '../../agent/core/attachment.ts';
+import type { Attachment, InspectJson } from '../../agent/core/attachment.ts';
 import { generateMac } from '../../agent/core/mac.ts';
 import { pluginSocketPath } from '../../agent/io/plugin-server.ts';
-import { LAB_OPTIONS, startTicks, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab } from '../harness/agent.ts';
+import { isAlive, LAB_OPTIONS, SLAAC_PREFIX, startTicks, uniqueBridgeName, useAgentLab, WORKER_IP, type AgentLab, type AgentServerOptions } from '../harness/agent.ts';
+import { eui64Address } from '../harness/ra-lab.ts';
 import { OWNER_LABEL, RUN_LABEL, TEST_IMAGES, TEST_LABEL, testRunId } from '../harness/docker.ts';
 import { sweepAround } from '../harness/fixture.ts';
 import { pollUntil } from '../harness/poll.ts';
@@ -44,8 +47,8 @@ interface DriverLab {
 }
 
 /** A lab, its watch serving a driver of a unique name, one Leasehold network; containers and network removed on teardown, pass or fail. */
-async function driverLab(t: ExecutionContext): Promise<DriverLab> {
-  const lab = await useAgentLab(t, PREFIX, { bridge: uniqueBridgeName('ltdrv') });
+async function driverLab(t: ExecutionContext, options: AgentServerOptions = {}): Promise<DriverLab> {
+  const lab = await useAgentLab(t, PREFIX, { ...options, bridge: uniqueBridgeName('ltdrv') });
   const driver = `lh-t-${randomBytes(4).toString('hex')}`;
   const network = `${driver}-net`;
   const containers: string[] = [];
@@ -85,7 +88,9 @@ test('docker run --network: the container gets the stable MAC, a lease, resolv.c
   t.is(record.app, 'web');
   t.is(record.bridge, lab.bridge);
   const lease = await lab.waitForServerLease(ip, 'bound');
-  t.is(lease.hwAddress, record.mac);
+  // What the driver's client sent reached the server: the MAC, option 12 (the short id) and option 61.
+  t.like(lease, { hwAddress: record.mac, hostname: id.slice(0, 12), clientId: record.clientIdHex });
+  t.is(record.fqdn, `${id.slice(0, 12)}.web`, 'option 81: <host>.<app> (the compose test sees the name in BIND)');
   const mac = (await dockerOk(['exec', id, 'cat', `/sys/class/net/${record.ifname}/address`]));
   t.is(mac, record.mac);
   await pollUntil('resolv.conf from DHCP', async () => (await docker(['exec', id, 'cat', '/etc/resolv.conf'])).stdout.includes(`nameserver ${LAB_OPTIONS.dnsServers[0]}`), { timeoutMs: 5000 });
@@ -113,6 +118,57 @@ test('docker run --network: the container gets the stable MAC, a lease, resolv.c
   await lab.waitForServerLease(ip, 'released', 5000);
   await pollUntil('the record gone', async () => !(await lab.record(record.key)), { timeoutMs: 5000 });
   t.false((await lab.bridgeLinks()).includes(record.hostVeth), 'no veth left on the bridge');
+});
+
+test('the client stays supervised after Join (killed, restarted, same address); docker stop releases the lease at once; docker start gives the same MAC and address back', async (t) => {
+  const { lab, network } = await driverLab(t);
+  const id = await run(network);
+  const { record: first, ip } = await adopted(lab, id);
+  await lab.waitForServerLease(ip, 'bound');
+
+  process.kill(first.client.pid, 'SIGKILL');
+  const record = await pollUntil('the watch to restart the killed client', async () => {
+    const r = await lab.record(first.key);
+    return r && r.client.restarts === first.client.restarts + 1 && isAlive(r.client.pid) && r;
+  }, { timeoutMs: 10_000, describe: () => lab.watches[0]!.tail(20) });
+  t.not(record.client.pid, first.client.pid);
+  // It asks for the same address (udhcpc -r) and the agent sees it hold it.
+  await pollUntil('the restarted client to hold the same address', async () => {
+    const n = (JSON.parse((await lab.run(['inspect', id])).stdout) as InspectJson).NetworkSettings;
+    return n.DHCP_PID === record.client.pid && n.IPAddress === ip;
+  }, { timeoutMs: 10_000 });
+  t.like(await lab.waitForServerLease(ip, 'bound'), { hwAddress: first.mac });
+
+  // Docker leaves the network and deletes the endpoint on stop (the sandbox goes with the container's processes).
+  await dockerOk(['stop', '-t', '1', id]);
+  await lab.waitForServerLease(ip, 'released', 5000);
+  await pollUntil('the record gone after docker stop', async () => !(await lab.record(record.key)), { timeoutMs: 5000 });
+  t.false((await lab.bridgeLinks()).includes(record.hostVeth), 'no veth left on the bridge');
+  await pollUntil('its DHCP client ended', () => !lab.clients().includes(record.client.pid), { timeoutMs: 5000 });
+
+  await dockerOk(['start', id]);
+  const again = await adopted(lab, id);
+  t.is(again.record.mac, record.mac, 'same MAC after docker stop/start');
+  t.is(again.ip, ip, 'same address after docker stop/start');
+  t.like(await lab.waitForServerLease(ip, 'bound'), { hwAddress: record.mac, hostname: id.slice(0, 12) });
+});
+
+test('a SLAAC network (the default) with router advertisements: the container gets its SLAAC address, the EUI-64 of its MAC, and keeps it once its program runs', async (t) => {
+  const { lab, network } = await driverLab(t, { ra: true });
+  const id = await run(network);
+  const { record } = await adopted(lab, id);
+  const expected = eui64Address(SLAAC_PREFIX, record.mac);
+  // Docker's sandbox hook turns IPv6 off on the interface, sometimes after the adoption (docker-endpoints.ts): the address must be there after it.
+  await pollUntil('the SLAAC address inside the container', async () => {
+    const v6 = await docker(['exec', id, 'ip', '-6', '-o', 'addr', 'show', 'dev', record.ifname, 'scope', 'global']);
+    return v6.stdout.includes(`inet6 ${expected}/64`);
+  }, { timeoutMs: 15_000, describe: () => lab.watches[0]!.tail(20) });
+  t.is(await dockerOk(['exec', id, 'cat', `/proc/sys/net/ipv6/conf/${record.ifname}/disable_ipv6`]), '0');
+  const n = await pollUntil('agent inspect to report it', async () => {
+    const j = (JSON.parse((await lab.run(['inspect', id])).stdout) as InspectJson).NetworkSettings;
+    return j.GlobalIPv6Address !== '' && j;
+  }, { timeoutMs: 5000 });
+  t.is(n.GlobalIPv6Address, expected);
 });
 
 test('docker network create refuses bad options with a clear message', async (t) => {

@@ -123,7 +123,7 @@ test.serial(`SIGKILL of one server under ${RATE} DORA/s: every ACK on the wire i
   const killedAt = Date.now();
   await servers[0].kill9();
   await waitAlone(servers[1], 'ha-2', 10_000);
-  t.log(`ha-1 killed ${((killedAt - Number(capture.packets()[0]?.timeMs ?? killedAt)) / 1000).toFixed(1)} s into the capture; ha-2 alone after ${Date.now() - killedAt} ms`);
+  t.log(`ha-1 killed ${((killedAt - Number(capture.packets()[0]?.at ?? killedAt)) / 1000).toFixed(1)} s into the capture; ha-2 alone after ${Date.now() - killedAt} ms`);
 
   t.log(`live sets logged: ha-1 ${JSON.stringify(membershipLog(servers[0]))}, ha-2 ${JSON.stringify(membershipLog(servers[1]))}`);
   const status = await perf.exited;
@@ -177,7 +177,7 @@ test.serial(`SIGKILL of one server under ${RATE} DORA/s: every ACK on the wire i
   t.deepEqual(rows.filter((r) => r.fqdn === null).map((r) => r.ip), [], 'every lease has a name (the DNS check covers them all)');
 
   // perfdhcp's clients in the dead server's buckets were answered by the survivor after the takeover.
-  const afterKill = wire.filter((a) => a.ipDst === PERF_IP && a.timeMs > killedAt);
+  const afterKill = wire.filter((a) => a.ipDst === PERF_IP && a.at > killedAt);
   const takenOver = afterKill.filter((a) => ownerOfKey(macKey(a.chaddr)) === 'ha-1');
   t.true(takenOver.length > 0, 'perfdhcp clients of ha-1\'s buckets ACKed after the kill');
   t.deepEqual([...new Set(takenOver.map((a) => a.serverId))], [SERVER_IPS[1]], 'all by the survivor');
@@ -186,7 +186,7 @@ test.serial(`SIGKILL of one server under ${RATE} DORA/s: every ACK on the wire i
   const unanswered = new Map<string, number>();
   for (const p of capture.packets().filter((q) => q.messageType === DHCPREQUEST && q.ipSrc === PERF_IP && q.interface === segment.portOf(hosts[1]))) {
     if (replied.has(`${p.xid} ${p.chaddr}`)) continue;
-    const k = `to ${p.serverId} ${p.timeMs < killedAt ? 'before' : 'after'} the kill`;
+    const k = `to ${p.serverId} ${p.at < killedAt ? 'before' : 'after'} the kill`;
     unanswered.set(k, (unanswered.get(k) ?? 0) + 1);
   }
   t.log(`perfdhcp REQUESTs without a reply: ${JSON.stringify([...unanswered])}`);
@@ -201,16 +201,16 @@ test.serial(`SIGKILL of one server under ${RATE} DORA/s: every ACK on the wire i
   for (const { client, bound } of orphans) {
     await expectServedAtRebind(t, client, bound, db, 'ha-2', (TIMES.rebindTime + 10) * 1000);
     // The client saw the ACK before tshark printed it, perhaps.
-    const firstAck = await capture.waitFor(`an ACK to ${client.host.name} after the kill`, (p) => p.messageType === DHCPACK && p.chaddr === client.host.mac && p.timeMs >= killedAt, 5_000);
-    const mine = capture.packets().filter((p) => p.chaddr === client.host.mac && p.timeMs >= killedAt);
+    const firstAck = await capture.waitFor(`an ACK to ${client.host.name} after the kill`, (p) => p.messageType === DHCPACK && p.chaddr === client.host.mac && p.at >= killedAt, 5_000);
+    const mine = capture.packets().filter((p) => p.chaddr === client.host.mac && p.at >= killedAt);
     t.is(firstAck.serverId, SERVER_IPS[1], `${client.host.name}: the first ACK after the kill is the survivor's`);
-    const rebinds = mine.filter((p) => p.messageType === DHCPREQUEST && p.ciaddr === bound.ip && p.ipDst === '255.255.255.255' && p.timeMs <= (firstAck.timeMs));
+    const rebinds = mine.filter((p) => p.messageType === DHCPREQUEST && p.ciaddr === bound.ip && p.ipDst === '255.255.255.255' && p.at <= (firstAck.at));
     t.is(new Set(rebinds.map((p) => p.xid)).size, 1, `${client.host.name}: it answered the first broadcast REBIND (${rebinds.length} frames of it seen)`);
     const boundAck = capture.packets().find((p) => p.messageType === DHCPACK && p.chaddr === client.host.mac);
-    const after = ((firstAck.timeMs) - (boundAck?.timeMs ?? NaN)) / 1000;
+    const after = ((firstAck.at) - (boundAck?.at ?? NaN)) / 1000;
     // udhcpc rebinds about a second after its unanswered RENEWs at half the lease; the issue's bound is T2.
     t.true(after <= TIMES.rebindTime, `${client.host.name}: ACKed by the survivor ${after.toFixed(1)} s after binding, within T2 (${TIMES.rebindTime} s)`);
-    t.log(`${client.host.name}: bound by ha-1, ACKed by ha-2 ${after.toFixed(1)} s later (T2 ${TIMES.rebindTime} s), first REBIND ${(((rebinds[0]?.timeMs ?? NaN) - (boundAck?.timeMs ?? NaN)) / 1000).toFixed(1)} s after binding`);
+    t.log(`${client.host.name}: bound by ha-1, ACKed by ha-2 ${after.toFixed(1)} s later (T2 ${TIMES.rebindTime} s), first REBIND ${(((rebinds[0]?.at ?? NaN) - (boundAck?.at ?? NaN)) / 1000).toFixed(1)} s after binding`);
   }
 
   await servers[1].stop();

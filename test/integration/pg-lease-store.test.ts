@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
 import { createLogger } from '../../lib/core/logger.ts';
 import { leaseIsReusable, type Lease, type LeaseState } from '../../server/leases/lease.ts';
+import { countLeases, type LeaseCounts } from '../../server/leases/lease-counts.ts';
 import type { CommitOutcome, ConditionalLeaseChange } from '../../server/leases/lease-store.ts';
 import type { PostgresLeaseStoreConfig } from '../../server/leases/lease-store-config.ts';
 import { PgDatabase } from '../../server/leases/pg/pg-connection.ts';
@@ -120,6 +121,26 @@ test.serial('a second server on the same database is turned away until the first
   const second = await openStore(t, db.config(), { serverName: 'lt-b' });
   await second.commit({ put: [lease(1)] });
   t.deepEqual(second.loadAll(), [lease(1)]);
+});
+
+test.serial("countLeases: every server's rows counted by subnet in SQL as countLeases() counts a table", async (t) => {
+  const db = await freshDatabase(t);
+  const [a, b] = [await openStore(t, db.config(), { serverName: 'lt-a', soleServer: false }), await openStore(t, db.config(), { serverName: 'lt-b', soleServer: false })];
+  // An hour either side of now: the database's clock and ours need not agree to the millisecond.
+  const now = Date.now();
+  const [live, lapsed] = [now + 3_600_000, now - 3_600_000];
+  const mine = [lease(1, { expiresAt: live }), lease(2, { state: 'declined', expiresAt: live }), lease(3, { expiresAt: lapsed })];
+  const theirs = [lease(4, { expiresAt: live }), lease(5, { state: 'released', expiresAt: live }), lease(6, { subnetId: 'dmz', expiresAt: live }), lease(7, { state: 'declined', expiresAt: lapsed })];
+  await a.commit({ put: mine });
+  await b.commit({ put: theirs });
+  const bySubnet = (c: LeaseCounts[]) => [...c].sort((x, y) => x.subnetId.localeCompare(y.subnetId));
+  const counted = bySubnet(await a.countLeases());
+  t.deepEqual(counted, bySubnet(countLeases([...mine, ...theirs], now)));
+  t.deepEqual(counted, [
+    { subnetId: 'dmz', assigned: 1, declined: 0, records: 1 },
+    { subnetId: 'lab', assigned: 2, declined: 1, records: 6 },
+  ]);
+  t.deepEqual(bySubnet(await b.countLeases()), counted, 'the same figures from either server');
 });
 
 test.serial('an unconditional second binding of one client fails alone; the rest of its group commits', async (t) => {

@@ -117,6 +117,20 @@ test('a container being started (a network driver adopts it before Docker lists 
   t.deepEqual(kinds(await supervisor.reconcile()), ['release']);
 });
 
+test('a container started again (Docker lists it as exited until the start returns, after the driver adopted it) is not released while the driver counts it as joined', async (t) => {
+  const w = await createWorld(t);
+  const c = addContainer(w, ids[0], 'web1');
+  await w.agent.attach({ ...base, container: ids[0] });
+  c.running = false;
+  const joined = new Set([ids[0]]);
+  const supervisor = new Supervisor(w.agent, async () => joined);
+  t.deepEqual(await supervisor.reconcile(), []);
+  t.is((await w.agent.inspectAll()).length, 1);
+  // Its sandbox gone (it stopped, or the start failed): released.
+  joined.clear();
+  t.deepEqual(kinds(await supervisor.reconcile()), ['release']);
+});
+
 test('an engine that cannot be asked: container attachments are left alone, not released', async (t) => {
   const w = await createWorld(t);
   addContainer(w, ids[0], 'web1');

@@ -25,6 +25,16 @@ test('sqlite is the default, with its default path', (t) => {
   t.deepEqual(store({ path: '/tmp/l.db' }), { type: 'sqlite', path: '/tmp/l.db' });
 });
 
+test('sqlite: the commit gather window in whole microseconds, 0..5000, kept only when given', (t) => {
+  t.deepEqual(store({ path: '/tmp/l.db', commitWaitUs: 1200 }), { type: 'sqlite', path: '/tmp/l.db', commitWaitUs: 1200 });
+  t.deepEqual(store({ commitWaitUs: 0 }), { type: 'sqlite', path: '/var/lib/leasehold/leases.db', commitWaitUs: 0 });
+  t.is(issues({ commitWaitUs: 5001 }).length, 1);
+  t.regex(issues({ commitWaitUs: 5001 })[0], /^leaseStore\.commitWaitUs: /);
+  t.regex(issues({ commitWaitUs: 0.5 })[0], /^leaseStore\.commitWaitUs: /);
+  t.regex(issues({ commitWaitUs: -1 })[0], /^leaseStore\.commitWaitUs: /);
+  t.deepEqual(issues({ type: 'postgresql', url: 'postgresql://u@h/d', commitWaitUs: 600 }), ['leaseStore.commitWaitUs: unknown field "commitWaitUs"']);
+});
+
 test('postgresql by URL, with defaults', (t) => {
   t.deepEqual(store({ type: 'postgresql', url: 'postgresql://leasehold@198.18.0.4:5432/leasehold', passwordFile: '/etc/leasehold/pg.password' }), {
     type: 'postgresql',

@@ -32,6 +32,7 @@ function setup(bridges: Record<string, BridgeFacts> = { br0: { kind: 'bridge', m
     endpoint: async (id) => endpoints.get(id),
     writeEndpoint: async (e) => void endpoints.set(e.endpointId, e),
     removeEndpoint: async (id) => void endpoints.delete(id),
+    allEndpoints: async () => [...endpoints.values()],
   };
   const calls: string[] = [];
   const lifecycle: EndpointLifecycle = {

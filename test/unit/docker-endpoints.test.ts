@@ -21,7 +21,7 @@ const SETTINGS = {
   sandboxTimeoutMs: 300,
 };
 
-function setup(owners: ({ pid: number; cgroup: string } | undefined)[], startedAfterLooks = 0) {
+function setup(owners: ({ pid: number; cgroup: string } | undefined)[], startedAfterLooks = 0, sandboxes = new Set([ENDPOINT.sandboxKey!])) {
   const attached: { req: AttachRequest; pid: number; resolvConf?: string }[] = [];
   const released: string[] = [];
   /** What happened, in order: attach, started looks, sysctls set again. */
@@ -42,11 +42,13 @@ function setup(owners: ({ pid: number; cgroup: string } | undefined)[], startedA
   const records = {
     endpoint: async (id: string) => endpoints.get(id),
     writeEndpoint: async (e: DriverEndpoint) => void endpoints.set(e.endpointId, e),
+    allEndpoints: async () => [...endpoints.values()],
   } as unknown as DriverRecords;
   let looks = 0;
   let startedLooks = 0;
   const probe: SandboxProbe = {
     owner: async () => owners[Math.min(looks++, owners.length - 1)],
+    mounted: async (key) => sandboxes.has(key),
     started: async () => {
       const started = startedLooks++ >= startedAfterLooks;
       events.push(started ? 'started' : 'in runc init');
@@ -104,4 +106,20 @@ test('a SLAAC network: once the container runs its program (Docker\'s hooks done
   off.lifecycle.adopt(NETWORK, ENDPOINT);
   await off.lifecycle.settle();
   t.deepEqual(off.events, ['attach']);
+});
+
+test('joined containers: those adopted whose sandbox still exists (a start in progress), not one whose sandbox Docker removed, not one left', async (t) => {
+  const sandboxes = new Set([ENDPOINT.sandboxKey!]);
+  const { lifecycle, endpoints } = setup([{ pid: 42, cgroup: `0::/docker/${ID}\n` }], 0, sandboxes);
+  t.deepEqual(await lifecycle.joinedContainers(), new Set(), 'nothing joined yet');
+  lifecycle.adopt(NETWORK, ENDPOINT);
+  await lifecycle.settle();
+  t.deepEqual(await lifecycle.joinedContainers(), new Set([ID]));
+  // Stopped while the driver was down: no Leave came, the record still says joined, the sandbox is gone.
+  sandboxes.clear();
+  t.deepEqual(await lifecycle.joinedContainers(), new Set());
+  sandboxes.add(ENDPOINT.sandboxKey!);
+  // A Leave (as the driver records it): no sandbox, no container.
+  endpoints.set(ENDPOINT.endpointId, { networkId: ENDPOINT.networkId, endpointId: ENDPOINT.endpointId });
+  t.deepEqual(await lifecycle.joinedContainers(), new Set());
 });

@@ -1,4 +1,5 @@
 import type { Logger } from '../../../lib/core/logger.ts';
+import type { LeaseCounts } from '../lease-counts.ts';
 import type { DnsChange } from '../dns-change.ts';
 import type { Lease } from '../lease.ts';
 import type { CommitObserver, CommitOutcome, ConditionalLeaseChange, ConditionalLeaseStore, LeaseChange, LeaseStoreStats } from '../lease-store.ts';
@@ -91,6 +92,18 @@ function groupJson(changes: readonly ConditionalLeaseChange[], numberedByDatabas
 
 /** Leases still quarantined after a DECLINE, by the database's clock. */
 const QUARANTINED_SQL = "SELECT lh_lease_json(l) AS lease FROM leases l WHERE l.state = 'declined' AND l.expires_at > lh_now_ms()";
+
+/**
+ * countLeases() of server/dhcp4/subnet-usage.ts in SQL: one pass over the
+ * table (lh_reusable is leaseIsReusable, held to it by a test), by the
+ * database's clock as every condition is.
+ */
+const COUNT_SQL = `SELECT subnet_id AS "subnetId",
+       count(*) FILTER (WHERE state = 'bound' AND NOT lh_reusable(state, expires_at, t.now))::int AS assigned,
+       count(*) FILTER (WHERE state = 'declined' AND NOT lh_reusable(state, expires_at, t.now))::int AS declined,
+       count(*)::int AS records
+  FROM leases, (SELECT lh_now_ms() AS now) t
+ GROUP BY subnet_id`;
 
 /** SQLSTATEs after which only the guilty change of a group should fail: unique violation, deadlock, serialization failure. */
 const ONE_BY_ONE = new Set(['23505', '40P01', '40001']);
@@ -223,6 +236,10 @@ export class PgLeaseStore implements ConditionalLeaseStore, SharedQueueStore {
 
   async readQuarantined(): Promise<Lease[]> {
     return (await this.#db.query<{ lease: Lease }>(QUARANTINED_SQL)).map((r) => r.lease);
+  }
+
+  async countLeases(): Promise<LeaseCounts[]> {
+    return this.#db.query<LeaseCounts>(COUNT_SQL);
   }
 
   async #writeGroup(changes: readonly ConditionalLeaseChange[]): Promise<ChangeResult[]> {

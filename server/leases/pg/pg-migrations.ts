@@ -36,6 +36,12 @@ export const LOCK_CLASS_CLIENT = 0x4c480002;
 export const LOCK_CLASS_SOLE_SERVER = 0x4c480003;
 /** Session lock held by the one server that runs the DNS reconciler (several servers on one database). */
 export const LOCK_CLASS_DDNS_LEADER = 0x4c480004;
+/**
+ * Key: `hashtext(ha.serverName)`. Session lock held by the process running
+ * under that name, on its heartbeat connection: PostgreSQL frees it when
+ * that session ends, so a dead process's name is free at once.
+ */
+export const LOCK_CLASS_SERVER_NAME = 0x4c480005;
 
 const V1 = `
 CREATE TABLE schema_version (
