@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import { pollUntil } from './poll.ts';
 
 export interface ExitStatus {
@@ -69,6 +70,24 @@ export class TrackedProcess {
         if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
       }
     }
+  }
+
+  /**
+   * After a SIGSTOP: waits until every thread is in the stopped state ('T' in
+   * /proc/<pid>/task/<tid>/stat). kill(2) only queues the signal; a thread
+   * stops when it next returns to user space, so a test that expects no
+   * answer from a stopped server must see it stopped first.
+   */
+  async waitStopped(timeoutMs = 2000): Promise<void> {
+    await pollUntil(`${this.label} stopped`, async () => {
+      const tasks = await readdir(`/proc/${this.pid}/task`);
+      const states = await Promise.all(tasks.map(async (tid) => {
+        const stat = await readFile(`/proc/${this.pid}/task/${tid}/stat`, 'utf8');
+        // The state follows the command name, which is in parentheses and may hold spaces.
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+      }));
+      return states.every((state) => state === 'T' || state === 't');
+    }, { timeoutMs, intervalMs: 10 });
   }
 
   /** The last lines of output, for error messages. */

@@ -92,6 +92,7 @@ test('SIGKILL while a batch is on the wire: after the restart DNS equals the lea
   await l.bind.start();
   l.bind.process.signal('SIGSTOP');
   try {
+    await l.bind.process.waitStopped();
     const second = await l.startServer();
     await pollUntil('a batch to be on the wire', async () => sentMessages(second).some((m) => m.names > 1), { timeoutMs: 10_000, describe: () => second.tail() });
     t.true(sentMessages(second).some((m) => m.zone === FORWARD && m.names >= 2), 'a forward message of several names is unanswered');

@@ -183,6 +183,7 @@ test('no answer: a stopped server times out after the retries; one that wakes up
   const named = bind.process;
   named.signal('SIGSTOP');
   t.teardown(() => named.signal('SIGCONT'));
+  await named.waitStopped();
   const started = Date.now();
   const err = await t.throwsAsync(client.query(`static.${ZONE}`, RrType.A, { timeoutMs: 300, attempts: 3 }), { code: 'E_DNS_TIMEOUT' });
   t.regex(err?.message ?? '', /after 3 UDP tries of 300 ms/);
