@@ -28,4 +28,3 @@ export function countLeases(leases: Iterable<Pick<Lease, 'subnetId' | 'state' | 
   }
   return [...counts.values()];
 }
-

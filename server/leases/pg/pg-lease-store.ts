@@ -94,7 +94,7 @@ function groupJson(changes: readonly ConditionalLeaseChange[], numberedByDatabas
 const QUARANTINED_SQL = "SELECT lh_lease_json(l) AS lease FROM leases l WHERE l.state = 'declined' AND l.expires_at > lh_now_ms()";
 
 /**
- * countLeases() of server/dhcp4/subnet-usage.ts in SQL: one pass over the
+ * countLeases() of server/leases/lease-counts.ts in SQL: one pass over the
  * table (lh_reusable is leaseIsReusable, held to it by a test), by the
  * database's clock as every condition is.
  */
